@@ -1,0 +1,34 @@
+import type { Db } from '../db/client.js';
+import { generateApiToken, safeEqual, sha256Hex } from '../crypto.js';
+import type { TokenRole } from '../generated/prisma/enums.js';
+
+export type { TokenRole };
+
+/** Who is calling the REST API: recorded on what they do (acknowledge, resolve, run). */
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: TokenRole;
+}
+
+/** Issues a token; only its SHA-256 digest is stored, so it is shown once. */
+export async function createApiToken(db: Db, input: { name: string; role: TokenRole }) {
+  const token = generateApiToken();
+  const row = await db.apiToken.create({
+    data: { name: input.name, role: input.role, tokenHash: sha256Hex(token) },
+    select: { id: true, name: true, role: true, createdAt: true },
+  });
+  return { ...row, token };
+}
+
+/** The principal for a bearer token: ADMIN_TOKEN, or an unrevoked stored token. */
+export async function authenticateToken(db: Db, token: string, adminToken: string): Promise<Principal | null> {
+  if (safeEqual(token, adminToken)) return { tokenId: 'admin-token', name: 'admin (ADMIN_TOKEN)', role: 'admin' };
+  const row = await db.apiToken.findUnique({ where: { tokenHash: sha256Hex(token) }, select: { id: true, name: true, role: true, revokedAt: true, lastUsedAt: true } });
+  if (!row || row.revokedAt !== null) return null;
+  // Record use at most once a minute per token, so reads do not all become writes.
+  if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+    await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+  }
+  return { tokenId: row.id, name: row.name, role: row.role };
+}

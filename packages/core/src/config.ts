@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A 32-byte key given as 64 hex characters or as base64 (e.g. `openssl rand -hex 32`). */
+const SecretKeySchema = z
+  .string({ error: 'is required (32 random bytes as hex, e.g. `openssl rand -hex 32`)' })
+  .transform((value, ctx) => {
+    const trimmed = value.trim();
+    const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+      ? Buffer.from(trimmed, 'hex')
+      : /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)
+        ? Buffer.from(trimmed, 'base64')
+        : undefined;
+    if (key?.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)' });
+      return z.NEVER;
+    }
+    return key;
+  });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const urlWithDefault = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? fallback : value.trim()))
+    .pipe(z.url({ error: 'must be a URL' }));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every environment variable pulsebridge reads, with its default; the only reader of `process.env`. */
+export const ConfigSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    DATABASE_URL: urlWithDefault('postgresql://postgres@127.0.0.1:5432/pulsebridge'),
+    REDIS_URL: urlWithDefault('redis://127.0.0.1:6379'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PUBLIC_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
+    ADMIN_TOKEN: z
+      .string({ error: 'is required (the bootstrap admin API token, at least 16 characters)' })
+      .trim()
+      .min(16, { error: 'must be at least 16 characters' }),
+    SECRET_KEY: SecretKeySchema,
+    SLACK_BOT_TOKEN: optionalString,
+    SLACK_API_URL: urlWithDefault('https://slack.com/api/'),
+    SLACK_DEFAULT_CHANNEL: optionalString,
+    SLACK_SIGNING_SECRET: optionalString,
+    HEROKU_API_URL: urlWithDefault('https://api.heroku.com'),
+    HEROKU_ID_URL: urlWithDefault('https://id.heroku.com'),
+    HEROKU_OAUTH_ID: optionalString,
+    HEROKU_OAUTH_SECRET: optionalString,
+    ADDON_ID: optionalString,
+    ADDON_PASSWORD: optionalString,
+    QUEUE_PREFIX: z.string().trim().min(1).regex(/^[A-Za-z0-9_.-]+$/, { error: 'may hold only letters, digits, _ . -' }).default('pulsebridge'),
+    CONFIG_DIR: z.string().trim().min(1).default('./config'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+    WORKER_CONCURRENCY: positiveInt(10),
+    /** Stored events still `received` after this long are re-enqueued by the reconciler. */
+    RECONCILE_GRACE_MS: positiveInt(60_000),
+    RECONCILE_INTERVAL_MS: positiveInt(30_000),
+    EVENT_JOB_ATTEMPTS: positiveInt(8),
+    SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
+    INGEST_MAX_BATCH: positiveInt(200),
+  })
+  .transform((env) => ({
+    nodeEnv: env.NODE_ENV,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    port: env.PORT,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    adminToken: env.ADMIN_TOKEN,
+    secretKey: env.SECRET_KEY,
+    slack: {
+      botToken: env.SLACK_BOT_TOKEN,
+      apiUrl: env.SLACK_API_URL.endsWith('/') ? env.SLACK_API_URL : `${env.SLACK_API_URL}/`,
+      defaultChannel: env.SLACK_DEFAULT_CHANNEL,
+      signingSecret: env.SLACK_SIGNING_SECRET,
+    },
+    heroku: {
+      apiUrl: env.HEROKU_API_URL.replace(/\/+$/, ''),
+      idUrl: env.HEROKU_ID_URL.replace(/\/+$/, ''),
+      oauthId: env.HEROKU_OAUTH_ID,
+      oauthSecret: env.HEROKU_OAUTH_SECRET,
+    },
+    addon: { id: env.ADDON_ID, password: env.ADDON_PASSWORD },
+    queuePrefix: env.QUEUE_PREFIX,
+    configDir: env.CONFIG_DIR,
+    logLevel: env.LOG_LEVEL,
+    worker: {
+      port: env.WORKER_PORT,
+      concurrency: env.WORKER_CONCURRENCY,
+      eventJobAttempts: env.EVENT_JOB_ATTEMPTS,
+    },
+    reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    ingest: { maxBatch: env.INGEST_MAX_BATCH },
+  }));
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Thrown by `loadConfig`: one line per bad variable, each naming it. */
+export class ConfigError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** What `npm run migrate` needs: the database only, no secrets. */
+export const MigrateConfigSchema = z
+  .object({ DATABASE_URL: urlWithDefault('postgresql://postgres@127.0.0.1:5432/pulsebridge') })
+  .transform((env) => ({ databaseUrl: env.DATABASE_URL }));
+
+/** Parses the environment into a typed config, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return parseEnv(ConfigSchema, env);
+}
+
+export function loadMigrateConfig(env: Record<string, string | undefined> = process.env): z.output<typeof MigrateConfigSchema> {
+  return parseEnv(MigrateConfigSchema, env);
+}
+
+function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): z.output<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || 'environment';
+    const present = typeof issue.path[0] === 'string' && env[issue.path[0]] !== undefined;
+    const message = !present && issue.code === 'invalid_type' ? issue.message.replace(/^Invalid input.*$/, 'is required') : issue.message;
+    return `config: ${name} ${message}`;
+  });
+  throw new ConfigError([...new Set(lines)]);
+}

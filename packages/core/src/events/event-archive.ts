@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import { decodeCursor, toPage } from '../pagination.js';
+import type { Db } from '../db/client.js';
+import type { EventStatus } from '../generated/prisma/enums.js';
+
+export type { EventStatus };
+
+const SUMMARY_SELECT = {
+  id: true,
+  eventId: true,
+  deliveryId: true,
+  source: true,
+  integrationId: true,
+  addonResourceId: true,
+  resource: true,
+  entity: true,
+  action: true,
+  appName: true,
+  occurredAt: true,
+  status: true,
+  error: true,
+  deliveryCount: true,
+  receivedAt: true,
+  lastDeliveredAt: true,
+  processedAt: true,
+} as const;
+
+export interface EventFilter {
+  status?: EventStatus | undefined;
+  resource?: string | undefined;
+  integrationId?: string | undefined;
+  appName?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Archive listing, newest first, keyset-paginated on (received_at, id). */
+export async function listEvents(db: Db, filter: EventFilter) {
+  const cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+  const rows = await db.event.findMany({
+    select: SUMMARY_SELECT,
+    where: {
+      status: filter.status,
+      resource: filter.resource,
+      integrationId: filter.integrationId,
+      appName: filter.appName,
+      ...(cursor && {
+        OR: [{ receivedAt: { lt: cursor.at } }, { receivedAt: cursor.at, id: { lt: cursor.id } }],
+      }),
+    },
+    orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
+    take: filter.limit + 1,
+  });
+  return toPage(rows, filter.limit, (row) => ({ at: row.receivedAt, id: row.id }));
+}
+
+export async function getEvent(db: Db, id: string) {
+  return db.event.findUnique({ select: { ...SUMMARY_SELECT, payload: true }, where: { id } });
+}
+
+/** Final status of a processed event; `error` explains a skip or a failure. */
+export async function markEvent(pool: pg.Pool, eventRowId: string, status: Exclude<EventStatus, 'received'>, error: string | null): Promise<void> {
+  await pool.query('UPDATE events SET status = $2::"EventStatus", error = $3, processed_at = now() WHERE id = $1', [eventRowId, status, error]);
+}
+
+export interface ReceivedEvent {
+  eventRowId: string;
+  eventId: string;
+}
+
+/** Events still `received` longer than the grace period: candidates for re-enqueueing. */
+export async function findStaleReceivedEvents(pool: pg.Pool, options: { graceMs: number; limit: number }): Promise<ReceivedEvent[]> {
+  const { rows } = await pool.query<{ id: string; event_id: string }>(
+    `SELECT id, event_id FROM events
+      WHERE status = 'received' AND received_at < now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY received_at LIMIT $2`,
+    [options.graceMs, options.limit],
+  );
+  return rows.map((row) => ({ eventRowId: row.id, eventId: row.event_id }));
+}

@@ -1,0 +1,52 @@
+import type pg from 'pg';
+import { decryptSecret } from '../crypto.js';
+
+export interface IntegrationRecord {
+  id: string;
+  secret: string;
+  monitoredApps: string[];
+}
+
+interface Entry {
+  record: IntegrationRecord | null;
+  fetchedAt: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Integration secrets for signature checks, cached briefly so that ingest costs no extra
+ * query per delivery. Unknown ids are cached too (bounded), so a flood of bad URLs does not
+ * reach the database. Changes made in this process invalidate at once; other processes
+ * see them within `ttlMs`, and a signature that fails against an older entry is rechecked
+ * with a fresh read (a just-rotated secret).
+ */
+export class IntegrationDirectory {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secretKey: Buffer,
+    private readonly options: { ttlMs: number; maxEntries: number } = { ttlMs: 5_000, maxEntries: 10_000 },
+  ) {}
+
+  async get(id: string, options: { maxAgeMs?: number } = {}): Promise<IntegrationRecord | null> {
+    if (!UUID.test(id)) return null;
+    const maxAge = Math.min(options.maxAgeMs ?? this.options.ttlMs, this.options.ttlMs);
+    const cached = this.entries.get(id);
+    if (cached && Date.now() - cached.fetchedAt <= maxAge) return cached.record;
+    const { rows } = await this.pool.query<{ id: string; secret_ciphertext: string; monitored_apps: string[] | null }>(
+      'SELECT id, secret_ciphertext, monitored_apps FROM heroku_integrations WHERE id = $1',
+      [id],
+    );
+    const row = rows[0];
+    const record = row ? { id: row.id, secret: decryptSecret(this.secretKey, row.secret_ciphertext), monitoredApps: row.monitored_apps ?? [] } : null;
+    if (this.entries.size >= this.options.maxEntries) this.entries.clear();
+    this.entries.set(id, { record, fetchedAt: Date.now() });
+    return record;
+  }
+
+  invalidate(id: string): void {
+    this.entries.delete(id);
+  }
+}

@@ -1,0 +1,28 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Paths pino must never print: credentials in headers and secrets in objects we log. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["heroku-webhook-hmac-sha256"]',
+  'req.headers["x-slack-signature"]',
+  'res.headers["set-cookie"]',
+  '*.secret',
+  '*.apiToken',
+  '*.token',
+  '*.password',
+  '*.adminToken',
+  '*.secretKey',
+];
+
+/** The process logger: JSON lines, secrets redacted, `service` naming the process. */
+export function createLogger(options: { level: string; service: string }): Logger {
+  return pino({
+    level: options.level,
+    base: { service: options.service },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

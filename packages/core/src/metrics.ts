@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+
+/** Every metric pulsebridge exports; each process registers them in its own registry. */
+export function createMetrics(options: { process: 'api' | 'worker' }) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: options.process });
+  collectDefaultMetrics({ register: registry, prefix: 'pulsebridge_' });
+  return {
+    registry,
+    ingressRequests: new Counter({
+      name: 'pulsebridge_ingress_requests_total',
+      help: 'Webhook and add-on notification deliveries by endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'] as const,
+      registers: [registry],
+    }),
+    ingestBatchSize: new Histogram({
+      name: 'pulsebridge_ingest_batch_size',
+      help: 'Deliveries stored per database round trip (group commit)',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+      registers: [registry],
+    }),
+    enqueueFailures: new Counter({
+      name: 'pulsebridge_ingest_enqueue_failures_total',
+      help: 'Stored events whose enqueue failed (the reconciler enqueues them later)',
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'pulsebridge_job_duration_seconds',
+      help: 'Job processing time by queue, job name and outcome',
+      labelNames: ['queue', 'name', 'outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    jobFailures: new Counter({
+      name: 'pulsebridge_job_failures_total',
+      help: 'Failed job attempts; final="true" when retries are exhausted',
+      labelNames: ['queue', 'name', 'final'] as const,
+      registers: [registry],
+    }),
+    reconcilerRequeued: new Counter({
+      name: 'pulsebridge_reconciler_requeued_total',
+      help: 'Stored events the reconciler found without a job and enqueued again',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Adds `pulsebridge_queue_jobs{queue,state}`, read from Redis when /metrics is scraped. */
+export function registerQueueDepth(metrics: Metrics, queues: Queue[]): void {
+  new Gauge({
+    name: 'pulsebridge_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        queues.map(async (queue) => {
+          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+          for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
+        }),
+      );
+    },
+  });
+}

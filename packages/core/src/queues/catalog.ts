@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import type { JobsOptions } from 'bullmq';
+
+/** Queue names are persistent data in Redis: never rename one without migrating its jobs. */
+export const QUEUE_NAMES = {
+  events: 'events',
+} as const;
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+export const EventProcessJobSchema = z.object({
+  /** Row id in `events` (jobs carry ids, never payloads). */
+  eventRowId: z.uuid(),
+  /** Set by a replay: process again even if the event was processed before. */
+  replay: z.boolean().optional(),
+});
+export type EventProcessJob = z.infer<typeof EventProcessJobSchema>;
+
+/** Every job pulsebridge runs: its queue, payload schema and default options. */
+export const JOB_CATALOG = {
+  'event.process': {
+    queue: QUEUE_NAMES.events,
+    schema: EventProcessJobSchema,
+    options: (attempts: number): JobsOptions => ({
+      attempts,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3_600 },
+    }),
+  },
+} as const;
+
+export type JobName = keyof typeof JOB_CATALOG;
+export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOG)[N]['schema']>;
+
+/** Characters BullMQ and Redis keys accept in a custom job id without escaping. */
+const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The BullMQ job id of an event. BullMQ forbids `:` in custom ids and all-digit ids, so the
+ * id carries a prefix, and an event id with other characters is replaced by its digest.
+ */
+export function eventJobId(eventId: string, hash: (value: string) => string): string {
+  return `event-${SAFE_ID.test(eventId) ? eventId : hash(eventId)}`;
+}
