@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Redis } from 'ioredis';
+import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import { authenticate } from './http/auth.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { RouteTable } from './http/route-table.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerIntegrationRoutes } from './routes/integrations.js';
+import { registerServiceRoutes } from './routes/services.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl'>;
+  logger: Logger;
+  db: Database;
+  redis: Redis;
+  queues: Queues;
+  metrics: Metrics;
+  ingestor: Ingestor;
+  integrations: IntegrationDirectory;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** The HTTP app: webhook ingress, the REST API under /api/v1, health and metrics. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/\?.*$/, ''), remoteAddress: req.remoteAddress }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  const root = express.Router();
+  registerWebhookRoutes(root, { ingestor: deps.ingestor, metrics: deps.metrics });
+  registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics });
+  app.use(root);
+
+  const api = express.Router();
+  const routes = new RouteTable(api);
+  registerServiceRoutes(routes, { prisma: deps.db.prisma });
+  registerIntegrationRoutes(routes, {
+    prisma: deps.db.prisma,
+    secretKey: deps.config.secretKey,
+    publicUrl: deps.config.publicUrl,
+    integrations: deps.integrations,
+  });
+  registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
+  registerTokenRoutes(routes, { prisma: deps.db.prisma });
+
+  const openapi = routes.document(deps.config.publicUrl);
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use('/api/v1', express.json({ limit: '1mb' }), authenticate({ prisma: deps.db.prisma, adminToken: deps.config.adminToken }), api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

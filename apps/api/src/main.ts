@@ -1,0 +1,28 @@
+import { checkPostgres, checkRedis, createRuntime, exitOnConfigError, handleShutdownSignals, loadConfig } from '@pulsebridge/core';
+import { startApiServer } from './server.js';
+
+/** Composition root of the API process. */
+async function main(): Promise<void> {
+  const config = exitOnConfigError(() => loadConfig());
+  const problems = (await Promise.all([checkPostgres(config.databaseUrl), checkRedis(config.redisUrl)])).filter((p) => p !== null);
+  if (problems.length > 0) {
+    process.stderr.write(`${problems.join('\n')}\n`);
+    process.exit(1);
+  }
+  const runtime = createRuntime(config, { process: 'api' });
+  const api = await startApiServer(runtime, { port: config.port });
+  runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');
+  handleShutdownSignals({
+    logger: runtime.logger,
+    timeoutMs: config.shutdownTimeoutMs,
+    stop: async () => {
+      await api.close();
+      await runtime.close();
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`pulsebridge api failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { AppError, getEvent, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
+import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
+
+const EVENT_STATUSES = ['received', 'processed', 'skipped', 'failed'] as const;
+
+const EventSummarySchema = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  deliveryId: z.string().nullable(),
+  source: z.enum(['heroku_webhook', 'heroku_addon']),
+  integrationId: z.string().nullable(),
+  addonResourceId: z.string().nullable(),
+  resource: z.string(),
+  entity: z.string(),
+  action: z.string().nullable(),
+  appName: z.string().nullable(),
+  occurredAt: z.string().nullable(),
+  status: z.enum(EVENT_STATUSES),
+  error: z.string().nullable(),
+  deliveryCount: z.number().int(),
+  receivedAt: z.string(),
+  lastDeliveredAt: z.string(),
+  processedAt: z.string().nullable(),
+});
+
+const EventDetailSchema = EventSummarySchema.extend({ payload: z.unknown() });
+
+const iso = (value: Date | null) => (value === null ? null : value.toISOString());
+
+function present<T extends { occurredAt: Date | null; receivedAt: Date; lastDeliveredAt: Date; processedAt: Date | null }>(row: T) {
+  return { ...row, occurredAt: iso(row.occurredAt), receivedAt: row.receivedAt.toISOString(), lastDeliveredAt: row.lastDeliveredAt.toISOString(), processedAt: iso(row.processedAt) };
+}
+
+export function registerEventRoutes(routes: RouteTable, deps: { prisma: PrismaClient; queues: Queues }) {
+  routes.add({
+    method: 'get',
+    path: '/api/v1/events',
+    summary: 'The raw archive: every delivery as received, newest first',
+    tag: 'events',
+    role: 'responder',
+    query: PageQuerySchema.extend({
+      status: z.enum(EVENT_STATUSES).optional(),
+      resource: z.string().min(1).max(100).optional(),
+      integrationId: z.uuid().optional(),
+      appName: z.string().min(1).max(100).optional(),
+    }),
+    responses: { 200: { description: 'a page of events (without payloads)', schema: pageOf(EventSummarySchema) } },
+    handler: async ({ query }) => {
+      const page = await listEvents(deps.prisma, query);
+      return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
+    },
+  });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/events/:id',
+    summary: 'One archived event with its payload',
+    tag: 'events',
+    role: 'responder',
+    params: IdParamsSchema,
+    responses: { 200: { description: 'the event', schema: EventDetailSchema }, 404: { description: 'unknown event' } },
+    handler: async ({ params }) => {
+      const row = await getEvent(deps.prisma, params.id);
+      if (!row) throw new AppError('not_found', 'no event has this id');
+      return { status: 200, body: present(row) };
+    },
+  });
+
+  routes.add({
+    method: 'post',
+    path: '/api/v1/events/:id/replay',
+    summary: 'Process an archived event again under today’s rules (creates nothing twice)',
+    tag: 'events',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 202: { description: 'queued', schema: z.object({ id: z.string(), status: z.literal('queued') }) }, 404: { description: 'unknown event' } },
+    handler: async ({ params }) => {
+      const row = await deps.prisma.event.findUnique({ where: { id: params.id }, select: { id: true, eventId: true } });
+      if (!row) throw new AppError('not_found', 'no event has this id');
+      try {
+        await deps.queues.enqueueReplay({ eventId: row.eventId, eventRowId: row.id });
+      } catch {
+        throw new AppError('unavailable', 'the job queue (Redis) is unavailable; try again');
+      }
+      return { status: 202, body: { id: row.id, status: 'queued' as const } };
+    },
+  });
+}

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { AppError, Prisma, toPage, decodeCursor, type PrismaClient } from '@pulsebridge/core';
+import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
+
+/** Heroku app names: 3-30 chars of lowercase letters, digits and dashes, starting with a letter. */
+export const HerokuAppNameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,29}$/, { error: 'is not a Heroku app name (lowercase letters, digits, dashes)' });
+/** A channel id (C0123ABC) or a name (#ops or ops). */
+export const SlackChannelSchema = z.string().trim().min(1).max(80).regex(/^#?[A-Za-z0-9._-]+$/, { error: 'is not a Slack channel id or name' });
+
+const unique = <T extends z.ZodType<string>>(item: T) => z.array(item).max(200).transform((values) => [...new Set(values)]);
+
+const ServiceInputSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  herokuAppNames: unique(HerokuAppNameSchema).default([]),
+  slackChannels: unique(SlackChannelSchema).default([]),
+});
+
+export const ServiceSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  herokuAppNames: z.array(z.string()),
+  slackChannels: z.array(z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, createdAt: true, updatedAt: true } as const;
+type ServiceRow = Prisma.ServiceGetPayload<{ select: typeof SELECT }>;
+
+const present = (row: ServiceRow) => ({ ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
+
+function uniqueName(error: unknown, name: string | undefined): never {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+    throw new AppError('conflict', `a service named ${JSON.stringify(name)} already exists`);
+  }
+  throw error;
+}
+
+export function registerServiceRoutes(routes: RouteTable, deps: { prisma: PrismaClient }) {
+  const notFound = () => new AppError('not_found', 'no service has this id');
+
+  routes.add({
+    method: 'post',
+    path: '/api/v1/services',
+    summary: 'Create a service and map Heroku apps and Slack channels to it',
+    tag: 'services',
+    role: 'admin',
+    body: ServiceInputSchema,
+    responses: { 201: { description: 'created', schema: ServiceSchema }, 409: { description: 'name taken' } },
+    handler: async ({ body }) => {
+      const row = await deps.prisma.service.create({ data: body, select: SELECT }).catch((error: unknown) => uniqueName(error, body.name));
+      return { status: 201, body: present(row) };
+    },
+  });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/services',
+    summary: 'List services, newest first',
+    tag: 'services',
+    role: 'admin',
+    query: PageQuerySchema,
+    responses: { 200: { description: 'a page of services', schema: pageOf(ServiceSchema) } },
+    handler: async ({ query }) => {
+      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const rows = await deps.prisma.service.findMany({
+        select: SELECT,
+        where: cursor && { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit + 1,
+      });
+      const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
+    },
+  });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/services/:id',
+    summary: 'Show a service',
+    tag: 'services',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 200: { description: 'the service', schema: ServiceSchema }, 404: { description: 'unknown service' } },
+    handler: async ({ params }) => {
+      const row = await deps.prisma.service.findUnique({ where: { id: params.id }, select: SELECT });
+      if (!row) throw notFound();
+      return { status: 200, body: present(row) };
+    },
+  });
+
+  routes.add({
+    method: 'patch',
+    path: '/api/v1/services/:id',
+    summary: 'Change a service: name, Heroku app names, Slack channels',
+    tag: 'services',
+    role: 'admin',
+    params: IdParamsSchema,
+    body: ServiceInputSchema.partial().refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' }),
+    responses: { 200: { description: 'the changed service', schema: ServiceSchema }, 404: { description: 'unknown service' }, 409: { description: 'name taken' } },
+    handler: async ({ params, body }) => {
+      const row = await deps.prisma.service
+        .update({ where: { id: params.id }, data: body, select: SELECT })
+        .catch((error: unknown) => {
+          if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') throw notFound();
+          return uniqueName(error, body.name);
+        });
+      return { status: 200, body: present(row) };
+    },
+  });
+
+  routes.add({
+    method: 'delete',
+    path: '/api/v1/services/:id',
+    summary: 'Delete a service (its incidents and pulses stay, unlinked)',
+    tag: 'services',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 204: { description: 'deleted' }, 404: { description: 'unknown service' } },
+    handler: async ({ params }) => {
+      const { count } = await deps.prisma.service.deleteMany({ where: { id: params.id } });
+      if (count === 0) throw notFound();
+      return { status: 204 };
+    },
+  });
+}

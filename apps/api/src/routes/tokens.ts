@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { AppError, createApiToken, decodeCursor, toPage, type PrismaClient } from '@pulsebridge/core';
+import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
+
+const TokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(['admin', 'responder']),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+
+export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaClient }) {
+  routes.add({
+    method: 'post',
+    path: '/api/v1/tokens',
+    summary: 'Issue an API token (shown only in this response)',
+    tag: 'tokens',
+    role: 'admin',
+    body: z.object({ name: z.string().trim().min(1).max(100), role: z.enum(['admin', 'responder']) }),
+    responses: { 201: { description: 'the new token', schema: z.object({ id: z.string(), token: z.string(), name: z.string(), role: z.string(), createdAt: z.string() }) } },
+    handler: async ({ body }) => {
+      const created = await createApiToken(deps.prisma, body);
+      return { status: 201, body: { ...created, createdAt: created.createdAt.toISOString() } };
+    },
+  });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/tokens',
+    summary: 'List API tokens (never their values)',
+    tag: 'tokens',
+    role: 'admin',
+    query: PageQuerySchema,
+    responses: { 200: { description: 'a page of tokens', schema: pageOf(TokenSchema) } },
+    handler: async ({ query }) => {
+      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const rows = await deps.prisma.apiToken.findMany({
+        select: { id: true, name: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+        where: cursor && { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit + 1,
+      });
+      const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      const items = page.items.map((row) => ({
+        ...row,
+        createdAt: row.createdAt.toISOString(),
+        lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+        revokedAt: row.revokedAt?.toISOString() ?? null,
+      }));
+      return { status: 200, body: { items, nextCursor: page.nextCursor } };
+    },
+  });
+
+  routes.add({
+    method: 'delete',
+    path: '/api/v1/tokens/:id',
+    summary: 'Revoke an API token',
+    tag: 'tokens',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 204: { description: 'revoked' }, 404: { description: 'unknown token' } },
+    handler: async ({ params }) => {
+      const { count } = await deps.prisma.apiToken.updateMany({ where: { id: params.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count === 0) throw new AppError('not_found', 'no active token has this id');
+      return { status: 204 };
+    },
+  });
+}

@@ -1,0 +1,45 @@
+import type { Server } from 'node:http';
+import { createIngestor, IntegrationDirectory, type Runtime } from '@pulsebridge/core';
+import { createApp } from './app.js';
+
+export interface ApiServer {
+  server: Server;
+  url: string;
+  /** Stops accepting connections, lets in-flight requests finish, stores what they submitted. */
+  close(): Promise<void>;
+}
+
+/** Builds the app from a runtime and listens on `port` (0 picks a free one). */
+export async function startApiServer(runtime: Runtime, options: { port: number; host?: string }): Promise<ApiServer> {
+  const integrations = new IntegrationDirectory(runtime.db.pool, runtime.config.secretKey);
+  const ingestor = createIngestor({
+    pool: runtime.db.pool,
+    queues: runtime.queues,
+    integrations,
+    metrics: runtime.metrics,
+    logger: runtime.logger,
+    addon: runtime.config.addon,
+    maxBatch: runtime.config.ingest.maxBatch,
+  });
+  const app = createApp({ ...runtime, ingestor, integrations });
+  const server = app.listen(options.port, options.host ?? '0.0.0.0');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Heroku keeps connections alive; keep ours open longer than typical proxy idle timeouts.
+  server.keepAliveTimeout = 65_000;
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await ingestor.drain();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import { checkPostgres, checkRedis, createRuntime, createWorkerRedis, exitOnConfigError, handleShutdownSignals, loadConfig } from '@pulsebridge/core';
+import { startMetricsServer } from './metrics-server.js';
+import { startWorkers } from './worker.js';
+
+/** Composition root of the worker process. */
+async function main(): Promise<void> {
+  const config = exitOnConfigError(() => loadConfig());
+  const problems = (await Promise.all([checkPostgres(config.databaseUrl), checkRedis(config.redisUrl)])).filter((p) => p !== null);
+  if (problems.length > 0) {
+    process.stderr.write(`${problems.join('\n')}\n`);
+    process.exit(1);
+  }
+  const runtime = createRuntime(config, { process: 'worker' });
+  const connection = createWorkerRedis(config.redisUrl);
+  connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
+  const workers = startWorkers(runtime, { connection });
+  const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);
+  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port }, 'pulsebridge worker running');
+  handleShutdownSignals({
+    logger: runtime.logger,
+    timeoutMs: config.shutdownTimeoutMs,
+    stop: async () => {
+      metricsServer.close();
+      await workers.close();
+      connection.disconnect();
+      await runtime.close();
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`pulsebridge worker failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
