@@ -71,7 +71,9 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use('/api/v1', express.json({ limit: '1mb' }), authenticate({ prisma: deps.db.prisma, adminToken: deps.config.adminToken }), api);
+  // Routes carry their full paths (as in the OpenAPI document); auth covers the whole prefix.
+  app.use('/api/v1', express.json({ limit: '1mb' }), authenticate({ prisma: deps.db.prisma, adminToken: deps.config.adminToken }));
+  app.use(api);
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -2,8 +2,12 @@ import { z } from 'zod';
 import { AppError, Prisma, toPage, decodeCursor, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
-/** Heroku app names: 3-30 chars of lowercase letters, digits and dashes, starting with a letter. */
-export const HerokuAppNameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,29}$/, { error: 'is not a Heroku app name (lowercase letters, digits, dashes)' });
+/**
+ * A Heroku app name as events carry it. Matching is exact (case-sensitive), so names are kept
+ * as given; only blank names and control characters are refused.
+ */
+// eslint-disable-next-line no-control-regex
+export const HerokuAppNameSchema = z.string().trim().min(1).max(100).regex(/^[^\u0000-\u001f\u007f]+$/, { error: 'must not contain control characters' });
 /** A channel id (C0123ABC) or a name (#ops or ops). */
 export const SlackChannelSchema = z.string().trim().min(1).max(80).regex(/^#?[A-Za-z0-9._-]+$/, { error: 'is not a Slack channel id or name' });
 

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import {
+  createLogger,
+  createRuntime,
+  createWorkerRedis,
+  loadConfig,
+  signHerokuBody,
+  type Config,
+  type Runtime,
+} from '@pulsebridge/core';
+import { startApiServer, type ApiServer } from '@pulsebridge/api';
+import { startWorkers, type Workers } from '@pulsebridge/worker';
+import { ADMIN_URL, REDIS_URL, databaseUrl } from './services.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const SECRET_KEY = 'a'.repeat(64);
+export const ADDON = { id: 'pulsebridge-test-addon', password: 'addon-password-123' };
+
+/** A fresh database copied from the run's migrated template. */
+export async function createTestDatabase(): Promise<string> {
+  const name = `${inject('runId')}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    // Copying a template fails while another copy of it is in progress: retry briefly.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDatabase')}"`);
+        break;
+      } catch (error) {
+        if (attempt >= 50 || !/being accessed by other users/.test((error as Error).message)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  return databaseUrl(name);
+}
+
+/** Config as the apps would parse it from the environment, for this test's database and prefix. */
+export function testConfig(database: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: database,
+    REDIS_URL,
+    ADMIN_TOKEN,
+    SECRET_KEY,
+    ADDON_ID: ADDON.id,
+    ADDON_PASSWORD: ADDON.password,
+    QUEUE_PREFIX: `${inject('runId')}-${randomBytes(4).toString('hex')}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PUBLIC_URL: 'http://pulsebridge.test',
+    RECONCILE_GRACE_MS: '60000',
+    RECONCILE_INTERVAL_MS: '60000',
+    EVENT_JOB_ATTEMPTS: '3',
+    ...overrides,
+  });
+}
+
+export interface TestStack {
+  config: Config;
+  runtime: Runtime;
+  api: ApiServer;
+  url: string;
+  /** Starts a worker (several may run at once); each is closed with the stack. */
+  startWorker(options?: { concurrency?: number; reconcile?: boolean }): Workers;
+  /** Admin-token REST call returning status and parsed JSON. */
+  call(method: string, path: string, options?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: any }>;
+  /** Deletes every Redis key of this stack's queues, as a Redis restart without persistence would. */
+  wipeRedis(): Promise<void>;
+  sql<T extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<T[]>;
+  stop(): Promise<void>;
+}
+
+/** API (and on demand workers) in this process, on real PostgreSQL and Redis. */
+export async function startTestStack(options: { config?: Record<string, string>; database?: string } = {}): Promise<TestStack> {
+  const database = options.database ?? (await createTestDatabase());
+  const config = testConfig(database, options.config);
+  const logger = createLogger({ level: config.logLevel, service: 'test' });
+  const runtime = createRuntime(config, { process: 'api', logger });
+  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+  const workers: { workers: Workers; runtime: Runtime; connection: Redis }[] = [];
+
+  return {
+    config,
+    runtime,
+    api,
+    url: api.url,
+    startWorker(workerOptions = {}) {
+      const workerRuntime = createRuntime(config, { process: 'worker', logger });
+      const connection = createWorkerRedis(config.redisUrl);
+      connection.on('error', () => undefined);
+      const started = startWorkers(workerRuntime, { connection, ...workerOptions });
+      workers.push({ workers: started, runtime: workerRuntime, connection });
+      return started;
+    },
+    async call(method, path, callOptions = {}) {
+      const token = callOptions.token === undefined ? ADMIN_TOKEN : callOptions.token;
+      const response = await fetch(`${api.url}${path}`, {
+        method,
+        headers: {
+          ...(token !== null && { authorization: `Bearer ${token}` }),
+          ...(callOptions.body !== undefined && { 'content-type': 'application/json' }),
+        },
+        body: callOptions.body === undefined ? undefined : JSON.stringify(callOptions.body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+    },
+    async wipeRedis() {
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+    async sql(text, values) {
+      return (await runtime.db.pool.query(text, values)).rows;
+    },
+    async stop() {
+      for (const worker of workers) {
+        await worker.workers.close();
+        worker.connection.disconnect();
+        await worker.runtime.close();
+      }
+      await api.close();
+      await runtime.close();
+    },
+  };
+}
+
+/** Creates an integration through the REST API and returns its id and secret. */
+export async function createIntegration(stack: TestStack, monitoredApps: string[], name = 'test account') {
+  const { status, body } = await stack.call('POST', '/api/v1/integrations/heroku', { body: { name, monitoredApps } });
+  if (status !== 201) throw new Error(`creating integration failed: ${status} ${JSON.stringify(body)}`);
+  return body as { id: string; secret: string; webhookUrl: string };
+}
+
+/** POSTs a body to the webhook endpoint, signed with `secret` unless a signature is given. */
+export async function postWebhook(
+  stack: TestStack,
+  integrationId: string,
+  body: string | Buffer,
+  options: { secret?: string; signature?: string | null } = {},
+) {
+  const signature = options.signature === undefined ? signHerokuBody(options.secret ?? '', body) : options.signature;
+  const response = await fetch(`${stack.url}/webhooks/heroku/${integrationId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature !== null && { 'heroku-webhook-hmac-sha256': signature }) },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
+}
+
+/** Polls `check` until it returns a value that is not undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
