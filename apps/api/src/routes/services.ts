@@ -13,11 +13,19 @@ export const SlackChannelSchema = z.string().trim().min(1).max(80).regex(/^#?[A-
 
 const unique = <T extends z.ZodType<string>>(item: T) => z.array(item).max(200).transform((values) => [...new Set(values)]);
 
-const ServiceInputSchema = z.object({
+const ServiceFieldsSchema = z.object({
   name: z.string().trim().min(1).max(100),
-  herokuAppNames: unique(HerokuAppNameSchema).default([]),
-  slackChannels: unique(SlackChannelSchema).default([]),
+  herokuAppNames: unique(HerokuAppNameSchema),
+  slackChannels: unique(SlackChannelSchema),
 });
+
+// Defaults only on create: a PATCH that omits a field must leave it alone.
+const CreateServiceSchema = ServiceFieldsSchema.extend({
+  herokuAppNames: ServiceFieldsSchema.shape.herokuAppNames.default([]),
+  slackChannels: ServiceFieldsSchema.shape.slackChannels.default([]),
+});
+
+const UpdateServiceSchema = ServiceFieldsSchema.partial().refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' });
 
 export const ServiceSchema = z.object({
   id: z.string(),
@@ -49,7 +57,7 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
     summary: 'Create a service and map Heroku apps and Slack channels to it',
     tag: 'services',
     role: 'admin',
-    body: ServiceInputSchema,
+    body: CreateServiceSchema,
     responses: { 201: { description: 'created', schema: ServiceSchema }, 409: { description: 'name taken' } },
     handler: async ({ body }) => {
       const row = await deps.prisma.service.create({ data: body, select: SELECT }).catch((error: unknown) => uniqueName(error, body.name));
@@ -100,7 +108,7 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
     tag: 'services',
     role: 'admin',
     params: IdParamsSchema,
-    body: ServiceInputSchema.partial().refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' }),
+    body: UpdateServiceSchema,
     responses: { 200: { description: 'the changed service', schema: ServiceSchema }, 404: { description: 'unknown service' }, 409: { description: 'name taken' } },
     handler: async ({ params, body }) => {
       const row = await deps.prisma.service
