@@ -6,7 +6,7 @@ import { createIntegration, postWebhook, startTestStack, type TestStack } from '
 let stack: TestStack;
 let integration: { id: string; secret: string };
 
-const event = (id = randomUUID(), app = 'sample-app') =>
+const event = (id: string = randomUUID(), app = 'sample-app') =>
   JSON.stringify({ id, resource: 'build', action: 'update', data: { app: { name: app }, status: 'succeeded' }, created_at: '2026-11-24T10:00:00Z' });
 
 beforeAll(async () => {
