@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
-import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import type { Config, Database, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
@@ -11,7 +12,6 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIntegrationRoutes } from './routes/integrations.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
-import { registerWebhookRoutes } from './routes/webhooks.js';
 
 export interface AppDeps {
   config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl'>;
@@ -20,27 +20,28 @@ export interface AppDeps {
   redis: Redis;
   queues: Queues;
   metrics: Metrics;
-  ingestor: Ingestor;
   integrations: IntegrationDirectory;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-/** The HTTP app: webhook ingress, the REST API under /api/v1, health and metrics. */
+/** The express app: the REST API under /api/v1, health and metrics (webhook ingress sits in front of it). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', true);
 
+  const requestId = (req: IncomingMessage, res: ServerResponse) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    return id;
+  };
+
   app.use(
     pinoHttp({
       logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
+      genReqId: requestId,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
@@ -51,7 +52,6 @@ export function createApp(deps: AppDeps): Express {
   );
 
   const root = express.Router();
-  registerWebhookRoutes(root, { ingestor: deps.ingestor, metrics: deps.metrics });
   registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics });
   app.use(root);
 

@@ -1,6 +1,7 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createIngestor, IntegrationDirectory, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
+import { createWebhookIngress } from './routes/webhooks.js';
 
 export interface ApiServer {
   server: Server;
@@ -21,8 +22,12 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     addon: runtime.config.addon,
     maxBatch: runtime.config.ingest.maxBatch,
   });
-  const app = createApp({ ...runtime, ingestor, integrations });
-  const server = app.listen(options.port, options.host ?? '0.0.0.0');
+  const app = createApp({ ...runtime, integrations });
+  const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
+  const server = createServer((req, res) => {
+    if (!ingress.handle(req, res)) app(req, res);
+  });
+  server.listen(options.port, options.host ?? '0.0.0.0');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -1,15 +1,21 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { IngestOutcome, Ingestor, Metrics } from '@pulsebridge/core';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IngestOutcome, Ingestor, Logger, Metrics } from '@pulsebridge/core';
 
-/** Heroku's documented limit is far below this; anything larger is refused before it is read. */
-export const MAX_WEBHOOK_BODY = '1mb';
+/** Heroku's deliveries are far smaller; anything larger is refused before it is read. */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
-type Reply = { status: number; body?: { error: { code: string; message: string } } | { status: string; eventId: string } };
+const HEROKU_WEBHOOK = /^\/webhooks\/heroku\/([^/?#]+)\/?(?:\?.*)?$/;
+const ADDON_NOTIFICATION = /^\/heroku\/resources\/([^/?#]+)\/events\/?(?:\?.*)?$/;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+type ErrorBody = { error: { code: string; message: string } };
+type Reply = { status: number; body: ErrorBody | { status: 'accepted' | 'duplicate'; eventId: string } };
 
 const error = (status: number, code: string, message: string): Reply => ({ status, body: { error: { code, message } } });
 
 /** Maps every ingest outcome to its HTTP answer; `acceptedStatus` is 202 for webhooks, 200 for add-on notifications. */
-function toReply(outcome: IngestOutcome, acceptedStatus: number): Reply {
+export function toReply(outcome: IngestOutcome, acceptedStatus: number): Reply {
   switch (outcome.kind) {
     case 'accepted':
       return { status: acceptedStatus, body: { status: 'accepted', eventId: outcome.eventId } };
@@ -36,49 +42,103 @@ function toReply(outcome: IngestOutcome, acceptedStatus: number): Reply {
   }
 }
 
-function send(req: Request, res: Response, reply: Reply) {
-  if (reply.status === 503) res.setHeader('Retry-After', '5');
-  const body = reply.body && 'error' in reply.body ? { error: { ...reply.body.error, requestId: String(req.id ?? '') } } : reply.body;
-  res.status(reply.status).json(body);
-}
+type BodyResult = { ok: true; body: Buffer } | { ok: false; reply: Reply };
 
-/** Raw bytes for signature checks; a body over the limit answers 413 in the same error shape. */
-function rawBody(endpoint: string, metrics: Metrics) {
-  const parser = express.raw({ type: () => true, limit: MAX_WEBHOOK_BODY });
-  return (req: Request, res: Response, next: NextFunction) =>
-    parser(req, res, (err?: unknown) => {
-      if (err === undefined) return next();
-      const type = (err as { type?: string }).type;
-      if (type === 'entity.too.large') {
-        metrics.ingressRequests.inc({ endpoint, outcome: 'too_large' });
-        // The rest of the body is not read: close the connection instead of draining it.
-        res.setHeader('Connection', 'close');
-        return send(req, res, error(413, 'payload_too_large', `body is larger than ${MAX_WEBHOOK_BODY}`));
+/** Reads the raw body, refusing (without reading on) anything over the limit. */
+function readBody(req: IncomingMessage): Promise<BodyResult> {
+  const tooLarge: BodyResult = { ok: false, reply: error(413, 'payload_too_large', 'body is larger than 1 MiB') };
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_WEBHOOK_BODY_BYTES) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_WEBHOOK_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(tooLarge);
+        return;
       }
-      next(err);
+      chunks.push(chunk);
     });
+    req.on('end', () => resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }));
+    req.on('error', () => resolve({ ok: false, reply: error(400, 'bad_request', 'the request body could not be read') }));
+  });
 }
 
-/** Webhook ingress: thin adapters from HTTP to the ingestor. No bearer token here. */
-export function registerWebhookRoutes(router: Router, deps: { ingestor: Ingestor; metrics: Metrics }) {
-  router.post('/webhooks/heroku/:integrationId', rawBody('heroku_webhook', deps.metrics), async (req: Request, res: Response) => {
-    const outcome = await deps.ingestor.ingestHerokuWebhook({
-      integrationId: String(req.params.integrationId),
-      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      signature: req.header('heroku-webhook-hmac-sha256'),
-    });
-    deps.metrics.ingressRequests.inc({ endpoint: 'heroku_webhook', outcome: outcome.kind });
-    send(req, res, toReply(outcome, 202));
-  });
+export interface WebhookIngress {
+  /** Handles the request and returns true when it is a webhook delivery; false leaves it to the app. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+}
 
-  router.post('/heroku/resources/:resourceId/events', rawBody('heroku_addon', deps.metrics), async (req: Request, res: Response) => {
-    const outcome = await deps.ingestor.ingestAddonNotification({
-      resourceId: String(req.params.resourceId),
-      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      authorization: req.header('authorization'),
-    });
-    deps.metrics.ingressRequests.inc({ endpoint: 'heroku_addon', outcome: outcome.kind });
-    if (outcome.kind === 'unauthorized') res.setHeader('WWW-Authenticate', 'Basic realm="pulsebridge add-on"');
-    send(req, res, toReply(outcome, 200));
-  });
+/**
+ * Webhook ingress, the hot path, served on node:http ahead of express: express's routing
+ * costs more CPU per request than verifying, storing and enqueueing a delivery. Same error
+ * shape and request ids as the rest of the API; every refusal is logged, while accepted
+ * deliveries are counted in /metrics and kept in the archive instead of the access log.
+ */
+export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metrics; logger: Logger }): WebhookIngress {
+  const send = (req: IncomingMessage, res: ServerResponse, requestId: string, reply: Reply, extraHeaders: Record<string, string> = {}) => {
+    const isError = 'error' in reply.body;
+    const body = isError ? { error: { ...(reply.body as ErrorBody).error, requestId } } : reply.body;
+    if (isError) {
+      deps.logger.warn({ requestId, method: req.method, url: req.url, status: reply.status, code: (reply.body as ErrorBody).error.code }, 'delivery refused');
+    }
+    const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId, ...extraHeaders };
+    if (reply.status === 503) headers['Retry-After'] = '5';
+    if (reply.status === 413) headers.Connection = 'close';
+    res.writeHead(reply.status, headers).end(JSON.stringify(body));
+  };
+
+  const serve = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: 'heroku_webhook' | 'heroku_addon',
+    ingest: (body: Buffer) => Promise<IngestOutcome>,
+  ) => {
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    try {
+      const read = await readBody(req);
+      if (!read.ok) {
+        deps.metrics.ingressRequests.inc({ endpoint, outcome: read.reply.status === 413 ? 'too_large' : 'unreadable' });
+        send(req, res, requestId, read.reply);
+        return;
+      }
+      const outcome = await ingest(read.body);
+      deps.metrics.ingressRequests.inc({ endpoint, outcome: outcome.kind });
+      const extra: Record<string, string> = outcome.kind === 'unauthorized' ? { 'WWW-Authenticate': 'Basic realm="pulsebridge add-on"' } : {};
+      send(req, res, requestId, toReply(outcome, endpoint === 'heroku_webhook' ? 202 : 200), extra);
+    } catch (err) {
+      deps.logger.error({ err, requestId }, 'webhook ingress failed');
+      if (!res.headersSent) send(req, res, requestId, error(500, 'internal', 'internal error'));
+    }
+  };
+
+  return {
+    handle(req, res) {
+      const url = req.url ?? '';
+      const webhook = HEROKU_WEBHOOK.exec(url);
+      const addon = webhook ? null : ADDON_NOTIFICATION.exec(url);
+      if (!webhook && !addon) return false;
+      if (req.method !== 'POST') {
+        res.writeHead(405, { Allow: 'POST', 'Content-Type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: { code: 'method_not_allowed', message: 'deliveries are POSTed' } }));
+        return true;
+      }
+      if (webhook) {
+        const integrationId = decodeURIComponent(webhook[1]!);
+        void serve(req, res, 'heroku_webhook', (rawBody) =>
+          deps.ingestor.ingestHerokuWebhook({ integrationId, rawBody, signature: req.headers['heroku-webhook-hmac-sha256'] as string | undefined }),
+        );
+      } else {
+        const resourceId = decodeURIComponent(addon![1]!);
+        void serve(req, res, 'heroku_addon', (rawBody) =>
+          deps.ingestor.ingestAddonNotification({ resourceId, rawBody, authorization: req.headers.authorization }),
+        );
+      }
+      return true;
+    },
+  };
 }

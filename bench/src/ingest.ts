@@ -1,0 +1,247 @@
+// bench/ingest: how fast pulsebridge accepts signed Heroku deliveries, against the naive
+// receiver on the same machine in the same run. Loopback only, bounded in time.
+//
+//   npm run bench:ingest [-- --duration 10 --connections 50 --rate 1000]
+//
+// Prints accepted/s and p50/p99 latency at full load for both, the ratio, and p99 at a
+// fixed rate; checks that every 202 has its row and its job; exits 1 when a target is missed.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { defaultMigrationsDir, migrateDatabase } from '@pulsebridge/core';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '1000' },
+    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
+    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const RATE = Number(args.rate);
+const TARGET_RATIO = 0.7;
+const TARGET_P99_MS = 25;
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const repo = path.resolve(here, '../..');
+const runId = `pbbench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+const databaseUrl = `${args.pg}/${runId}`;
+const ADMIN_TOKEN = randomBytes(24).toString('hex');
+
+/** A realistic ~2 KB Heroku build delivery with a fresh event id. */
+function delivery(app: string): string {
+  const id = randomUUID();
+  return JSON.stringify({
+    id,
+    data: {
+      id: randomUUID(),
+      app: { id: randomUUID(), name: app },
+      slug: { id: randomUUID(), commit: randomBytes(20).toString('hex') },
+      user: { id: randomUUID(), email: 'deployer@example.com' },
+      stack: 'heroku-24',
+      status: 'succeeded',
+      release: { id: randomUUID(), version: 42 },
+      metadata: {},
+      buildpacks: [{ url: 'https://buildpack-registry.s3.amazonaws.com/buildpacks/heroku/nodejs.tgz', name: 'heroku/nodejs' }],
+      created_at: '2026-11-24T10:00:00Z',
+      updated_at: '2026-11-24T10:01:00Z',
+      source_blob: { url: `https://codeload.github.com/acme/${app}/legacy.tar.gz/${randomBytes(20).toString('hex')}`, version: randomBytes(20).toString('hex'), checksum: null },
+      output_stream_url: `https://build-output.heroku.com/streams/43/${randomUUID()}/logs/${randomUUID()}.log?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86400&X-Amz-Signature=${randomBytes(32).toString('hex')}`,
+    },
+    actor: { id: randomUUID(), email: 'deployer@example.com' },
+    action: 'update',
+    version: 'application/vnd.heroku+json; version=3',
+    resource: 'build',
+    sequence: null,
+    created_at: '2026-11-24T10:01:00+00:00',
+    updated_at: '2026-11-24T10:01:00+00:00',
+    published_at: '2026-11-24T10:01:01Z',
+    previous_data: {},
+    webhook_metadata: {
+      attempt: { id: randomUUID() },
+      delivery: { id: randomUUID() },
+      event: { id, include: 'api:build' },
+      webhook: { id: randomUUID() },
+    },
+    padding: 'x'.repeat(200),
+  });
+}
+
+function startProcess(script: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    child.once('message', () => resolve(child));
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<ChildProcess> {
+  for (let i = 0; i < 200; i += 1) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+interface Run {
+  requestsPerSecond: number;
+  accepted: number;
+  non2xx: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, secret: string, options: { duration: number; connections: number; rate?: number }): Promise<Run> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    duration: options.duration,
+    connections: options.connections,
+    ...(options.rate && { overallRate: options.rate }),
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => {
+          const body = delivery('bench-app');
+          return { ...request, body, headers: { ...request.headers, 'heroku-webhook-hmac-sha256': createHmac('sha256', secret).update(body).digest('base64') } };
+        },
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    accepted: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  };
+}
+
+const fmt = (run: Run) =>
+  `${run.requestsPerSecond.toFixed(0).padStart(6)} accepted/s   p50 ${run.p50.toFixed(1).padStart(5)} ms   p99 ${run.p99.toFixed(1).padStart(5)} ms   (${run.accepted} accepted, ${run.non2xx} non-2xx, ${run.errors} errors)`;
+
+async function main() {
+  const admin = new pg.Client({ connectionString: `${args.pg}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${runId}"`);
+  await admin.end();
+  await migrateDatabase(databaseUrl, defaultMigrationsDir());
+  const children: ChildProcess[] = [];
+  const redis = new Redis(args.redis);
+  try {
+    // The naive receiver.
+    const naiveSecret = randomBytes(32).toString('hex');
+    const naive = await startProcess(path.join(here, 'naive-receiver.js'), { PORT: '3181', REDIS_URL: args.redis, NAIVE_SECRET: naiveSecret, QUEUE_PREFIX: `${runId}-naive` });
+    children.push(naive);
+    const naiveUrl = 'http://127.0.0.1:3181/webhooks/heroku/x';
+
+    // pulsebridge's API process, as `npm run start:api` runs it (default log level).
+    const api = fork(path.join(repo, 'apps/api/dist/main.js'), [], {
+      env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: args.redis, PORT: '3180', ADMIN_TOKEN, SECRET_KEY: randomBytes(32).toString('hex'), QUEUE_PREFIX: `${runId}-pb` },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    children.push(api);
+    await waitForHttp('http://127.0.0.1:3180/healthz', api);
+    const created = await fetch('http://127.0.0.1:3180/api/v1/integrations/heroku', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', monitoredApps: ['bench-app'] }),
+    });
+    const integration = (await created.json()) as { id: string; secret: string };
+    const pbUrl = `http://127.0.0.1:3180/webhooks/heroku/${integration.id}`;
+
+    console.log(`bench/ingest: ~${Buffer.byteLength(delivery('bench-app'))} byte signed deliveries, ${CONNECTIONS} connections, ${DURATION} s per run, loopback`);
+    // Warm both up (JIT, connection pools), then measure each.
+    await load(naiveUrl, naiveSecret, { duration: 2, connections: CONNECTIONS });
+    await load(pbUrl, integration.secret, { duration: 2, connections: CONNECTIONS });
+    const naiveRun = await load(naiveUrl, naiveSecret, { duration: DURATION, connections: CONNECTIONS });
+    const pbRun = await load(pbUrl, integration.secret, { duration: DURATION, connections: CONNECTIONS });
+    const fixedRun = await load(pbUrl, integration.secret, { duration: DURATION, connections: CONNECTIONS, rate: RATE });
+    const ratio = pbRun.requestsPerSecond / naiveRun.requestsPerSecond;
+
+    // Every 202 must have its row and its job (nothing consumes the queue during the bench).
+    // autocannon stops counting at the end of its window while the server still answers the
+    // requests in flight, so wait until the server's own tally of 202s stops moving.
+    const acceptedSoFar = async () => {
+      const metrics = await (await fetch('http://127.0.0.1:3180/metrics')).text();
+      return Number(/pulsebridge_ingress_requests_total\{endpoint="heroku_webhook",outcome="accepted"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? NaN);
+    };
+    let acceptedTotal = await acceptedSoFar();
+    for (let previous = -1; previous !== acceptedTotal; ) {
+      previous = acceptedTotal;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      acceptedTotal = await acceptedSoFar();
+    }
+    const check = new pg.Client({ connectionString: databaseUrl });
+    await check.connect();
+    const rows = (await check.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
+    await check.end();
+    const queue = new Queue('events', { connection: redis, prefix: `${runId}-pb` });
+    const jobs = Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized')).reduce((a, b) => a + b, 0);
+    await queue.close();
+
+    console.log(`naive receiver (express + HMAC + queue.add, stores nothing): ${fmt(naiveRun)}`);
+    console.log(`pulsebridge    (verify, store in PostgreSQL, enqueue, 202):  ${fmt(pbRun)}`);
+    console.log(`ratio pulsebridge / naive: ${ratio.toFixed(2)}x (target >= ${TARGET_RATIO}x, goal 1.0x)`);
+    console.log(`pulsebridge at a fixed ${RATE} req/s: ${fmt(fixedRun)} (target p99 < ${TARGET_P99_MS} ms)`);
+    console.log(`durability: ${acceptedTotal} deliveries answered 202, ${rows} rows stored, ${jobs} jobs queued`);
+
+    const failures: string[] = [];
+    if (ratio < TARGET_RATIO) failures.push(`throughput ratio ${ratio.toFixed(2)} < ${TARGET_RATIO}`);
+    if (fixedRun.p99 >= TARGET_P99_MS) failures.push(`p99 at ${RATE} req/s is ${fixedRun.p99} ms >= ${TARGET_P99_MS} ms`);
+    if (fixedRun.requestsPerSecond < RATE * 0.95) failures.push(`only ${fixedRun.requestsPerSecond.toFixed(0)} req/s of the fixed ${RATE}`);
+    if (pbRun.non2xx + pbRun.errors + fixedRun.non2xx + fixedRun.errors > 0) failures.push('pulsebridge answered errors under load');
+    if (!(acceptedTotal === rows && rows === jobs)) failures.push(`202s (${acceptedTotal}), rows (${rows}) and jobs (${jobs}) differ`);
+
+    const results = { at: new Date().toISOString(), durationSeconds: DURATION, connections: CONNECTIONS, naive: naiveRun, pulsebridge: pbRun, ratio, fixedRate: { rate: RATE, ...fixedRun }, durability: { acceptedTotal, rows, jobs }, failures };
+    mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
+    writeFileSync(path.join(repo, 'bench/results/ingest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    if (failures.length > 0) {
+      console.error(`FAILED: ${failures.join('; ')}`);
+      process.exitCode = 1;
+    } else {
+      console.log('all ingest targets met');
+    }
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await redis.quit();
+    if (args.keep) {
+      console.log(`kept database ${runId} and Redis prefix ${runId}-pb for inspection`);
+      return;
+    }
+    const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
+    await cleanup.connect();
+    await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
+    await cleanup.end();
+    const sweeper = new Redis(args.redis);
+    let cursor = '0';
+    do {
+      const [next, keys] = await sweeper.scan(cursor, 'MATCH', `${runId}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await sweeper.unlink(...keys);
+    } while (cursor !== '0');
+    sweeper.disconnect();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
