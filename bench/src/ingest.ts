@@ -224,20 +224,20 @@ async function main() {
     await redis.quit();
     if (args.keep) {
       console.log(`kept database ${runId} and Redis prefix ${runId}-pb for inspection`);
-      return;
+    } else {
+      const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
+      await cleanup.end();
+      const sweeper = new Redis(args.redis);
+      let cursor = '0';
+      do {
+        const [next, keys] = await sweeper.scan(cursor, 'MATCH', `${runId}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await sweeper.unlink(...keys);
+      } while (cursor !== '0');
+      sweeper.disconnect();
     }
-    const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
-    await cleanup.end();
-    const sweeper = new Redis(args.redis);
-    let cursor = '0';
-    do {
-      const [next, keys] = await sweeper.scan(cursor, 'MATCH', `${runId}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await sweeper.unlink(...keys);
-    } while (cursor !== '0');
-    sweeper.disconnect();
   }
 }
 

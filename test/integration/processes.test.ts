@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { REDIS_URL } from '../support/services.js';
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const API = path.join(repo, 'apps/api/dist/main.js');
+const WORKER = path.join(repo, 'apps/worker/dist/main.js');
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; ms: number }>;
+}
+
+/** Runs a compiled entry point as `npm run start:*` would, capturing what it prints. */
+function run(script: string, env: Record<string, string | undefined>): Running {
+  const started = Date.now();
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; ms: number }>((resolve) => child.on('exit', (code) => resolve({ code, ms: Date.now() - started })));
+  return { child, output: () => output, exited };
+}
+
+beforeAll(() => {
+  if (!existsSync(API) || !existsSync(WORKER)) throw new Error('build first (npm run build): these tests run the compiled processes');
+});
+
+describe('start-up checks', () => {
+  it('a missing or malformed required variable stops start-up with one line naming it', async () => {
+    for (const script of [API, WORKER]) {
+      const proc = run(script, { SECRET_KEY: 'nothex' });
+      const { code } = await proc.exited;
+      expect(code).toBe(1);
+      const lines = proc.output().trim().split('\n');
+      expect(lines).toEqual([expect.stringMatching(/^config: ADMIN_TOKEN is required/), expect.stringMatching(/^config: SECRET_KEY must be 32 bytes/)]);
+    }
+  });
+
+  it('unreachable PostgreSQL or Redis is said in one line with how to start it', async () => {
+    const proc = run(API, { ADMIN_TOKEN, SECRET_KEY, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' });
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    const lines = proc.output().trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^PostgreSQL is not reachable at 127\.0\.0\.1:1 .*pg_ctlcluster/);
+    expect(lines[1]).toMatch(/^Redis is not reachable at 127\.0\.0\.1:1 .*redis-server/);
+  });
+});
+
+describe('graceful shutdown', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => stack?.stop());
+
+  const env = () => ({
+    ADMIN_TOKEN,
+    SECRET_KEY,
+    DATABASE_URL: stack.config.databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: stack.config.queuePrefix,
+    PORT: '0',
+    WORKER_PORT: '0',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+  });
+
+  it('a worker process processes events, then on SIGTERM stops within the bound and exits 0', async () => {
+    const integration = await createIntegration(stack, ['sample-app']);
+    const worker = run(WORKER, env());
+    await waitFor(() => /pulsebridge worker running/.test(worker.output()), { what: 'worker started' });
+    const ids = Array.from({ length: 30 }, () => randomUUID());
+    await Promise.all(
+      ids.map((id) => postWebhook(stack, integration.id, JSON.stringify({ id, resource: 'build', action: 'update', data: { app: { name: 'sample-app' } } }), { secret: integration.secret })),
+    );
+    await waitFor(async () => (await stack.sql("SELECT count(*)::int AS n FROM events WHERE status = 'processed'"))[0].n === ids.length, { what: 'events processed by the worker process' });
+
+    worker.child.kill('SIGTERM');
+    const { code, ms } = await worker.exited;
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(60_000);
+    expect(worker.output()).toMatch(/"msg":"shutdown complete"/);
+  });
+
+  it('SIGTERM lets a running job finish before the worker exits', async () => {
+    const integration = await createIntegration(stack, ['sample-app'], 'slow job');
+    const id = randomUUID();
+    await postWebhook(stack, integration.id, JSON.stringify({ id, resource: 'build', action: 'update', data: { app: { name: 'sample-app' } } }), { secret: integration.secret });
+    // Hold the event's row: the job's status update waits on it, so the job stays running.
+    const lock = await stack.runtime.db.pool.connect();
+    await lock.query('BEGIN');
+    await lock.query('SELECT id FROM events WHERE event_id = $1 FOR UPDATE', [id]);
+    const worker = run(WORKER, env());
+    try {
+      await waitFor(async () => (await stack.runtime.queues.events.getActiveCount()) === 1, { what: 'job running' });
+      worker.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(worker.child.exitCode).toBeNull();
+      expect((await stack.sql('SELECT status::text FROM events WHERE event_id = $1', [id]))[0].status).toBe('received');
+    } finally {
+      await lock.query('COMMIT');
+      lock.release();
+    }
+    const { code } = await worker.exited;
+    expect(code).toBe(0);
+    expect((await stack.sql('SELECT status::text FROM events WHERE event_id = $1', [id]))[0].status).toBe('processed');
+  });
+
+  it('an API process on SIGTERM stops listening and exits 0', async () => {
+    const api = run(API, env());
+    await waitFor(() => /pulsebridge API listening/.test(api.output()), { what: 'api started' });
+    api.child.kill('SIGTERM');
+    const { code } = await api.exited;
+    expect(code).toBe(0);
+    expect(api.output()).toMatch(/"msg":"shutdown complete"/);
+  });
+});
