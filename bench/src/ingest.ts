@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { defaultMigrationsDir, migrateDatabase } from '@pulsebridge/core';
+import { defaultMigrationsDir, deleteKeysMatching, migrateDatabase } from '@pulsebridge/core';
 
 const { values: args } = parseArgs({
   options: {
@@ -230,12 +230,7 @@ async function main() {
       await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
       await cleanup.end();
       const sweeper = new Redis(args.redis);
-      let cursor = '0';
-      do {
-        const [next, keys] = await sweeper.scan(cursor, 'MATCH', `${runId}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await sweeper.unlink(...keys);
-      } while (cursor !== '0');
+      await deleteKeysMatching(sweeper, `${runId}*`);
       sweeper.disconnect();
     }
   }

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { defaultMigrationsDir, migrateDatabase } from '../../packages/core/src/db/migrate.js';
+import { deleteKeysMatching } from '../../packages/core/src/queues/connections.js';
 import { ADMIN_URL, REDIS_URL, databaseUrl } from './services.js';
 
 declare module 'vitest' {
@@ -37,12 +38,7 @@ export default async function setup(project: TestProject) {
     for (const row of rows) await cleanup.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
     await cleanup.end();
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${runId}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, `${runId}*`);
     redis.disconnect();
   };
 }

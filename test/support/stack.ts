@@ -6,6 +6,7 @@ import {
   createLogger,
   createRuntime,
   createWorkerRedis,
+  deleteKeysMatching,
   loadConfig,
   signHerokuBody,
   type Config,
@@ -112,12 +113,7 @@ export async function startTestStack(options: { config?: Record<string, string>;
     },
     async wipeRedis() {
       const redis = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeysMatching(redis, `${config.queuePrefix}:*`);
       redis.disconnect();
     },
     async sql(text, values) {

@@ -1,14 +1,9 @@
-import { checkPostgres, checkRedis, createRuntime, exitOnConfigError, handleShutdownSignals, loadConfig } from '@pulsebridge/core';
+import { bootOrExit, createRuntime, handleShutdownSignals } from '@pulsebridge/core';
 import { startApiServer } from './server.js';
 
 /** Composition root of the API process. */
 async function main(): Promise<void> {
-  const config = exitOnConfigError(() => loadConfig());
-  const problems = (await Promise.all([checkPostgres(config.databaseUrl), checkRedis(config.redisUrl)])).filter((p) => p !== null);
-  if (problems.length > 0) {
-    process.stderr.write(`${problems.join('\n')}\n`);
-    process.exit(1);
-  }
+  const config = await bootOrExit();
   const runtime = createRuntime(config, { process: 'api' });
   const api = await startApiServer(runtime, { port: config.port });
   runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');

@@ -1,15 +1,10 @@
-import { checkPostgres, checkRedis, createRuntime, createWorkerRedis, exitOnConfigError, handleShutdownSignals, loadConfig } from '@pulsebridge/core';
+import { bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
 /** Composition root of the worker process. */
 async function main(): Promise<void> {
-  const config = exitOnConfigError(() => loadConfig());
-  const problems = (await Promise.all([checkPostgres(config.databaseUrl), checkRedis(config.redisUrl)])).filter((p) => p !== null);
-  if (problems.length > 0) {
-    process.stderr.write(`${problems.join('\n')}\n`);
-    process.exit(1);
-  }
+  const config = await bootOrExit();
   const runtime = createRuntime(config, { process: 'worker' });
   const connection = createWorkerRedis(config.redisUrl);
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));

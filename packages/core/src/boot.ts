@@ -1,4 +1,5 @@
-import { ConfigError } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkPostgres, checkRedis } from './connectivity.js';
 
 /** Runs a config loader; on a ConfigError prints its lines (one per bad variable) and exits 1. */
 export function exitOnConfigError<T>(load: () => T): T {
@@ -11,4 +12,18 @@ export function exitOnConfigError<T>(load: () => T): T {
     }
     throw error;
   }
+}
+
+/**
+ * Start-up of either process: the config (or one line per bad variable), then PostgreSQL and
+ * Redis must answer (or one line each saying how to start them); exits 1 otherwise.
+ */
+export async function bootOrExit(): Promise<Config> {
+  const config = exitOnConfigError(() => loadConfig());
+  const problems = (await Promise.all([checkPostgres(config.databaseUrl), checkRedis(config.redisUrl)])).filter((problem) => problem !== null);
+  if (problems.length > 0) {
+    process.stderr.write(`${problems.join('\n')}\n`);
+    process.exit(1);
+  }
+  return config;
 }

@@ -25,3 +25,17 @@ export function toPage<T>(rows: T[], limit: number, position: (row: T) => Cursor
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null };
 }
+
+/**
+ * Prisma arguments for one newest-first page keyed on (`field`, id): the rows after the
+ * cursor, in order, one more than the limit so `toPage` can tell whether another page follows.
+ */
+export function newestFirst<F extends string>(field: F, page: { limit: number; cursor?: string | undefined }) {
+  const cursor = page.cursor ? decodeCursor(page.cursor) : undefined;
+  const after = cursor && { OR: [{ [field]: { lt: cursor.at } }, { [field]: cursor.at, id: { lt: cursor.id } }] };
+  return {
+    where: after as { OR: ({ [K in F]: { lt: Date } } | ({ [K in F]: Date } & { id: { lt: string } }))[] } | undefined,
+    orderBy: [{ [field]: 'desc' }, { id: 'desc' }] as [{ [K in F]: 'desc' }, { id: 'desc' }],
+    take: page.limit + 1,
+  };
+}

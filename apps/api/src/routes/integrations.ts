@@ -3,13 +3,14 @@ import {
   AppError,
   encryptSecret,
   generateWebhookSecret,
+  newestFirst,
+  toPage,
   type IntegrationDirectory,
   type PrismaClient,
   type Prisma,
 } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 import { HerokuAppNameSchema } from './services.js';
-import { toPage, decodeCursor } from '@pulsebridge/core';
 
 const MonitoredAppsSchema = z
   .array(HerokuAppNameSchema)
@@ -118,13 +119,7 @@ export function registerIntegrationRoutes(
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of integrations', schema: pageOf(IntegrationSchema) } },
     handler: async ({ query }) => {
-      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const rows = await deps.prisma.herokuIntegration.findMany({
-        select: SELECT,
-        where: cursor && { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
-      });
+      const rows = await deps.prisma.herokuIntegration.findMany({ select: SELECT, ...newestFirst('createdAt', query) });
       const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
       return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, Prisma, toPage, decodeCursor, type PrismaClient } from '@pulsebridge/core';
+import { AppError, Prisma, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 /**
@@ -74,13 +74,7 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of services', schema: pageOf(ServiceSchema) } },
     handler: async ({ query }) => {
-      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const rows = await deps.prisma.service.findMany({
-        select: SELECT,
-        where: cursor && { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
-      });
+      const rows = await deps.prisma.service.findMany({ select: SELECT, ...newestFirst('createdAt', query) });
       const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
       return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, createApiToken, decodeCursor, toPage, type PrismaClient } from '@pulsebridge/core';
+import { AppError, createApiToken, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const TokenSchema = z.object({
@@ -35,13 +35,7 @@ export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of tokens', schema: pageOf(TokenSchema) } },
     handler: async ({ query }) => {
-      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const rows = await deps.prisma.apiToken.findMany({
-        select: { id: true, name: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true },
-        where: cursor && { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
-      });
+      const rows = await deps.prisma.apiToken.findMany({ select: { id: true, name: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true }, ...newestFirst('createdAt', query) });
       const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
       const items = page.items.map((row) => ({
         ...row,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeCursor, toPage } from '../pagination.js';
+import { newestFirst, toPage } from '../pagination.js';
 import type { Db } from '../db/client.js';
 import type { EventStatus } from '../generated/prisma/enums.js';
 
@@ -36,20 +36,12 @@ export interface EventFilter {
 
 /** Archive listing, newest first, keyset-paginated on (received_at, id). */
 export async function listEvents(db: Db, filter: EventFilter) {
-  const cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+  const page = newestFirst('receivedAt', filter);
   const rows = await db.event.findMany({
     select: SUMMARY_SELECT,
-    where: {
-      status: filter.status,
-      resource: filter.resource,
-      integrationId: filter.integrationId,
-      appName: filter.appName,
-      ...(cursor && {
-        OR: [{ receivedAt: { lt: cursor.at } }, { receivedAt: cursor.at, id: { lt: cursor.id } }],
-      }),
-    },
-    orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
-    take: filter.limit + 1,
+    where: { status: filter.status, resource: filter.resource, integrationId: filter.integrationId, appName: filter.appName, ...page.where },
+    orderBy: page.orderBy,
+    take: page.take,
   });
   return toPage(rows, filter.limit, (row) => ({ at: row.receivedAt, id: row.id }));
 }

@@ -21,3 +21,15 @@ export function createWorkerRedis(url: string): Redis {
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   } satisfies RedisOptions);
 }
+
+/** Deletes every key matching `pattern` (SCAN, never KEYS), e.g. all keys under one queue prefix. */
+export async function deleteKeysMatching(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
