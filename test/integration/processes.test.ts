@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
@@ -25,6 +26,15 @@ function run(script: string, env: Record<string, string | undefined>): Running {
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<{ code: number | null; ms: number }>((resolve) => child.on('exit', (code) => resolve({ code, ms: Date.now() - started })));
   return { child, output: () => output, exited };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 beforeAll(() => {
@@ -71,15 +81,19 @@ describe('graceful shutdown', () => {
     SHUTDOWN_TIMEOUT_MS: '10000',
   });
 
-  it('a worker process processes events, then on SIGTERM stops within the bound and exits 0', async () => {
+  it('a worker process processes events and reports them on its /metrics, then on SIGTERM stops within the bound and exits 0', async () => {
     const integration = await createIntegration(stack, ['sample-app']);
-    const worker = run(WORKER, env());
+    const metricsPort = await freePort();
+    const worker = run(WORKER, { ...env(), WORKER_PORT: String(metricsPort) });
     await waitFor(() => /pulsebridge worker running/.test(worker.output()), { what: 'worker started' });
     const ids = Array.from({ length: 30 }, () => randomUUID());
     await Promise.all(
       ids.map((id) => postWebhook(stack, integration.id, JSON.stringify({ id, resource: 'build', action: 'update', data: { app: { name: 'sample-app' } } }), { secret: integration.secret })),
     );
     await waitFor(async () => (await stack.sql("SELECT count(*)::int AS n FROM events WHERE status = 'processed'"))[0].n === ids.length, { what: 'events processed by the worker process' });
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`pulsebridge_job_duration_seconds_count{process="worker",queue="events",name="event.process",outcome="completed"} ${ids.length}`);
+    expect(metrics).toContain('pulsebridge_job_failures_total');
 
     worker.child.kill('SIGTERM');
     const { code, ms } = await worker.exited;
