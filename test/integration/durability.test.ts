@@ -22,6 +22,7 @@ describe('nothing acknowledged is lost', () => {
     const integration = await createIntegration(stack, ['sample-app']);
     const ids = Array.from({ length: 25 }, () => randomUUID());
     for (const id of ids) expect((await postWebhook(stack, integration.id, build(id), { secret: integration.secret })).status).toBe(202);
+    await stack.api.settled();
     expect(await stack.runtime.queues.events.getJob(jobIdForEvent(ids[0]!))).toBeDefined();
 
     await stack.wipeRedis();
@@ -42,6 +43,7 @@ describe('nothing acknowledged is lost', () => {
     const id = randomUUID();
     const response = await postWebhook(stack, integration.id, build(id), { secret: integration.secret });
     expect(response.status).toBe(202);
+    await stack.api.settled();
     expect((await statusOf(stack, id))?.status).toBe('received');
     await stack.runtime.redis.connect();
     expect(await stack.runtime.queues.events.getJob(jobIdForEvent(id))).toBeUndefined();

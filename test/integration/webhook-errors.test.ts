@@ -103,6 +103,7 @@ describe('redeliveries', () => {
     expect(responses.filter((r) => r.body.status === 'duplicate')).toHaveLength(49);
     const rows = await stack.sql('SELECT delivery_count FROM events WHERE event_id = $1', [id]);
     expect(rows).toEqual([{ delivery_count: 50 }]);
+    await stack.api.settled();
     const jobs = await stack.runtime.queues.events.getJobs(['waiting', 'active', 'completed', 'delayed', 'prioritized']);
     expect(jobs.filter((job) => job.id === jobIdForEvent(id))).toHaveLength(1);
   });
@@ -113,6 +114,7 @@ describe('redeliveries', () => {
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
     const jobId = jobIdForEvent(id);
     expect(jobId).not.toContain(':');
+    await stack.api.settled();
     const job = await stack.runtime.queues.events.getJob(jobId);
     const [row] = await stack.sql('SELECT id FROM events WHERE event_id = $1', [id]);
     expect(job?.data).toEqual({ eventRowId: row.id });

@@ -66,6 +66,7 @@ describe('Heroku webhook ingress', () => {
   });
 
   it('keeps one job per event id in the queue', async () => {
+    await stack.api.settled();
     const fixture = fixtures[0]!;
     expect(await jobCount(fixture.json.id)).toBe(1);
     const counts = await stack.runtime.queues.events.getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed');

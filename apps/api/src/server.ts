@@ -6,6 +6,8 @@ import { createWebhookIngress } from './routes/webhooks.js';
 export interface ApiServer {
   server: Server;
   url: string;
+  /** Resolves when every delivery accepted so far has been stored and its enqueue attempted. */
+  settled(): Promise<void>;
   /** Stops accepting connections, lets in-flight requests finish, stores what they submitted. */
   close(): Promise<void>;
 }
@@ -39,6 +41,7 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
   return {
     server,
     url: `http://127.0.0.1:${port}`,
+    settled: () => ingestor.drain(),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -20,6 +20,18 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200],
       registers: [registry],
     }),
+    ingestStoreSeconds: new Histogram({
+      name: 'pulsebridge_ingest_store_seconds',
+      help: 'Time to store one batch of deliveries (one INSERT, one commit)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    ingestEnqueueSeconds: new Histogram({
+      name: 'pulsebridge_ingest_enqueue_seconds',
+      help: 'Time to enqueue one batch of stored events (one addBulk)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
     enqueueFailures: new Counter({
       name: 'pulsebridge_ingest_enqueue_failures_total',
       help: 'Stored events whose enqueue failed (the reconciler enqueues them later)',

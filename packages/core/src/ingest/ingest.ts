@@ -25,7 +25,7 @@ export interface Ingestor {
   ingestHerokuWebhook(input: { integrationId: string; rawBody: Buffer; signature: string | undefined }): Promise<IngestOutcome>;
   /** The same for a legacy add-on partner notification, authenticated by HTTP Basic. */
   ingestAddonNotification(input: { resourceId: string; rawBody: Buffer; authorization: string | undefined }): Promise<IngestOutcome>;
-  /** Waits until every delivery submitted so far is stored and enqueued (for shutdown). */
+  /** Waits until every delivery submitted so far is stored and its enqueue attempted (for shutdown and tests). */
   drain(): Promise<void>;
 }
 
@@ -41,37 +41,50 @@ export interface IngestDeps {
   enqueueTimeoutMs?: number;
 }
 
+const MAX_PENDING_ENQUEUES = 5_000;
+
 /** Recheck a failing signature against the database when the cached secret is older than this. */
 const SIGNATURE_RECHECK_AGE_MS = 1_000;
 
 export function createIngestor(deps: IngestDeps): Ingestor {
   const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 2_000;
+  let pendingEnqueues = 0;
 
-  const enqueue = async (stored: StoredEvent[]) => {
-    if (stored.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        deps.queues.enqueueEvents(stored.map((event) => ({ eventId: event.eventId, eventRowId: event.eventRowId }))),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`enqueue timed out after ${enqueueTimeoutMs} ms`)), enqueueTimeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      // Stored is what counts: the reconciler enqueues events left `received`.
-      deps.metrics.enqueueFailures.inc(stored.length);
-      deps.logger.warn({ err: error, events: stored.length }, 'enqueue failed; stored events will be enqueued by the reconciler');
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
+  // Two group-commit stages: batches of inserts, then batches of enqueues. A request is
+  // answered once its row is committed; its enqueue follows at once (the reconciler covers
+  // one that never happens). Past MAX_PENDING_ENQUEUES, requests wait for their enqueue too,
+  // so a slow Redis slows ingress instead of growing memory.
   const writer: Batcher<NewEvent, StoredEvent | BadEventDataError> = createBatcher(
     async (events) => {
       deps.metrics.ingestBatchSize.observe(events.length);
+      const done = deps.metrics.ingestStoreSeconds.startTimer();
       const results = await storeEvents(deps.pool, events);
-      await enqueue(results.filter((result): result is StoredEvent => !(result instanceof BadEventDataError) && result.inserted));
+      done();
       return results;
+    },
+    { maxBatch: deps.maxBatch, maxInFlight: 3 },
+  );
+
+  const enqueuer: Batcher<StoredEvent, void> = createBatcher(
+    async (stored) => {
+      const done = deps.metrics.ingestEnqueueSeconds.startTimer();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          deps.queues.enqueueEvents(stored.map((event) => ({ eventId: event.eventId, eventRowId: event.eventRowId }))),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`enqueue timed out after ${enqueueTimeoutMs} ms`)), enqueueTimeoutMs);
+          }),
+        ]);
+      } catch (error) {
+        // Stored is what counts: the reconciler enqueues events left `received`.
+        deps.metrics.enqueueFailures.inc(stored.length);
+        deps.logger.warn({ err: error, events: stored.length }, 'enqueue failed; stored events will be enqueued by the reconciler');
+      } finally {
+        clearTimeout(timer);
+        done();
+      }
+      return stored.map(() => undefined);
     },
     { maxBatch: deps.maxBatch, maxInFlight: 2 },
   );
@@ -85,6 +98,13 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       return { kind: 'unavailable', message: 'the event store is unavailable; retry later' };
     }
     if (result instanceof BadEventDataError) return { kind: 'not_a_heroku_event', message: `payload cannot be stored: ${result.message}` };
+    if (result.inserted) {
+      pendingEnqueues += 1;
+      const enqueued = enqueuer.submit(result).finally(() => {
+        pendingEnqueues -= 1;
+      });
+      if (pendingEnqueues > MAX_PENDING_ENQUEUES) await enqueued;
+    }
     return { kind: result.inserted ? 'accepted' : 'duplicate', eventId: result.eventId, eventRowId: result.eventRowId };
   };
 
@@ -129,7 +149,10 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       return store(envelope.value, { integrationId: null, addonResourceId: resourceId, payloadJson: rawBody.toString('utf8') });
     },
 
-    drain: () => writer.drain(),
+    drain: async () => {
+      await writer.drain();
+      await enqueuer.drain();
+    },
   };
 }
 
