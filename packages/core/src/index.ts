@@ -21,3 +21,6 @@ export * from './queues/connections.js';
 export * from './queues/queues.js';
 export * from './events/event-archive.js';
 export * from './generated/prisma/enums.js';
+export { SEVERITIES, PULSE_KINDS, RuleError, compileRules, loadRuleSet, type CompiledRule, type RuleSet } from './rules/rule-set.js';
+export * from './rules/map-event.js';
+export * from './rules/event-facts.js';

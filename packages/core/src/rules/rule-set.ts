@@ -1,0 +1,175 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Liquid, Template } from 'liquidjs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { createRuleLiquid } from './liquid.js';
+
+import type { Severity } from '../generated/prisma/enums.js';
+
+export type { Severity };
+/** Most severe first. */
+export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const satisfies readonly Severity[];
+export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
+
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]));
+const template = z.string();
+
+const IncidentSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('trigger'), severity: template, dedup_key: template.min(1), title: template.min(1) }).strict(),
+  z.object({ action: z.literal('resolve'), dedup_key: template.min(1), message: template.optional() }).strict(),
+]);
+
+const PulseSchema = z
+  .object({
+    kind: z.enum(PULSE_KINDS),
+    summary: template.min(1),
+    dedup_key: template.min(1),
+    status: template.optional(),
+    version: template.optional(),
+    commit_sha: template.optional(),
+    actor_email: template.optional(),
+    external_id: template.optional(),
+    correlation_id: template.optional(),
+    fields: z.record(z.string(), template).optional(),
+  })
+  .strict();
+
+const RuleSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and dashes' }),
+    entity: oneOrMany,
+    action: oneOrMany.optional(),
+    when: z.string().min(1).optional(),
+    incident: IncidentSchema.optional(),
+    pulse: PulseSchema.optional(),
+  })
+  .strict()
+  .refine((rule) => rule.incident !== undefined || rule.pulse !== undefined, { error: 'needs an `incident` or a `pulse`' });
+
+const RulesFileSchema = z.object({ rules: z.array(z.unknown()).min(1) }).strict();
+
+type RuleInput = z.output<typeof RuleSchema>;
+
+/** A rule with its templates parsed once. */
+export interface CompiledRule {
+  name: string;
+  entities: ReadonlySet<string>;
+  actions: ReadonlySet<string> | null;
+  when: Template[] | null;
+  incident:
+    | { action: 'trigger'; severity: Template[]; dedupKey: Template[]; title: Template[] }
+    | { action: 'resolve'; dedupKey: Template[]; message: Template[] | null }
+    | null;
+  pulse: {
+    kind: (typeof PULSE_KINDS)[number];
+    summary: Template[];
+    dedupKey: Template[];
+    status: Template[] | null;
+    version: Template[] | null;
+    commitSha: Template[] | null;
+    actorEmail: Template[] | null;
+    externalId: Template[] | null;
+    correlationId: Template[] | null;
+    fields: [string, Template[]][];
+  } | null;
+}
+
+export interface RuleSet {
+  file: string;
+  rules: CompiledRule[];
+  liquid: Liquid;
+}
+
+/** Invalid rules: the message names the file, the rule and the problem. */
+export class RuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuleError';
+  }
+}
+
+function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRule {
+  const parse = (field: string, source: string): Template[] => {
+    try {
+      return liquid.parse(source);
+    } catch (error) {
+      throw new RuleError(`${where}: ${field}: ${(error as Error).message.replace(/, file:.*$/, '')}`);
+    }
+  };
+  const optional = (field: string, source: string | undefined) => (source === undefined ? null : parse(field, source));
+  const incident = rule.incident;
+  const pulse = rule.pulse;
+  return {
+    name: rule.name,
+    entities: new Set(rule.entity),
+    actions: rule.action ? new Set(rule.action) : null,
+    when: rule.when === undefined ? null : parse('when', `{% if ${rule.when} %}true{% endif %}`),
+    incident:
+      incident === undefined
+        ? null
+        : incident.action === 'trigger'
+          ? {
+              action: 'trigger',
+              severity: parse('incident.severity', incident.severity),
+              dedupKey: parse('incident.dedup_key', incident.dedup_key),
+              title: parse('incident.title', incident.title),
+            }
+          : { action: 'resolve', dedupKey: parse('incident.dedup_key', incident.dedup_key), message: optional('incident.message', incident.message) },
+    pulse:
+      pulse === undefined
+        ? null
+        : {
+            kind: pulse.kind,
+            summary: parse('pulse.summary', pulse.summary),
+            dedupKey: parse('pulse.dedup_key', pulse.dedup_key),
+            status: optional('pulse.status', pulse.status),
+            version: optional('pulse.version', pulse.version),
+            commitSha: optional('pulse.commit_sha', pulse.commit_sha),
+            actorEmail: optional('pulse.actor_email', pulse.actor_email),
+            externalId: optional('pulse.external_id', pulse.external_id),
+            correlationId: optional('pulse.correlation_id', pulse.correlation_id),
+            fields: Object.entries(pulse.fields ?? {}).map(([key, source]) => [key, parse(`pulse.fields.${key}`, source)] as [string, Template[]]),
+          },
+  };
+}
+
+/** Validates and compiles rules from YAML text; `file` is only used in error messages. */
+export function compileRules(source: string, file: string): RuleSet {
+  let document: unknown;
+  try {
+    document = parseYaml(source);
+  } catch (error) {
+    throw new RuleError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const top = RulesFileSchema.safeParse(document);
+  if (!top.success) throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule`);
+  const liquid = createRuleLiquid();
+  const names = new Set<string>();
+  const rules = top.data.rules.map((raw, index) => {
+    const label = typeof (raw as { name?: unknown })?.name === 'string' ? `rule ${JSON.stringify((raw as { name: string }).name)}` : `rule #${index + 1}`;
+    const where = `${file}: ${label}`;
+    const parsed = RuleSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.join('.');
+      throw new RuleError(`${where}: ${field ? `${field} ` : ''}${issue.message}`);
+    }
+    if (names.has(parsed.data.name)) throw new RuleError(`${where}: the name is used by an earlier rule`);
+    names.add(parsed.data.name);
+    return compileRule(liquid, parsed.data, where);
+  });
+  return { file, rules, liquid };
+}
+
+/** Loads `<configDir>/rules.yaml`; start-up fails with a RuleError naming what is wrong. */
+export async function loadRuleSet(configDir: string): Promise<RuleSet> {
+  const file = path.join(configDir, 'rules.yaml');
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new RuleError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set CONFIG_DIR to a folder with rules.yaml`);
+  }
+  return compileRules(source, file);
+}
