@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
@@ -8,6 +9,7 @@ import {
   createWorkerRedis,
   deleteKeysMatching,
   loadConfig,
+  loadRuleSet,
   signHerokuBody,
   type Config,
   type Runtime,
@@ -18,6 +20,9 @@ import { ADMIN_URL, REDIS_URL, databaseUrl } from './services.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const SECRET_KEY = 'a'.repeat(64);
+/** The repository's default rules and templates. */
+export const CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../config');
+
 export const ADDON = { id: 'pulsebridge-test-addon', password: 'addon-password-123' };
 
 /** A fresh database copied from the run's migrated template. */
@@ -54,6 +59,7 @@ export function testConfig(database: string, overrides: Record<string, string> =
     QUEUE_PREFIX: `${inject('runId')}-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PUBLIC_URL: 'http://pulsebridge.test',
+    CONFIG_DIR: CONFIG_DIR,
     RECONCILE_GRACE_MS: '60000',
     RECONCILE_INTERVAL_MS: '60000',
     EVENT_JOB_ATTEMPTS: '3',
@@ -83,6 +89,7 @@ export async function startTestStack(options: { config?: Record<string, string>;
   const logger = createLogger({ level: config.logLevel, service: 'test' });
   const runtime = createRuntime(config, { process: 'api', logger });
   const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+  const ruleSet = await loadRuleSet(config.configDir);
   const workers: { workers: Workers; runtime: Runtime; connection: Redis }[] = [];
 
   return {
@@ -94,7 +101,7 @@ export async function startTestStack(options: { config?: Record<string, string>;
       const workerRuntime = createRuntime(config, { process: 'worker', logger });
       const connection = createWorkerRedis(config.redisUrl);
       connection.on('error', () => undefined);
-      const started = startWorkers(workerRuntime, { connection, ...workerOptions });
+      const started = startWorkers(workerRuntime, { connection, rules: ruleSet, ...workerOptions });
       workers.push({ workers: started, runtime: workerRuntime, connection });
       return started;
     },

@@ -1,16 +1,21 @@
-import { bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals } from '@pulsebridge/core';
+import { RuleError, bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadRuleSet } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
 /** Composition root of the worker process. */
 async function main(): Promise<void> {
   const config = await bootOrExit();
+  const rules = await loadRuleSet(config.configDir).catch((error: unknown) => {
+    if (!(error instanceof RuleError)) throw error;
+    process.stderr.write(`rules: ${error.message}\n`);
+    process.exit(1);
+  });
   const runtime = createRuntime(config, { process: 'worker' });
   const connection = createWorkerRedis(config.redisUrl);
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
-  const workers = startWorkers(runtime, { connection });
+  const workers = startWorkers(runtime, { connection, rules });
   const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);
-  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port }, 'pulsebridge worker running');
+  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port, rules: rules.rules.length, rulesFile: rules.file }, 'pulsebridge worker running');
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,

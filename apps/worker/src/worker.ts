@@ -1,6 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOG, QUEUE_NAMES, markEvent, type JobName, type JobPayload, type Runtime } from '@pulsebridge/core';
+import { JOB_CATALOG, QUEUE_NAMES, markEvent, type JobName, type JobPayload, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { processEvent } from './processors/process-event.js';
 import { startReconciler } from './reconciler.js';
 
@@ -12,11 +12,11 @@ export interface Workers {
 }
 
 /** Starts a BullMQ worker per queue and the reconciler, all on the runtime's clients. */
-export function startWorkers(runtime: Runtime, options: { connection: Redis; concurrency?: number; reconcile?: boolean }): Workers {
+export function startWorkers(runtime: Runtime, options: { connection: Redis; rules: RuleSet; concurrency?: number; reconcile?: boolean }): Workers {
   const { logger, metrics, db } = runtime;
   // Typed against the catalog: a job name without a handler does not compile.
   const handlers: Handlers = {
-    'event.process': (payload) => processEvent(payload, { pool: db.pool, logger }),
+    'event.process': (payload) => processEvent(payload, { pool: db.pool, logger, rules: options.rules }),
   };
 
   const run = async (job: Job) => {

@@ -24,3 +24,5 @@ export * from './generated/prisma/enums.js';
 export { SEVERITIES, PULSE_KINDS, RuleError, compileRules, loadRuleSet, type CompiledRule, type RuleSet } from './rules/rule-set.js';
 export * from './rules/map-event.js';
 export * from './rules/event-facts.js';
+export * from './incidents/apply-event.js';
+export * from './incidents/incident-actions.js';

@@ -1,0 +1,48 @@
+import type pg from 'pg';
+
+export type IncidentActionResult = { ok: true; changed: boolean } | { ok: false; reason: 'not_found' | 'already_resolved' };
+
+/**
+ * Acknowledge or resolve by a person (REST, Slack): same locks as the workers, so a manual
+ * resolve and a Heroku trigger for the same key never interleave. Resolving also records the
+ * time, so an alert that happened before it but arrives late does not reopen the incident.
+ */
+export async function changeIncidentStatus(pool: pg.Pool, incidentId: string, change: 'acknowledge' | 'resolve', actor: string): Promise<IncidentActionResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const found = await client.query<{ dedup_key: string }>('SELECT dedup_key FROM incidents WHERE id = $1', [incidentId]);
+    const dedupKey = found.rows[0]?.dedup_key;
+    if (dedupKey === undefined) {
+      await client.query('ROLLBACK');
+      return { ok: false, reason: 'not_found' };
+    }
+    await client.query('INSERT INTO incident_keys (dedup_key) VALUES ($1) ON CONFLICT DO NOTHING', [dedupKey]);
+    await client.query('SELECT 1 FROM incident_keys WHERE dedup_key = $1 FOR UPDATE', [dedupKey]);
+    const { rows } = await client.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1 FOR UPDATE', [incidentId]);
+    const status = rows[0]!.status;
+    if (status === 'resolved') {
+      await client.query('ROLLBACK');
+      return change === 'resolve' ? { ok: true, changed: false } : { ok: false, reason: 'already_resolved' };
+    }
+    if (change === 'acknowledge' && status === 'acknowledged') {
+      await client.query('ROLLBACK');
+      return { ok: true, changed: false };
+    }
+    if (change === 'acknowledge') {
+      await client.query(`UPDATE incidents SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, updated_at = now() WHERE id = $1`, [incidentId, actor]);
+      await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, actor) VALUES ($1, 'acknowledged', $2, $3)`, [incidentId, `Acknowledged by ${actor}`, actor]);
+    } else {
+      await client.query(`UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2, updated_at = now() WHERE id = $1`, [incidentId, actor]);
+      await client.query('UPDATE incident_keys SET last_resolved_at = GREATEST(COALESCE(last_resolved_at, now()), now()), updated_at = now() WHERE dedup_key = $1', [dedupKey]);
+      await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, actor) VALUES ($1, 'resolved', $2, $3)`, [incidentId, `Resolved by ${actor}`, actor]);
+    }
+    await client.query('COMMIT');
+    return { ok: true, changed: true };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
