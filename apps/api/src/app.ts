@@ -9,6 +9,8 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerIncidentRoutes } from './routes/incidents.js';
+import { registerPulseRoutes } from './routes/pulses.js';
 import { registerIntegrationRoutes } from './routes/integrations.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
@@ -64,6 +66,8 @@ export function createApp(deps: AppDeps): Express {
     publicUrl: deps.config.publicUrl,
     integrations: deps.integrations,
   });
+  registerIncidentRoutes(routes, { db: deps.db });
+  registerPulseRoutes(routes, { prisma: deps.db.prisma });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });
 

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { AppError, changeIncidentStatus, newestFirst, toPage, SUSPECT_WINDOW_MS, type Database, type Prisma } from '@pulsebridge/core';
+import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
+import { PulseSchema, presentPulse, PULSE_SELECT } from './pulses.js';
+
+const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+
+export const IncidentSchema = z.object({
+  id: z.string(),
+  number: z.number().int(),
+  title: z.string(),
+  status: z.enum(STATUSES),
+  severity: z.enum(SEVERITIES),
+  dedupKey: z.string(),
+  appName: z.string().nullable(),
+  entity: z.string(),
+  serviceIds: z.array(z.string()),
+  alertCount: z.number().int(),
+  triggeredAt: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  acknowledgedAt: z.string().nullable(),
+  acknowledgedBy: z.string().nullable(),
+  resolvedAt: z.string().nullable(),
+  resolvedBy: z.string().nullable(),
+});
+
+const TimelineEntrySchema = z.object({ at: z.string(), kind: z.string(), message: z.string(), actor: z.string().nullable(), data: z.unknown() });
+const IncidentDetailSchema = IncidentSchema.extend({ timeline: z.array(TimelineEntrySchema), suspectPulses: z.array(PulseSchema) });
+
+const SELECT = {
+  id: true,
+  number: true,
+  title: true,
+  status: true,
+  severity: true,
+  dedupKey: true,
+  appName: true,
+  entity: true,
+  alertCount: true,
+  triggeredAt: true,
+  createdAt: true,
+  updatedAt: true,
+  acknowledgedAt: true,
+  acknowledgedBy: true,
+  resolvedAt: true,
+  resolvedBy: true,
+  services: { select: { serviceId: true } },
+} as const satisfies Prisma.IncidentSelect;
+
+type IncidentRow = Prisma.IncidentGetPayload<{ select: typeof SELECT }>;
+
+const iso = (value: Date | null) => value?.toISOString() ?? null;
+
+function present(row: IncidentRow) {
+  const { services, ...rest } = row;
+  return {
+    ...rest,
+    serviceIds: services.map((link) => link.serviceId),
+    triggeredAt: row.triggeredAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    acknowledgedAt: iso(row.acknowledgedAt),
+    resolvedAt: iso(row.resolvedAt),
+  };
+}
+
+export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database }) {
+  const { prisma, pool } = deps.db;
+  const find = async (id: string) => {
+    const row = await prisma.incident.findUnique({ where: { id }, select: SELECT });
+    if (!row) throw new AppError('not_found', 'no incident has this id');
+    return row;
+  };
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/incidents',
+    summary: 'List incidents, newest first, filtered by status, service, app and severity',
+    tag: 'incidents',
+    role: 'responder',
+    query: PageQuerySchema.extend({
+      status: z.enum(STATUSES).optional(),
+      serviceId: z.uuid().optional(),
+      appName: z.string().min(1).max(100).optional(),
+      severity: z.enum(SEVERITIES).optional(),
+    }),
+    responses: { 200: { description: 'a page of incidents', schema: pageOf(IncidentSchema) } },
+    handler: async ({ query }) => {
+      const page = newestFirst('createdAt', query);
+      const rows = await prisma.incident.findMany({
+        select: SELECT,
+        where: {
+          status: query.status,
+          appName: query.appName,
+          severity: query.severity,
+          ...(query.serviceId && { services: { some: { serviceId: query.serviceId } } }),
+          ...page.where,
+        },
+        orderBy: page.orderBy,
+        take: page.take,
+      });
+      const result = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      return { status: 200, body: { items: result.items.map(present), nextCursor: result.nextCursor } };
+    },
+  });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/incidents/:id',
+    summary: 'One incident with its timeline and suspect deploys (pulses of its app or services in the hour before it)',
+    tag: 'incidents',
+    role: 'responder',
+    params: IdParamsSchema,
+    responses: { 200: { description: 'the incident', schema: IncidentDetailSchema }, 404: { description: 'unknown incident' } },
+    handler: async ({ params }) => {
+      const row = await find(params.id);
+      const serviceIds = row.services.map((link) => link.serviceId);
+      const [timeline, suspects] = await Promise.all([
+        prisma.timelineEntry.findMany({ where: { incidentId: row.id }, orderBy: [{ at: 'asc' }, { id: 'asc' }], select: { at: true, kind: true, message: true, actor: true, data: true } }),
+        prisma.pulse.findMany({
+          select: PULSE_SELECT,
+          where: {
+            occurredAt: { gte: new Date(row.triggeredAt.getTime() - SUSPECT_WINDOW_MS), lte: row.triggeredAt },
+            OR: [...(row.appName ? [{ appName: row.appName }] : []), ...(serviceIds.length > 0 ? [{ services: { some: { serviceId: { in: serviceIds } } } }] : [])],
+          },
+          orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }],
+          take: 20,
+        }),
+      ]);
+      const suspectPulses = row.appName || serviceIds.length > 0 ? await Promise.all(suspects.map((pulse) => presentPulse(prisma, pulse))) : [];
+      return {
+        status: 200,
+        body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: entry.at.toISOString() })), suspectPulses },
+      };
+    },
+  });
+
+  for (const change of ['acknowledge', 'resolve'] as const) {
+    routes.add({
+      method: 'post',
+      path: `/api/v1/incidents/:id/${change}`,
+      summary: change === 'acknowledge' ? 'Acknowledge an incident (recorded with who did it)' : 'Resolve an incident (recorded with who did it)',
+      tag: 'incidents',
+      role: 'responder',
+      params: IdParamsSchema,
+      responses: {
+        200: { description: 'the incident after the change (unchanged if it already was)', schema: IncidentSchema },
+        404: { description: 'unknown incident' },
+        409: { description: 'a resolved incident cannot be acknowledged' },
+      },
+      handler: async ({ params, principal }) => {
+        const result = await changeIncidentStatus(pool, params.id, change, principal.name);
+        if (!result.ok) {
+          throw result.reason === 'not_found' ? new AppError('not_found', 'no incident has this id') : new AppError('conflict', 'the incident is already resolved');
+        }
+        return { status: 200, body: present(await find(params.id)) };
+      },
+    });
+  }
+}
