@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,26 @@ describe('start-up checks', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^PostgreSQL is not reachable at 127\.0\.0\.1:1 .*pg_ctlcluster/);
     expect(lines[1]).toMatch(/^Redis is not reachable at 127\.0\.0\.1:1 .*redis-server/);
+  });
+});
+
+describe('rules at start-up', () => {
+  it('a worker with an invalid rules file stops, naming the file, the rule and the problem', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pulsebridge-rules-'));
+    writeFileSync(
+      path.join(dir, 'rules.yaml'),
+      'rules:\n  - name: crash\n    entity: dyno\n    incident: {action: trigger, severity: high, dedup_key: k, title: "{{ data.name | shout }}"}\n',
+    );
+    const stack = await startTestStack();
+    try {
+      const worker = run(WORKER, { ADMIN_TOKEN, SECRET_KEY, DATABASE_URL: stack.config.databaseUrl, REDIS_URL, CONFIG_DIR: dir, WORKER_PORT: '0' });
+      const { code } = await worker.exited;
+      expect(code).toBe(1);
+      expect(worker.output().trim()).toBe(`rules: ${path.join(dir, 'rules.yaml')}: rule "crash": incident.title: undefined filter: shout, line:1, col:1`);
+    } finally {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -196,7 +196,7 @@ describe('OpenAPI, health and metrics', () => {
     expect(response.status).toBe(200);
     const doc = (await response.json()) as any;
     expect(doc.openapi).toMatch(/^3\./);
-    for (const path of ['/api/v1/services', '/api/v1/services/{id}', '/api/v1/integrations/heroku', '/api/v1/integrations/heroku/{id}/rotate-secret', '/api/v1/events', '/api/v1/events/{id}/replay', '/api/v1/tokens']) {
+    for (const path of ['/api/v1/services', '/api/v1/services/{id}', '/api/v1/integrations/heroku', '/api/v1/integrations/heroku/{id}/rotate-secret', '/api/v1/events', '/api/v1/events/{id}/replay', '/api/v1/tokens', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/incidents/{id}/acknowledge', '/api/v1/incidents/{id}/resolve', '/api/v1/pulses']) {
       expect(doc.paths[path], path).toBeDefined();
     }
     const create = doc.paths['/api/v1/services'].post;
