@@ -202,7 +202,7 @@ describe('OpenAPI, health and metrics', () => {
     const create = doc.paths['/api/v1/services'].post;
     const schema = create.requestBody.content['application/json'].schema;
     expect(schema.required).toContain('name');
-    expect(Object.keys(schema.properties)).toEqual(['name', 'herokuAppNames', 'slackChannels']);
+    expect(Object.keys(schema.properties)).toEqual(['name', 'herokuAppNames', 'slackChannels', 'postPulses']);
     expect(doc.paths['/api/v1/events'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['status', 'resource', 'limit', 'cursor']));
   });
 

@@ -58,6 +58,7 @@ function generatedScalarTypes(model: string): Map<string, { nullable: boolean; l
 const PG_TYPES: Record<string, string[]> = {
   String: ['text', 'uuid'],
   Int: ['int4'],
+  BigInt: ['int8'],
   Boolean: ['bool'],
   DateTime: ['timestamptz'],
   Json: ['jsonb'],

@@ -10,6 +10,7 @@ import {
   deleteKeysMatching,
   loadConfig,
   loadRuleSet,
+  loadSlackTemplates,
   signHerokuBody,
   type Config,
   type Runtime,
@@ -90,6 +91,7 @@ export async function startTestStack(options: { config?: Record<string, string>;
   const runtime = createRuntime(config, { process: 'api', logger });
   const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
   const ruleSet = await loadRuleSet(config.configDir);
+  const slackTemplates = await loadSlackTemplates(config.configDir);
   const workers: { workers: Workers; runtime: Runtime; connection: Redis }[] = [];
 
   return {
@@ -101,7 +103,7 @@ export async function startTestStack(options: { config?: Record<string, string>;
       const workerRuntime = createRuntime(config, { process: 'worker', logger });
       const connection = createWorkerRedis(config.redisUrl);
       connection.on('error', () => undefined);
-      const started = startWorkers(workerRuntime, { connection, rules: ruleSet, ...workerOptions });
+      const started = startWorkers(workerRuntime, { connection, rules: ruleSet, slackTemplates, ...workerOptions });
       workers.push({ workers: started, runtime: workerRuntime, connection });
       return started;
     },

@@ -4,6 +4,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import type { Config, Database, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import { registerSlackInteractions } from './routes/slack-interactions.js';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
@@ -16,7 +17,7 @@ import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl'>;
+  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack'>;
   logger: Logger;
   db: Database;
   redis: Redis;
@@ -53,8 +54,18 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  /** After a person changes an incident, its Slack messages catch up (when Slack is on). */
+  const onIncidentChanged = async (incidentId: string) => {
+    if (deps.config.slack.botToken === undefined) return;
+    const incident = await deps.db.prisma.incident.findUnique({ where: { id: incidentId }, select: { id: true, updatedAt: true } });
+    if (incident) {
+      await deps.queues.enqueueSlackIncidents([incident]).catch((err: unknown) => deps.logger.warn({ err, incidentId }, 'could not queue the Slack update'));
+    }
+  };
+
   const root = express.Router();
   registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics });
+  registerSlackInteractions(root, { pool: deps.db.pool, signingSecret: deps.config.slack.signingSecret, logger: deps.logger, onIncidentChanged });
   app.use(root);
 
   const api = express.Router();
@@ -66,7 +77,7 @@ export function createApp(deps: AppDeps): Express {
     publicUrl: deps.config.publicUrl,
     integrations: deps.integrations,
   });
-  registerIncidentRoutes(routes, { db: deps.db });
+  registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });
   registerPulseRoutes(routes, { prisma: deps.db.prisma });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });

@@ -1,4 +1,4 @@
-import { RuleError, bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadRuleSet } from '@pulsebridge/core';
+import { RuleError, SlackTemplateError, bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadRuleSet, loadSlackTemplates } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
@@ -10,12 +10,17 @@ async function main(): Promise<void> {
     process.stderr.write(`rules: ${error.message}\n`);
     process.exit(1);
   });
+  const slackTemplates = await loadSlackTemplates(config.configDir).catch((error: unknown) => {
+    if (!(error instanceof SlackTemplateError)) throw error;
+    process.stderr.write(`slack templates: ${error.message}\n`);
+    process.exit(1);
+  });
   const runtime = createRuntime(config, { process: 'worker' });
   const connection = createWorkerRedis(config.redisUrl);
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
-  const workers = startWorkers(runtime, { connection, rules });
+  const workers = startWorkers(runtime, { connection, rules, slackTemplates });
   const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);
-  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port, rules: rules.rules.length, rulesFile: rules.file }, 'pulsebridge worker running');
+  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port, rules: rules.rules.length, rulesFile: rules.file, slack: config.slack.botToken ? 'on' : 'off (no SLACK_BOT_TOKEN)' }, 'pulsebridge worker running');
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,

@@ -1,10 +1,25 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOG, QUEUE_NAMES, markEvent, type JobName, type JobPayload, type RuleSet, type Runtime } from '@pulsebridge/core';
+import {
+  JOB_CATALOG,
+  QUEUE_NAMES,
+  SlackRateLimitedError,
+  createChannelPacer,
+  createSlackClient,
+  markEvent,
+  postPulseToSlack,
+  syncIncidentToSlack,
+  type JobName,
+  type JobPayload,
+  type RuleSet,
+  type Runtime,
+  type SlackDeliveryDeps,
+  type SlackTemplates,
+} from '@pulsebridge/core';
 import { processEvent } from './processors/process-event.js';
 import { startReconciler } from './reconciler.js';
 
-type Handlers = { [N in JobName]: (payload: JobPayload<N>, job: Job) => Promise<void> };
+type Handlers = { [N in JobName]: (payload: JobPayload<N>, job: Job, token: string | undefined) => Promise<void> };
 
 export interface Workers {
   /** Stops taking jobs, waits for running ones, stops the reconciler. */
@@ -12,24 +27,58 @@ export interface Workers {
 }
 
 /** Starts a BullMQ worker per queue and the reconciler, all on the runtime's clients. */
-export function startWorkers(runtime: Runtime, options: { connection: Redis; rules: RuleSet; concurrency?: number; reconcile?: boolean }): Workers {
-  const { logger, metrics, db } = runtime;
-  // Typed against the catalog: a job name without a handler does not compile.
-  const handlers: Handlers = {
-    'event.process': (payload) => processEvent(payload, { pool: db.pool, logger, rules: options.rules }),
+export function startWorkers(
+  runtime: Runtime,
+  options: { connection: Redis; rules: RuleSet; slackTemplates: SlackTemplates; concurrency?: number; reconcile?: boolean },
+): Workers {
+  const { logger, metrics, db, config } = runtime;
+  const slackClient = createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl });
+  const slack: SlackDeliveryDeps | null =
+    slackClient === null
+      ? null
+      : {
+          pool: db.pool,
+          slack: slackClient,
+          templates: options.slackTemplates,
+          pacer: createChannelPacer(runtime.redis, { prefix: config.queuePrefix, intervalMs: config.slack.channelIntervalMs }),
+          logger,
+          publicUrl: config.publicUrl,
+          defaultChannel: config.slack.defaultChannel,
+        };
+
+  /** A Slack 429 (or a busy channel) delays the job without spending one of its attempts. */
+  const withSlack = async (job: Job, token: string | undefined, deliver: (deps: SlackDeliveryDeps) => Promise<unknown>) => {
+    if (slack === null) return;
+    try {
+      await deliver(slack);
+    } catch (error) {
+      if (error instanceof SlackRateLimitedError && token !== undefined) {
+        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
+        throw new DelayedError();
+      }
+      throw error;
+    }
   };
 
-  const run = async (job: Job) => {
+  // Typed against the catalog: a job name without a handler does not compile.
+  const handlers: Handlers = {
+    'event.process': (payload) => processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(slack && { queues: runtime.queues }) }),
+    'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
+    'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
+  };
+
+  const run = async (job: Job, token?: string) => {
     const name = job.name as JobName;
     const entry = JOB_CATALOG[name];
     if (entry === undefined) throw new Error(`no handler for job ${job.name}`);
     const payload = entry.schema.parse(job.data);
     const started = performance.now();
     try {
-      await (handlers[name] as (payload: unknown, job: Job) => Promise<void>)(payload, job);
+      await (handlers[name] as (payload: unknown, job: Job, token: string | undefined) => Promise<void>)(payload, job, token);
       metrics.jobDuration.observe({ queue: job.queueName, name, outcome: 'completed' }, (performance.now() - started) / 1000);
     } catch (error) {
-      metrics.jobDuration.observe({ queue: job.queueName, name, outcome: 'failed' }, (performance.now() - started) / 1000);
+      const outcome = error instanceof DelayedError ? 'delayed' : 'failed';
+      metrics.jobDuration.observe({ queue: job.queueName, name, outcome }, (performance.now() - started) / 1000);
       throw error;
     }
   };
@@ -38,6 +87,22 @@ export function startWorkers(runtime: Runtime, options: { connection: Redis; rul
     connection: options.connection,
     prefix: runtime.config.queuePrefix,
     concurrency: options.concurrency ?? runtime.config.worker.concurrency,
+    lockDuration: config.worker.lockMs,
+    stalledInterval: config.worker.lockMs,
+  });
+  const slackWorker = new Worker(QUEUE_NAMES.slack, run, {
+    connection: options.connection,
+    prefix: runtime.config.queuePrefix,
+    concurrency: config.slack.concurrency,
+    lockDuration: config.worker.lockMs,
+    stalledInterval: config.worker.lockMs,
+  });
+  slackWorker.on('error', (err) => logger.error({ err }, 'slack worker error'));
+  slackWorker.on('failed', (job, err) => {
+    if (job === undefined) return;
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    metrics.jobFailures.inc({ queue: job.queueName, name: job.name, final: String(final) });
+    logger[final ? 'error' : 'warn']({ err, jobId: job.id, attempt: job.attemptsMade }, final ? 'Slack job failed for good' : 'Slack job failed; will retry');
   });
   eventsWorker.on('error', (err) => logger.error({ err }, 'events worker error'));
   eventsWorker.on('failed', (job, err) => {
@@ -64,7 +129,7 @@ export function startWorkers(runtime: Runtime, options: { connection: Redis; rul
   return {
     async close() {
       await reconciler?.stop();
-      await eventsWorker.close();
+      await Promise.all([eventsWorker.close(), slackWorker.close()]);
     },
   };
 }

@@ -67,6 +67,11 @@ export const ConfigSchema = z
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
+    /** Slack allows about one message per second per channel. */
+    SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+    SLACK_CONCURRENCY: positiveInt(4),
+    /** How long a job's lock lasts; a worker that dies loses its jobs to others after this. */
+    WORKER_LOCK_MS: positiveInt(30_000),
   })
   .transform((env) => ({
     nodeEnv: env.NODE_ENV,
@@ -81,6 +86,8 @@ export const ConfigSchema = z
       apiUrl: env.SLACK_API_URL.endsWith('/') ? env.SLACK_API_URL : `${env.SLACK_API_URL}/`,
       defaultChannel: env.SLACK_DEFAULT_CHANNEL,
       signingSecret: env.SLACK_SIGNING_SECRET,
+      channelIntervalMs: env.SLACK_CHANNEL_INTERVAL_MS,
+      concurrency: env.SLACK_CONCURRENCY,
     },
     heroku: {
       apiUrl: env.HEROKU_API_URL.replace(/\/+$/, ''),
@@ -96,6 +103,7 @@ export const ConfigSchema = z
       port: env.WORKER_PORT,
       concurrency: env.WORKER_CONCURRENCY,
       eventJobAttempts: env.EVENT_JOB_ATTEMPTS,
+      lockMs: env.WORKER_LOCK_MS,
     },
     reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -66,7 +66,7 @@ function present(row: IncidentRow) {
   };
 }
 
-export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database }) {
+export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database; onIncidentChanged: (incidentId: string) => Promise<void> }) {
   const { prisma, pool } = deps.db;
   const find = async (id: string) => {
     const row = await prisma.incident.findUnique({ where: { id }, select: SELECT });
@@ -155,6 +155,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database 
         if (!result.ok) {
           throw result.reason === 'not_found' ? new AppError('not_found', 'no incident has this id') : new AppError('conflict', 'the incident is already resolved');
         }
+        if (result.changed) await deps.onIncidentChanged(params.id);
         return { status: 200, body: present(await find(params.id)) };
       },
     });

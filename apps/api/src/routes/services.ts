@@ -17,12 +17,15 @@ const ServiceFieldsSchema = z.object({
   name: z.string().trim().min(1).max(100),
   herokuAppNames: unique(HerokuAppNameSchema),
   slackChannels: unique(SlackChannelSchema),
+  /** Whether deployment pulses of the service's apps go to its channels (incidents always do). */
+  postPulses: z.boolean(),
 });
 
 // Defaults only on create: a PATCH that omits a field must leave it alone.
 const CreateServiceSchema = ServiceFieldsSchema.extend({
   herokuAppNames: ServiceFieldsSchema.shape.herokuAppNames.default([]),
   slackChannels: ServiceFieldsSchema.shape.slackChannels.default([]),
+  postPulses: ServiceFieldsSchema.shape.postPulses.default(true),
 });
 
 const UpdateServiceSchema = ServiceFieldsSchema.partial().refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' });
@@ -32,11 +35,12 @@ export const ServiceSchema = z.object({
   name: z.string(),
   herokuAppNames: z.array(z.string()),
   slackChannels: z.array(z.string()),
+  postPulses: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
-const SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, createdAt: true, updatedAt: true } as const;
+const SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, postPulses: true, createdAt: true, updatedAt: true } as const;
 type ServiceRow = Prisma.ServiceGetPayload<{ select: typeof SELECT }>;
 
 const present = (row: ServiceRow) => ({ ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });

@@ -1,11 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import { RuleRenderError, applyEvent, type EventProcessJob, type Logger, type RuleSet } from '@pulsebridge/core';
+import { RuleRenderError, applyEvent, touchedByEvent, type EventProcessJob, type Logger, type Queues, type RuleSet } from '@pulsebridge/core';
 
 export interface ProcessEventDeps {
   pool: pg.Pool;
   logger: Logger;
   rules: RuleSet;
+  /** Set when Slack is configured: notifications for what the event changed. */
+  queues?: Queues;
 }
 
 /**
@@ -16,6 +18,13 @@ export async function processEvent(job: EventProcessJob, deps: ProcessEventDeps)
   try {
     const outcome = await applyEvent(deps.pool, deps.rules, job.eventRowId, { replay: job.replay === true });
     if (outcome.status === 'missing') throw new UnrecoverableError(`event ${job.eventRowId} is not in the archive`);
+    // After the commit, and also when an earlier attempt committed: the job completes only
+    // once the notifications are queued (their job ids make this idempotent).
+    if (deps.queues && outcome.status !== 'skipped') {
+      const touched = await touchedByEvent(deps.pool, job.eventRowId);
+      await deps.queues.enqueueSlackIncidents(touched.incidents);
+      await deps.queues.enqueueSlackPulses(touched.pulseIds);
+    }
     if (outcome.status === 'processed' && outcome.incidentsOpened + outcome.alertsGrouped + outcome.incidentsResolved + outcome.pulsesCreated > 0) {
       deps.logger.debug({ eventRowId: job.eventRowId, ...outcome }, 'event applied');
     }

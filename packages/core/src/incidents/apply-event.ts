@@ -252,3 +252,19 @@ async function noteSuspectDeploy(context: ApplyContext, incidentId: string) {
   const commit = pulse.commit_sha ? ` (${pulse.commit_sha.slice(0, 7)})` : '';
   await addTimeline(context, incidentId, 'suspect_deploy', `Triggered ${minutes} min after ${what}${by}${commit}`, { pulseId: pulse.id, minutes });
 }
+
+/**
+ * The incidents and pulses an event touched, read back from what it wrote: a job retried after
+ * its transaction committed (or a replay) finds them again, so their notifications are never
+ * skipped.
+ */
+export async function touchedByEvent(pool: pg.Pool, eventRowId: string): Promise<{ incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] }> {
+  const [incidents, pulses] = await Promise.all([
+    pool.query<{ id: string; updated_at: Date }>(
+      'SELECT i.id, i.updated_at FROM incidents i WHERE i.id IN (SELECT incident_id FROM timeline_entries WHERE event_id = $1)',
+      [eventRowId],
+    ),
+    pool.query<{ id: string }>('SELECT id FROM pulses WHERE event_id = $1', [eventRowId]),
+  ]);
+  return { incidents: incidents.rows.map((row) => ({ id: row.id, updatedAt: row.updated_at })), pulseIds: pulses.rows.map((row) => row.id) };
+}

@@ -4,6 +4,7 @@ import type { JobsOptions } from 'bullmq';
 /** Queue names are persistent data in Redis: never rename one without migrating its jobs. */
 export const QUEUE_NAMES = {
   events: 'events',
+  slack: 'slack',
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
@@ -15,6 +16,17 @@ export const EventProcessJobSchema = z.object({
   replay: z.boolean().optional(),
 });
 export type EventProcessJob = z.infer<typeof EventProcessJobSchema>;
+
+export const SlackIncidentJobSchema = z.object({ incidentId: z.uuid() });
+export const SlackPulseJobSchema = z.object({ pulseId: z.uuid() });
+
+/** Slack jobs retry for about two hours (an outage delays messages, never loses them). */
+const slackOptions = (): JobsOptions => ({
+  attempts: 14,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3_600 },
+});
 
 /** Every job pulsebridge runs: its queue, payload schema and default options. */
 export const JOB_CATALOG = {
@@ -28,6 +40,8 @@ export const JOB_CATALOG = {
       removeOnFail: { age: 7 * 24 * 3_600 },
     }),
   },
+  'slack.incident': { queue: QUEUE_NAMES.slack, schema: SlackIncidentJobSchema, options: slackOptions },
+  'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: slackOptions },
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOG;

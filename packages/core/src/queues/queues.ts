@@ -12,6 +12,10 @@ export interface EventToEnqueue {
 /** Producers for every queue, with the catalog's options applied. */
 export interface Queues {
   events: Queue;
+  slack: Queue;
+  /** Brings an incident's Slack messages up to date; one job per incident revision. */
+  enqueueSlackIncidents(incidents: { id: string; updatedAt: Date }[]): Promise<void>;
+  enqueueSlackPulses(pulseIds: string[]): Promise<void>;
   byName(name: QueueName): Queue;
   enqueueEvents(events: EventToEnqueue[]): Promise<void>;
   /** A replay gets a fresh job id so it runs even when the original job is still kept. */
@@ -25,10 +29,28 @@ export function jobIdForEvent(eventId: string): string {
 
 export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number }): Queues {
   const events = new Queue(QUEUE_NAMES.events, { connection: options.connection, prefix: options.prefix });
+  const slack = new Queue(QUEUE_NAMES.slack, { connection: options.connection, prefix: options.prefix });
   const eventOptions = JOB_CATALOG['event.process'].options(options.eventJobAttempts);
-  const all = { [QUEUE_NAMES.events]: events } satisfies Record<QueueName, Queue>;
+  const all = { [QUEUE_NAMES.events]: events, [QUEUE_NAMES.slack]: slack } satisfies Record<QueueName, Queue>;
   return {
     events,
+    slack,
+    async enqueueSlackIncidents(incidents) {
+      if (incidents.length === 0) return;
+      await slack.addBulk(
+        incidents.map((incident) => ({
+          name: 'slack.incident',
+          data: { incidentId: incident.id },
+          opts: { ...JOB_CATALOG['slack.incident'].options(), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
+        })),
+      );
+    },
+    async enqueueSlackPulses(pulseIds) {
+      if (pulseIds.length === 0) return;
+      await slack.addBulk(
+        pulseIds.map((pulseId) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } })),
+      );
+    },
     byName: (name) => all[name],
     async enqueueEvents(list) {
       if (list.length === 0) return;

@@ -1,0 +1,59 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type Response, type Router } from 'express';
+import { changeIncidentStatus, type Logger } from '@pulsebridge/core';
+import type pg from 'pg';
+
+/** Slack rejects replays older than five minutes; so do we. */
+const MAX_SKEW_SECONDS = 5 * 60;
+
+/** `X-Slack-Signature` = `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`). */
+export function verifySlackSignature(secret: string, timestamp: string | undefined, body: Buffer, signature: string | undefined, nowSeconds = Date.now() / 1000): boolean {
+  if (timestamp === undefined || signature === undefined || !/^\d+$/.test(timestamp)) return false;
+  if (Math.abs(nowSeconds - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
+  const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`);
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+interface BlockActionsPayload {
+  type: string;
+  user?: { id?: string; username?: string; name?: string };
+  actions?: { action_id?: string; value?: string }[];
+}
+
+const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledge: 'acknowledge', incident_resolve: 'resolve' };
+
+/**
+ * `POST /slack/interactions`: Acknowledge and Resolve buttons on incident messages. Same
+ * change as the REST API, recorded with the Slack user; the message then updates itself.
+ */
+export function registerSlackInteractions(
+  router: Router,
+  deps: { pool: pg.Pool; signingSecret: string | undefined; logger: Logger; onIncidentChanged: (incidentId: string) => Promise<void> },
+) {
+  router.post('/slack/interactions', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    const fail = (status: number, code: string, message: string) => res.status(status).json({ error: { code, message, requestId: String(req.id ?? '') } });
+    if (deps.signingSecret === undefined) return fail(404, 'not_configured', 'Slack interactivity needs SLACK_SIGNING_SECRET');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!verifySlackSignature(deps.signingSecret, req.header('x-slack-request-timestamp'), body, req.header('x-slack-signature'))) {
+      return fail(401, 'bad_signature', 'X-Slack-Signature is missing, wrong or too old');
+    }
+    let payload: BlockActionsPayload;
+    try {
+      payload = JSON.parse(new URLSearchParams(body.toString('utf8')).get('payload') ?? '');
+    } catch {
+      return fail(400, 'invalid_payload', 'expected a form field `payload` with JSON');
+    }
+    if (payload.type !== 'block_actions') return res.status(200).end();
+    const user = payload.user?.name ?? payload.user?.username ?? payload.user?.id ?? 'someone';
+    for (const action of payload.actions ?? []) {
+      const change = action.action_id ? ACTIONS[action.action_id] : undefined;
+      if (change === undefined || !action.value || !/^[0-9a-f-]{36}$/i.test(action.value)) continue;
+      const result = await changeIncidentStatus(deps.pool, action.value, change, `${user} (Slack)`);
+      if (result.ok && result.changed) await deps.onIncidentChanged(action.value);
+      else if (!result.ok) deps.logger.info({ incidentId: action.value, reason: result.reason, change }, 'Slack action not applied');
+    }
+    // Slack wants an answer within three seconds; the message update follows as its own job.
+    res.status(200).end();
+  });
+}

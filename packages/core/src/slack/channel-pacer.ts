@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Reserves the next send slot of a channel: returns how long to wait before sending. Slots are
+ * `interval` apart; a 429 pushes the channel's next slot past Retry-After for every worker.
+ */
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(now, nextAt)
+redis.call('SET', KEYS[1], tostring(start + interval), 'PX', 3600000)
+return start - now
+`;
+
+const BLOCK = `
+local untilAt = tonumber(ARGV[1])
+local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untilAt > nextAt then redis.call('SET', KEYS[1], tostring(untilAt), 'PX', 3600000) end
+return 1
+`;
+
+export interface ChannelPacer {
+  /** Waits for the channel's next slot, or throws `tooLong` when that is further away than `maxWaitMs`. */
+  acquire(channel: string): Promise<void>;
+  /** Slack said wait: nobody sends to this channel for `ms`. */
+  block(channel: string, ms: number): Promise<void>;
+}
+
+export class PacingWaitTooLong extends Error {
+  constructor(readonly waitMs: number) {
+    super(`channel busy for ${waitMs} ms`);
+    this.name = 'PacingWaitTooLong';
+  }
+}
+
+/** About one message per second per channel (Slack's limit), shared by every worker through Redis. */
+export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; maxWaitMs?: number }): ChannelPacer {
+  const key = (channel: string) => `${options.prefix}:slack:pace:${channel}`;
+  const maxWaitMs = options.maxWaitMs ?? 5_000;
+  return {
+    async acquire(channel) {
+      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs)));
+      if (wait > maxWaitMs) throw new PacingWaitTooLong(wait);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    },
+    async block(channel, ms) {
+      await redis.eval(BLOCK, 1, key(channel), String(Date.now() + ms));
+    },
+  };
+}

@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import { PacingWaitTooLong, type ChannelPacer } from './channel-pacer.js';
+import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
+import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
+import { routeToChannels, type RoutedService } from './routing.js';
+
+export interface SlackDeliveryDeps {
+  pool: pg.Pool;
+  slack: WebClient;
+  templates: SlackTemplates;
+  pacer: ChannelPacer;
+  logger: Logger;
+  publicUrl: string;
+  defaultChannel: string | undefined;
+}
+
+/** Timeline kinds that become thread replies (the trigger is the message itself). */
+const THREAD_KINDS = ['alert', 'acknowledged', 'resolved'];
+const METADATA_EVENT = 'pulsebridge_message';
+const STATUS_LABEL: Record<string, string> = { triggered: 'Triggered', acknowledged: 'Acknowledged', resolved: 'Resolved' };
+
+interface MessageRow {
+  id: string;
+  target: string;
+  channel: string | null;
+  ts: string | null;
+  status: 'posting' | 'posted' | 'failed';
+  client_token: string;
+  rendered_at: Date | null;
+  thread_seq: string;
+  pending_reply_token: string | null;
+  pending_reply_seq: string | null;
+}
+
+/** Runs one Slack call for a channel: paced, and with its failure sorted out. */
+async function call<T>(deps: SlackDeliveryDeps, target: string, send: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  try {
+    await deps.pacer.acquire(target);
+  } catch (error) {
+    if (error instanceof PacingWaitTooLong) throw new SlackRateLimitedError(error.waitMs, target);
+    throw error;
+  }
+  try {
+    return { ok: true, value: await send() };
+  } catch (error) {
+    const failure = classifySlackError(error);
+    if (failure.kind === 'rate_limited') {
+      await deps.pacer.block(target, failure.retryAfterMs);
+      throw new SlackRateLimitedError(failure.retryAfterMs, target);
+    }
+    if (failure.kind === 'transient') throw new Error(`Slack ${target}: ${failure.error}`, { cause: error });
+    return { ok: false, error: failure.error };
+  }
+}
+
+/**
+ * A post whose answer was lost (the worker died after Slack accepted it): find it by the token
+ * in its metadata. Only possible when the channel's id is known; a channel given by name
+ * that was never posted to before cannot be searched, and the message is posted again.
+ */
+async function findPosted(deps: SlackDeliveryDeps, channelId: string | null, token: string, threadTs?: string): Promise<string | null> {
+  if (channelId === null) return null;
+  try {
+    const answer = threadTs
+      ? await deps.slack.conversations.replies({ channel: channelId, ts: threadTs, include_all_metadata: true, limit: 200 })
+      : await deps.slack.conversations.history({ channel: channelId, include_all_metadata: true, limit: 100 });
+    const found = (answer.messages ?? []).find((message) => (message as { metadata?: { event_payload?: { token?: string } } }).metadata?.event_payload?.token === token);
+    return found?.ts ?? null;
+  } catch (error) {
+    deps.logger.warn({ err: error, channelId }, 'could not search Slack for an earlier post; posting again');
+    return null;
+  }
+}
+
+async function knownChannelId(pool: pg.Pool, target: string): Promise<string | null> {
+  if (/^[CGD][A-Z0-9]{6,}$/.test(target)) return target;
+  const { rows } = await pool.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [target]);
+  return rows[0]?.channel ?? null;
+}
+
+async function recordFailure(deps: SlackDeliveryDeps, row: MessageRow, error: string, incidentId: string | null) {
+  await deps.pool.query(`UPDATE slack_messages SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, [row.id, error]);
+  if (incidentId !== null) {
+    await deps.pool.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'slack_error', $2, $3, 'slack')`, [
+      incidentId,
+      `Slack could not deliver to ${row.target}: ${error}`,
+      JSON.stringify({ target: row.target, error }),
+    ]);
+  }
+  deps.logger.warn({ target: row.target, error, incidentId }, 'Slack refused the message; not retrying this channel');
+}
+
+/** Gets or creates the message row for a target; `created` says whether it is new (no earlier attempt). */
+async function messageRow(pool: pg.Pool, owner: { incidentId: string } | { pulseId: string }, target: string): Promise<{ row: MessageRow; created: boolean }> {
+  const column = 'incidentId' in owner ? 'incident_id' : 'pulse_id';
+  const ownerId = 'incidentId' in owner ? owner.incidentId : owner.pulseId;
+  const inserted = await pool.query<MessageRow>(
+    `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING *`,
+    [ownerId, target, randomUUID()],
+  );
+  if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
+  const { rows } = await pool.query<MessageRow>(`SELECT * FROM slack_messages WHERE ${column} = $1 AND target = $2`, [ownerId, target]);
+  return { row: rows[0]!, created: false };
+}
+
+/** Posts the top-level message of a row once, adopting an earlier post found by its token. */
+async function postRoot(deps: SlackDeliveryDeps, row: MessageRow, created: boolean, message: { text: string; blocks: Block[] }, after: (channel: string, ts: string) => Promise<void>, incidentId: string | null): Promise<boolean> {
+  const channelId = created ? null : await knownChannelId(deps.pool, row.target);
+  const earlier = created ? null : await findPosted(deps, channelId, row.client_token);
+  if (earlier !== null && channelId !== null) {
+    await after(channelId, earlier);
+    return true;
+  }
+  const result = await call(deps, row.target, () =>
+    deps.slack.chat.postMessage({
+      channel: row.target,
+      text: message.text,
+      blocks: message.blocks,
+      metadata: { event_type: METADATA_EVENT, event_payload: { token: row.client_token } },
+      unfurl_links: false,
+      unfurl_media: false,
+    }),
+  );
+  if (!result.ok) {
+    await recordFailure(deps, row, result.error, incidentId);
+    return false;
+  }
+  await after(result.value.channel ?? row.target, result.value.ts ?? '');
+  return true;
+}
+
+interface IncidentState {
+  id: string;
+  number: number;
+  title: string;
+  status: string;
+  severity: string;
+  app_name: string | null;
+  alert_count: number;
+  dedup_key: string;
+  triggered_at: Date;
+  updated_at: Date;
+  acknowledged_by: string | null;
+  resolved_by: string | null;
+}
+
+async function loadIncident(pool: pg.Pool, incidentId: string) {
+  const { rows } = await pool.query<IncidentState>(
+    `SELECT id, number, title, status::text, severity::text, app_name, alert_count, dedup_key, triggered_at, updated_at, acknowledged_by, resolved_by FROM incidents WHERE id = $1`,
+    [incidentId],
+  );
+  const incident = rows[0];
+  if (incident === undefined) return null;
+  const services = await pool.query<RoutedService & { id: string }>(
+    `SELECT s.id, s.name, s.slack_channels AS "slackChannels", s.post_pulses AS "postPulses"
+       FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = $1 ORDER BY s.name`,
+    [incidentId],
+  );
+  const suspect = await pool.query<{ summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number }>(
+    `SELECT (data->>'pulseId') AS pulse_id, p.summary, p.version, p.commit_sha, p.actor_email, (t.data->>'minutes')::int AS minutes_before
+       FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
+      WHERE t.incident_id = $1 AND t.kind = 'suspect_deploy' LIMIT 1`,
+    [incidentId],
+  );
+  return { incident, services: services.rows, suspect: suspect.rows[0] ?? null };
+}
+
+export type SyncResult = { status: 'synced'; posted: number; updated: number; replies: number; failed: number } | { status: 'missing' } | { status: 'no_channels' };
+
+/**
+ * Brings the incident's Slack messages in line with its current state: posts the message to
+ * each routed channel once, updates it in place when the incident changed since it was
+ * rendered, and adds one thread reply covering every change not yet posted. Serialized per
+ * incident (advisory lock), and it always renders the latest state, so a job that runs late
+ * can never overwrite a newer status; an interrupted run resumes where it stopped.
+ */
+export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: string): Promise<SyncResult> {
+  const lock = await deps.pool.connect();
+  try {
+    await lock.query(`SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]);
+    const loaded = await loadIncident(deps.pool, incidentId);
+    if (loaded === null) return { status: 'missing' };
+    const { incident, services, suspect } = loaded;
+    const targets = routeToChannels(services, deps.defaultChannel, 'incident');
+    if (targets.length === 0) return { status: 'no_channels' };
+
+    const scope = {
+      incident: { ...incident, status_label: STATUS_LABEL[incident.status] ?? incident.status, url: `${deps.publicUrl}/incidents/${incident.id}`, triggered_at: incident.triggered_at.toISOString() },
+      services: services.map((service) => service.name).join(', '),
+      suspect,
+    };
+    const rendered = renderMessage(deps.templates, deps.templates.incident, scope);
+    const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident.id, incident.status)];
+    const message = { text: rendered.text, blocks };
+    const { rows: entries } = await deps.pool.query<{ seq: string; kind: string; message: string }>(
+      `SELECT seq::text, kind, message FROM timeline_entries WHERE incident_id = $1 AND kind = ANY($2) ORDER BY seq`,
+      [incidentId, THREAD_KINDS],
+    );
+    const lastSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : '0';
+    const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
+
+    for (const target of targets) {
+      const { row, created } = await messageRow(deps.pool, { incidentId }, target);
+      if (row.status === 'failed') continue;
+      if (row.ts === null) {
+        // The new message shows the state as it is, so the changes so far need no replies.
+        const ok = await postRoot(deps, row, created, message, async (channel, ts) => {
+          await deps.pool.query(
+            `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
+            [row.id, channel, ts, incident.updated_at, lastSeq],
+          );
+        }, incidentId);
+        if (ok) result.posted += 1;
+        else result.failed += 1;
+        continue;
+      }
+      if (row.rendered_at === null || row.rendered_at.getTime() < incident.updated_at.getTime()) {
+        const updated = await call(deps, row.target, () => deps.slack.chat.update({ channel: row.channel!, ts: row.ts!, text: message.text, blocks: message.blocks }));
+        if (!updated.ok) {
+          await recordFailure(deps, row, updated.error, incidentId);
+          result.failed += 1;
+          continue;
+        }
+        await deps.pool.query('UPDATE slack_messages SET rendered_at = $2, updated_at = now() WHERE id = $1', [row.id, incident.updated_at]);
+        result.updated += 1;
+      }
+      if (await replyInThread(deps, row, entries, incidentId)) result.replies += 1;
+    }
+    return result;
+  } finally {
+    await lock.query(`SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]).catch(() => undefined);
+    lock.release();
+  }
+}
+
+/** One reply for every change after the last one posted in the thread. */
+async function replyInThread(deps: SlackDeliveryDeps, row: MessageRow, entries: { seq: string; kind: string; message: string }[], incidentId: string): Promise<boolean> {
+  let covered = BigInt(row.thread_seq);
+  if (row.pending_reply_token !== null && row.pending_reply_seq !== null) {
+    const earlier = await findPosted(deps, row.channel, row.pending_reply_token, row.ts!);
+    if (earlier !== null) {
+      covered = BigInt(row.pending_reply_seq);
+      await deps.pool.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', [row.id, row.pending_reply_seq]);
+    }
+  }
+  const fresh = entries.filter((entry) => BigInt(entry.seq) > covered);
+  if (fresh.length === 0) return false;
+  const upto = fresh[fresh.length - 1]!.seq;
+  const token = randomUUID();
+  await deps.pool.query('UPDATE slack_messages SET pending_reply_token = $2, pending_reply_seq = $3 WHERE id = $1', [row.id, token, upto]);
+  const text = renderThreadReply(deps.templates, { changes: fresh.map((entry) => entry.message).join('\n') });
+  const posted = await call(deps, row.target, () =>
+    deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text, metadata: { event_type: METADATA_EVENT, event_payload: { token } } }),
+  );
+  if (!posted.ok) {
+    await recordFailure(deps, row, posted.error, incidentId);
+    return false;
+  }
+  await deps.pool.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1', [row.id, upto]);
+  return true;
+}
+
+function actionButtons(incidentId: string, status: string): Block {
+  const elements: Block[] = [];
+  if (status === 'triggered') {
+    elements.push({ type: 'button', action_id: 'incident_acknowledge', text: { type: 'plain_text', text: 'Acknowledge' }, value: incidentId });
+  }
+  elements.push({ type: 'button', action_id: 'incident_resolve', text: { type: 'plain_text', text: 'Resolve' }, style: 'primary', value: incidentId });
+  return { type: 'actions', block_id: `incident:${incidentId}`, elements };
+}
+
+/** Posts a pulse once to each routed channel. */
+export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string): Promise<SyncResult> {
+  const { rows } = await deps.pool.query<{ id: string; kind: 'build' | 'release' | 'deploy'; summary: string; app_name: string | null; status: string | null; version: string | null; commit_sha: string | null; actor_email: string | null; external_id: string | null; occurred_at: Date; data: Record<string, unknown> }>(
+    `SELECT id, kind::text, summary, app_name, status, version, commit_sha, actor_email, external_id, occurred_at, data FROM pulses WHERE id = $1`,
+    [pulseId],
+  );
+  const pulse = rows[0];
+  if (pulse === undefined) return { status: 'missing' };
+  const services = await deps.pool.query<RoutedService>(
+    `SELECT s.name, s.slack_channels AS "slackChannels", s.post_pulses AS "postPulses" FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = $1 ORDER BY s.name`,
+    [pulseId],
+  );
+  const targets = routeToChannels(services.rows, deps.defaultChannel, 'pulse');
+  if (targets.length === 0) return { status: 'no_channels' };
+  const scope = {
+    pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
+    services: services.rows.filter((s) => s.postPulses).map((s) => s.name).join(', '),
+  };
+  const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope);
+  const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
+  for (const target of targets) {
+    const { row, created } = await messageRow(deps.pool, { pulseId }, target);
+    if (row.status !== 'posting') continue;
+    const ok = await postRoot(deps, row, created, message, async (channel, ts) => {
+      await deps.pool.query(`UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`, [row.id, channel, ts]);
+    }, null);
+    if (ok) result.posted += 1;
+    else result.failed += 1;
+  }
+  return result;
+}
