@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { escapeMrkdwn, truncateText } from './mrkdwn.js';
+import { compileSlackTemplates, loadSlackTemplates, renderMessage, SlackTemplateError } from './message-templates.js';
+import { routeToChannels } from './routing.js';
+
+const CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config');
+
+describe('mrkdwn escaping and limits', () => {
+  it.each([
+    ['<!channel>', '&lt;!channel&gt;'],
+    ['<@U123> & <https://evil.example|click>', '&lt;@U123&gt; &amp; &lt;https://evil.example|click&gt;'],
+    ['a &amp; b', 'a &amp;amp; b'],
+    ['plain *bold* _x_', 'plain *bold* _x_'],
+  ])('%s', (input, escaped) => {
+    expect(escapeMrkdwn(input)).toBe(escaped);
+  });
+
+  it('cuts cleanly: within the limit, with an ellipsis, never inside an escape or a surrogate pair', () => {
+    expect(truncateText('short', 10)).toBe('short');
+    expect(truncateText('abcdefghij', 5)).toBe('abcd…');
+    expect(truncateText('abc&amp;def', 6)).toBe('abc…');
+    expect(truncateText('ab😀cd', 4)).toBe('ab…');
+    expect(truncateText('x'.repeat(5000), 3000)).toHaveLength(3000);
+  });
+});
+
+describe('routing', () => {
+  const svc = (name: string, slackChannels: string[], postPulses = true) => ({ name, slackChannels, postPulses });
+  it('goes to the channels of every linked service, once each', () => {
+    expect(routeToChannels([svc('a', ['#ops', 'C0123']), svc('b', ['ops', '#alerts'])], '#default', 'incident')).toEqual(['#ops', 'C0123', '#alerts']);
+  });
+  it('falls back to the default channel when nothing is linked', () => {
+    expect(routeToChannels([], '#default', 'incident')).toEqual(['#default']);
+    expect(routeToChannels([svc('a', [])], '#default', 'incident')).toEqual(['#default']);
+    expect(routeToChannels([], undefined, 'pulse')).toEqual([]);
+  });
+  it('pulses respect the per-service switch', () => {
+    expect(routeToChannels([svc('a', ['#ops'], false), svc('b', ['#deploys'])], '#default', 'pulse')).toEqual(['#deploys']);
+    expect(routeToChannels([svc('a', ['#ops'], false)], '#default', 'pulse')).toEqual([]);
+    expect(routeToChannels([svc('a', ['#ops'], false)], '#default', 'incident')).toEqual(['#ops']);
+  });
+});
+
+describe('message templates', () => {
+  it('the defaults render every kind within Slack limits, with payload text escaped', async () => {
+    const templates = await loadSlackTemplates(CONFIG_DIR);
+    const hostile = '<!channel> & <https://evil.example|click>';
+    const incident = renderMessage(templates, templates.incident, {
+      incident: { status_label: 'Triggered', status: 'triggered', severity: 'high', title: `Release failed: ${hostile} ${'x'.repeat(400)}`, app_name: 'shop', alert_count: 1, number: 3, url: 'http://pb/incidents/1' },
+      services: 'checkout',
+      suspect: { summary: `[Heroku][Release] ${hostile}`, version: 'v42', commit_sha: '1a2b3c4d', actor_email: 'alice@example.com', minutes_before: 4 },
+    });
+    const json = JSON.stringify(incident);
+    expect(json).not.toContain('<!channel>');
+    expect(json).not.toContain('<https://evil.example');
+    expect(json).toContain('&lt;!channel&gt;');
+    expect(json).toContain('<http://pb/incidents/1|Open in pulsebridge>');
+    expect((incident.blocks[0] as any).text.text.length).toBeLessThanOrEqual(150);
+    expect(json).toContain('v42 by alice@example.com (1a2b3c4), 4 min before');
+    for (const kind of ['build', 'release', 'deploy'] as const) {
+      const pulse = renderMessage(templates, templates.pulse[kind], { pulse: { summary: `[Heroku] ${hostile}`, data: { git_log: hostile, head: 'abc' }, commit_sha: 'abcdef123', app_name: 'shop', version: 'v1', status: 'succeeded' }, services: '' });
+      expect(JSON.stringify(pulse)).not.toContain('<!channel>');
+    }
+  });
+
+  it.each([
+    ['missing section', 'incident: {text: a, header: b}\nthread_reply: {text: c}', /slack\.yaml: pulse: /],
+    ['bad filter', 'incident: {text: "{{ x | nope }}", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: undefined filter: nope/],
+    ['too many fields', `incident: {text: a, header: b, fields: [${Array(11).fill('{label: l, value: v}').join(',')}]}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}`, /incident\.fields/],
+  ])('a broken template file fails naming it: %s', (_name, source, message) => {
+    expect(() => compileSlackTemplates(source, '/etc/pb/slack.yaml')).toThrow(SlackTemplateError);
+    expect(() => compileSlackTemplates(source, '/etc/pb/slack.yaml')).toThrow(message);
+  });
+});
