@@ -15,13 +15,18 @@ return start - now
 
 const BLOCK = `
 local untilAt = tonumber(ARGV[1])
+local ms = tonumber(ARGV[2])
 local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
 if untilAt > nextAt then redis.call('SET', KEYS[1], tostring(untilAt), 'PX', 3600000) end
+if redis.call('PTTL', KEYS[2]) < ms then redis.call('SET', KEYS[2], '1', 'PX', ms) end
 return 1
 `;
 
 export interface ChannelPacer {
-  /** Waits for the channel's next slot, or throws `tooLong` when that is further away than `maxWaitMs`. */
+  /**
+   * Waits for the channel's next slot, or throws PacingWaitTooLong when that is further away
+   * than `maxWaitMs` or Slack has since asked everyone to wait (a 429 while this one waited).
+   */
   acquire(channel: string): Promise<void>;
   /** Slack said wait: nobody sends to this channel for `ms`. */
   block(channel: string, ms: number): Promise<void>;
@@ -37,15 +42,22 @@ export class PacingWaitTooLong extends Error {
 /** About one message per second per channel (Slack's limit), shared by every worker through Redis. */
 export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; maxWaitMs?: number }): ChannelPacer {
   const key = (channel: string) => `${options.prefix}:slack:pace:${channel}`;
+  const blockedKey = (channel: string) => `${options.prefix}:slack:blocked:${channel}`;
   const maxWaitMs = options.maxWaitMs ?? 5_000;
+  const checkBlocked = async (channel: string) => {
+    const blockedFor = await redis.pttl(blockedKey(channel));
+    if (blockedFor > 0) throw new PacingWaitTooLong(blockedFor);
+  };
   return {
     async acquire(channel) {
+      await checkBlocked(channel);
       const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs)));
       if (wait > maxWaitMs) throw new PacingWaitTooLong(wait);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await checkBlocked(channel);
     },
     async block(channel, ms) {
-      await redis.eval(BLOCK, 1, key(channel), String(Date.now() + ms));
+      await redis.eval(BLOCK, 2, key(channel), blockedKey(channel), String(Date.now() + ms), String(ms));
     },
   };
 }

@@ -160,7 +160,7 @@ async function loadIncident(pool: pg.Pool, incidentId: string) {
     [incidentId],
   );
   const suspect = await pool.query<{ summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number }>(
-    `SELECT (data->>'pulseId') AS pulse_id, p.summary, p.version, p.commit_sha, p.actor_email, (t.data->>'minutes')::int AS minutes_before
+    `SELECT p.summary, p.version, p.commit_sha, p.actor_email, (t.data->>'minutes')::int AS minutes_before
        FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
       WHERE t.incident_id = $1 AND t.kind = 'suspect_deploy' LIMIT 1`,
     [incidentId],
