@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { ADMIN_TOKEN, CONFIG_DIR, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { REDIS_URL } from '../support/services.js';
 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -77,6 +77,24 @@ describe('rules at start-up', () => {
       const { code } = await worker.exited;
       expect(code).toBe(1);
       expect(worker.output().trim()).toBe(`rules: ${path.join(dir, 'rules.yaml')}: rule "crash": incident.title: undefined filter: shout, line:1, col:1`);
+    } finally {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Slack templates at start-up', () => {
+  it('a worker with a broken slack.yaml stops, naming the file and the template', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pulsebridge-slack-'));
+    copyFileSync(path.join(CONFIG_DIR, 'rules.yaml'), path.join(dir, 'rules.yaml'));
+    writeFileSync(path.join(dir, 'slack.yaml'), readFileSync(path.join(CONFIG_DIR, 'slack.yaml'), 'utf8').replace('{{ incident.title }}"', '{{ incident.title | sparkle }}"'));
+    const stack = await startTestStack();
+    try {
+      const worker = run(WORKER, { ADMIN_TOKEN, SECRET_KEY, DATABASE_URL: stack.config.databaseUrl, REDIS_URL, CONFIG_DIR: dir, WORKER_PORT: '0' });
+      const { code } = await worker.exited;
+      expect(code).toBe(1);
+      expect(worker.output().trim()).toMatch(new RegExp(`^slack templates: ${path.join(dir, 'slack.yaml').replace(/[.]/g, '\\.')}: incident\\.text: undefined filter: sparkle`));
     } finally {
       await stack.stop();
       rmSync(dir, { recursive: true, force: true });

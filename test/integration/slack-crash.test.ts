@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, CONFIG_DIR, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { REDIS_URL } from '../support/services.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+
+const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
+const LOCK_MS = '1000';
+
+let slack: FakeSlack;
+let stack: TestStack;
+let integration: { id: string; secret: string };
+
+beforeAll(async () => {
+  slack = await startFakeSlack();
+  const slackConfig = { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '50', WORKER_LOCK_MS: LOCK_MS };
+  stack = await startTestStack({ config: slackConfig });
+  integration = await createIntegration(stack, ['first', 'second']);
+});
+afterAll(async () => {
+  await stack?.stop();
+  await slack?.close();
+});
+
+function startWorkerProcess(): ChildProcess {
+  return spawn(process.execPath, [WORKER], {
+    env: {
+      PATH: process.env.PATH,
+      ADMIN_TOKEN,
+      SECRET_KEY,
+      DATABASE_URL: stack.config.databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: stack.config.queuePrefix,
+      CONFIG_DIR,
+      WORKER_PORT: '0',
+      LOG_LEVEL: 'warn',
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_DEFAULT_CHANNEL: '#general',
+      SLACK_CHANNEL_INTERVAL_MS: '50',
+      WORKER_LOCK_MS: LOCK_MS,
+    },
+    stdio: 'ignore',
+  });
+}
+
+const crash = (app: string) => {
+  const id = randomUUID();
+  return JSON.stringify({ id, data: { app: { name: app }, name: 'web.1', state: 'crashed', management: 'formation', exit_status: 1 }, created_at: new Date().toISOString(), webhook_metadata: { event: { id, include: 'dyno' } } });
+};
+const postsFor = (app: string) =>
+  slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === undefined && JSON.stringify(m.blocks).includes(`crashed on ${app}`));
+
+describe('a worker killed mid-send', () => {
+  it('does not post twice when its job is retried: the retry finds the message by its token', async () => {
+    const worker = startWorkerProcess();
+    const exited = new Promise((resolve) => worker.on('exit', resolve));
+    expect((await postWebhook(stack, integration.id, crash('first'), { secret: integration.secret })).status).toBe(202);
+    await waitFor(() => postsFor('first').length === 1, { what: 'first message posted', timeoutMs: 15_000 });
+
+    // Slack accepts the next post but its answer never reaches the worker: it dies first.
+    slack.delayNextResponse('chat.postMessage', 30_000);
+    expect((await postWebhook(stack, integration.id, crash('second'), { secret: integration.secret })).status).toBe(202);
+    await waitFor(() => postsFor('second').length === 1, { what: 'second message stored by Slack', timeoutMs: 15_000 });
+    worker.kill('SIGKILL');
+    await exited;
+    const [pending] = await stack.sql("SELECT status::text, ts FROM slack_messages WHERE target = '#general' AND ts IS NULL");
+    expect(pending).toEqual({ status: 'posting', ts: null });
+
+    // Another worker picks up the stalled job once its lock expires.
+    stack.startWorker();
+    await waitFor(async () => (await stack.sql("SELECT count(*)::int AS n FROM slack_messages WHERE status = 'posted'"))[0].n === 2, { what: 'retried job finished', timeoutMs: 20_000 });
+    expect(postsFor('second')).toHaveLength(1);
+    const [row] = await stack.sql("SELECT ts FROM slack_messages s JOIN incidents i ON i.id = s.incident_id WHERE i.app_name = 'second'");
+    expect(row.ts).toBe(postsFor('second')[0]!.ts);
+    expect(slack.calls.some((c) => c.method === 'conversations.history' && c.ok)).toBe(true);
+  });
+});
