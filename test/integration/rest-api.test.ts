@@ -133,8 +133,10 @@ describe('Heroku integrations', () => {
       monitoredApps: ['shop-web'],
       webhookUrl: `http://pulsebridge.test/webhooks/heroku/${created.body.id}`,
       secret: expect.stringMatching(/^[0-9a-f]{64}$/),
-      managedWebhooks: [],
+      // Heroku cannot be reached from this test: the app's webhook is recorded as failed, with why.
+      managedWebhooks: [{ appName: 'shop-web', webhookId: null, state: 'failed', error: expect.stringMatching(/^Heroku: Heroku API unreachable/) }],
       hasApiToken: true,
+      connection: 'api_token',
     });
     const shown = await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`);
     const listed = await stack.call('GET', '/api/v1/integrations/heroku');

@@ -61,6 +61,9 @@ export function testConfig(database: string, overrides: Record<string, string> =
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PUBLIC_URL: 'http://pulsebridge.test',
     CONFIG_DIR: CONFIG_DIR,
+    // Nothing listens there: tests that talk to Heroku start a fake and override it.
+    HEROKU_API_URL: 'http://127.0.0.1:9',
+    HEROKU_ID_URL: 'http://127.0.0.1:9/id',
     RECONCILE_GRACE_MS: '60000',
     RECONCILE_INTERVAL_MS: '60000',
     EVENT_JOB_ATTEMPTS: '3',
@@ -89,8 +92,8 @@ export async function startTestStack(options: { config?: Record<string, string>;
   const config = testConfig(database, options.config);
   const logger = createLogger({ level: config.logLevel, service: 'test' });
   const runtime = createRuntime(config, { process: 'api', logger });
-  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
   const ruleSet = await loadRuleSet(config.configDir);
+  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1', rules: ruleSet });
   const slackTemplates = await loadSlackTemplates(config.configDir);
   const workers: { workers: Workers; runtime: Runtime; connection: Redis }[] = [];
 

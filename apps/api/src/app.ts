@@ -8,16 +8,19 @@ import { registerSlackInteractions } from './routes/slack-interactions.js';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
+import { registerActionRunRoutes } from './routes/action-runs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerPulseRoutes } from './routes/pulses.js';
-import { registerIntegrationRoutes } from './routes/integrations.js';
+import { completeHerokuOAuth, registerIntegrationRoutes, type IntegrationRouteDeps } from './routes/integrations.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack'>;
+  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku'>;
+  /** Webhook entities the rules use: what managed webhooks subscribe to. */
+  webhookInclude: string[];
   logger: Logger;
   db: Database;
   redis: Redis;
@@ -71,14 +74,24 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   const routes = new RouteTable(api);
   registerServiceRoutes(routes, { prisma: deps.db.prisma });
-  registerIntegrationRoutes(routes, {
+  const integrationDeps: IntegrationRouteDeps = {
     prisma: deps.db.prisma,
+    pool: deps.db.pool,
     secretKey: deps.config.secretKey,
     publicUrl: deps.config.publicUrl,
     integrations: deps.integrations,
+    heroku: deps.config.heroku,
+    webhookInclude: deps.webhookInclude,
+  };
+  registerIntegrationRoutes(routes, integrationDeps);
+  // Heroku sends the browser back here; the signed `state` is the authorization.
+  root.get('/oauth/heroku/callback', async (req, res) => {
+    const result = await completeHerokuOAuth(integrationDeps, req.query);
+    res.status(result.status).json(result.body);
   });
   registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });
   registerPulseRoutes(routes, { prisma: deps.db.prisma });
+  registerActionRunRoutes(routes, { db: deps.db, queues: deps.queues });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });
 

@@ -1,11 +1,16 @@
-import { bootOrExit, createRuntime, handleShutdownSignals } from '@pulsebridge/core';
+import { RuleError, bootOrExit, createRuntime, handleShutdownSignals, loadRuleSet } from '@pulsebridge/core';
 import { startApiServer } from './server.js';
 
 /** Composition root of the API process. */
 async function main(): Promise<void> {
   const config = await bootOrExit();
+  const rules = await loadRuleSet(config.configDir).catch((error: unknown) => {
+    if (!(error instanceof RuleError)) throw error;
+    process.stderr.write(`rules: ${error.message}\n`);
+    process.exit(1);
+  });
   const runtime = createRuntime(config, { process: 'api' });
-  const api = await startApiServer(runtime, { port: config.port });
+  const api = await startApiServer(runtime, { port: config.port, rules });
   runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');
   handleShutdownSignals({
     logger: runtime.logger,

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createIngestor, IntegrationDirectory, type Runtime } from '@pulsebridge/core';
+import { createIngestor, IntegrationDirectory, webhookIncludes, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
 import { createWebhookIngress } from './routes/webhooks.js';
 
@@ -13,7 +13,7 @@ export interface ApiServer {
 }
 
 /** Builds the app from a runtime and listens on `port` (0 picks a free one). */
-export async function startApiServer(runtime: Runtime, options: { port: number; host?: string }): Promise<ApiServer> {
+export async function startApiServer(runtime: Runtime, options: { port: number; host?: string; rules: RuleSet }): Promise<ApiServer> {
   const integrations = new IntegrationDirectory(runtime.db.pool, runtime.config.secretKey);
   const ingestor = createIngestor({
     pool: runtime.db.pool,
@@ -24,7 +24,8 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     addon: runtime.config.addon,
     maxBatch: runtime.config.ingest.maxBatch,
   });
-  const app = createApp({ ...runtime, integrations });
+  const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
+  const app = createApp({ ...runtime, integrations, webhookInclude });
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
   const server = createServer((req, res) => {
     if (!ingress.handle(req, res)) app(req, res);

@@ -1,7 +1,12 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import {
+  HerokuApiError,
+  HerokuClient,
   JOB_CATALOG,
+  executeRun,
+  integrationTokenSource,
   QUEUE_NAMES,
   SlackRateLimitedError,
   createChannelPacer,
@@ -46,6 +51,24 @@ export function startWorkers(
           defaultChannel: config.slack.defaultChannel,
         };
 
+  const oauth = { idUrl: config.heroku.idUrl, clientId: config.heroku.oauthId, clientSecret: config.heroku.oauthSecret };
+  const runDeps = {
+    pool: db.pool,
+    slack: slackClient,
+    logger,
+    ...(config.heroku.rendezvousCaFile !== undefined && { rendezvousCa: readFileSync(config.heroku.rendezvousCaFile) }),
+    /** The client of the integration that monitors the app and can reach Heroku. */
+    heroku: async (appName: string) => {
+      const { rows } = await db.pool.query<{ id: string }>(
+        `SELECT id FROM heroku_integrations WHERE $1 = ANY(monitored_apps) AND (api_token_ciphertext IS NOT NULL OR oauth_refresh_token_ciphertext IS NOT NULL)
+          ORDER BY created_at LIMIT 1`,
+        [appName],
+      );
+      if (!rows[0]) throw new HerokuApiError(0, 'no_credentials', `no integration with Heroku credentials monitors ${appName}`);
+      return new HerokuClient({ apiUrl: config.heroku.apiUrl, tokens: integrationTokenSource({ pool: db.pool, secretKey: config.secretKey, oauth }, rows[0].id) });
+    },
+  };
+
   /** A Slack 429 (or a busy channel) delays the job without spending one of its attempts. */
   const withSlack = async (job: Job, token: string | undefined, deliver: (deps: SlackDeliveryDeps) => Promise<unknown>) => {
     if (slack === null) return;
@@ -65,6 +88,14 @@ export function startWorkers(
     'event.process': (payload) => processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(slack && { queues: runtime.queues }) }),
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
+    'heroku.run': async (payload) => {
+      await executeRun(runDeps, payload.runId);
+      const { rows } = await db.pool.query<{ id: string; updated_at: Date }>(
+        'SELECT i.id, i.updated_at FROM incidents i JOIN action_runs r ON r.incident_id = i.id WHERE r.id = $1',
+        [payload.runId],
+      );
+      if (slack !== null) await runtime.queues.enqueueSlackIncidents(rows.map((row) => ({ id: row.id, updatedAt: row.updated_at })));
+    },
   };
 
   const run = async (job: Job, token?: string) => {
@@ -98,6 +129,14 @@ export function startWorkers(
     stalledInterval: config.worker.lockMs,
   });
   slackWorker.on('error', (err) => logger.error({ err }, 'slack worker error'));
+  const herokuWorker = new Worker(QUEUE_NAMES.heroku, run, {
+    connection: options.connection,
+    prefix: runtime.config.queuePrefix,
+    concurrency: 5,
+    // A run streams output for up to its time to live: keep the lock while it does.
+    lockDuration: Math.max(config.worker.lockMs, 60_000),
+  });
+  herokuWorker.on('error', (err) => logger.error({ err }, 'heroku worker error'));
   slackWorker.on('failed', (job, err) => {
     if (job === undefined) return;
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -129,7 +168,7 @@ export function startWorkers(
   return {
     async close() {
       await reconciler?.stop();
-      await Promise.all([eventsWorker.close(), slackWorker.close()]);
+      await Promise.all([eventsWorker.close(), slackWorker.close(), herokuWorker.close()]);
     },
   };
 }

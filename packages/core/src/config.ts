@@ -72,6 +72,8 @@ export const ConfigSchema = z
     SLACK_CONCURRENCY: positiveInt(4),
     /** How long a job's lock lasts; a worker that dies loses its jobs to others after this. */
     WORKER_LOCK_MS: positiveInt(30_000),
+    /** PEM file of an extra CA for Rendezvous TLS (a proxy or test server); Heroku's own certificates need none. */
+    RENDEZVOUS_CA_FILE: optionalString,
   })
   .transform((env) => ({
     nodeEnv: env.NODE_ENV,
@@ -94,6 +96,7 @@ export const ConfigSchema = z
       idUrl: env.HEROKU_ID_URL.replace(/\/+$/, ''),
       oauthId: env.HEROKU_OAUTH_ID,
       oauthSecret: env.HEROKU_OAUTH_SECRET,
+      rendezvousCaFile: env.RENDEZVOUS_CA_FILE,
     },
     addon: { id: env.ADDON_ID, password: env.ADDON_PASSWORD },
     queuePrefix: env.QUEUE_PREFIX,

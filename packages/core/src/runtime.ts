@@ -24,7 +24,7 @@ export function createRuntime(config: Config, options: { process: 'api' | 'worke
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const queues = createQueues({ connection: redis, prefix: config.queuePrefix, eventJobAttempts: config.worker.eventJobAttempts });
   const metrics = createMetrics({ process: options.process });
-  registerQueueDepth(metrics, [queues.events, queues.slack]);
+  registerQueueDepth(metrics, [queues.events, queues.slack, queues.heroku]);
   return {
     config,
     logger,

@@ -18,6 +18,8 @@ export interface RouteContext<P, Q, B> {
 export interface RouteResult {
   status: number;
   body?: unknown;
+  /** Redirect instead of a JSON body (OAuth). */
+  redirect?: string;
 }
 
 /**
@@ -95,7 +97,8 @@ export class RouteTable {
           req,
           res,
         });
-        if (result.body === undefined) res.status(result.status).end();
+        if (result.redirect !== undefined) res.redirect(result.status, result.redirect);
+        else if (result.body === undefined) res.status(result.status).end();
         else res.status(result.status).json(result.body);
       } catch (error) {
         next(error);

@@ -1,10 +1,23 @@
 import { z } from 'zod';
+import type pg from 'pg';
 import {
   AppError,
+  HerokuClient,
+  HerokuApiError,
+  decryptSecret,
+  deleteManagedWebhooks,
   encryptSecret,
   generateWebhookSecret,
+  integrationTokenSource,
   newestFirst,
+  requestOAuthToken,
+  rotateManagedWebhookSecrets,
+  signOAuthState,
+  storeOAuthTokens,
+  syncManagedWebhooks,
   toPage,
+  verifyOAuthState,
+  type Config,
   type IntegrationDirectory,
   type PrismaClient,
   type Prisma,
@@ -32,7 +45,12 @@ const UpdateIntegrationSchema = z
   .partial()
   .refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' });
 
-const ManagedWebhookSchema = z.object({ appName: z.string(), webhookId: z.string().nullable(), state: z.string(), error: z.string().nullable() });
+const ManagedWebhookSchema = z.object({
+  appName: z.string(),
+  webhookId: z.string().nullable(),
+  state: z.enum(['pending', 'active', 'failed', 'deleting']),
+  error: z.string().nullable(),
+});
 
 export const IntegrationSchema = z.object({
   id: z.string(),
@@ -41,6 +59,8 @@ export const IntegrationSchema = z.object({
   webhookUrl: z.string(),
   status: z.enum(['active', 'disconnected']),
   statusReason: z.string().nullable(),
+  /** How pulsebridge reaches Heroku for this integration (managed webhooks, run command). */
+  connection: z.enum(['oauth', 'api_token', 'none']),
   hasApiToken: z.boolean(),
   managedWebhooks: z.array(ManagedWebhookSchema),
   createdAt: z.string(),
@@ -57,6 +77,8 @@ const SELECT = {
   status: true,
   statusReason: true,
   apiTokenCiphertext: true,
+  oauthRefreshTokenCiphertext: true,
+  secretCiphertext: true,
   createdAt: true,
   updatedAt: true,
   managedWebhooks: { select: { appName: true, webhookId: true, state: true, error: true }, orderBy: { appName: 'asc' } },
@@ -64,17 +86,27 @@ const SELECT = {
 
 type IntegrationRow = Prisma.HerokuIntegrationGetPayload<{ select: typeof SELECT }>;
 
-export function registerIntegrationRoutes(
-  routes: RouteTable,
-  deps: { prisma: PrismaClient; secretKey: Buffer; publicUrl: string; integrations: IntegrationDirectory },
-) {
+export interface IntegrationRouteDeps {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  secretKey: Buffer;
+  publicUrl: string;
+  integrations: IntegrationDirectory;
+  heroku: Config['heroku'];
+  /** Entities managed webhooks subscribe to (those the rules use). */
+  webhookInclude: string[];
+}
+
+export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationRouteDeps) {
+  const webhookUrl = (id: string) => `${deps.publicUrl}/webhooks/heroku/${id}`;
   const present = (row: IntegrationRow) => ({
     id: row.id,
     name: row.name,
     monitoredApps: row.monitoredApps,
-    webhookUrl: `${deps.publicUrl}/webhooks/heroku/${row.id}`,
+    webhookUrl: webhookUrl(row.id),
     status: row.status,
     statusReason: row.statusReason,
+    connection: row.oauthRefreshTokenCiphertext !== null ? ('oauth' as const) : row.apiTokenCiphertext !== null ? ('api_token' as const) : ('none' as const),
     hasApiToken: row.apiTokenCiphertext !== null,
     managedWebhooks: row.managedWebhooks,
     createdAt: row.createdAt.toISOString(),
@@ -86,18 +118,35 @@ export function registerIntegrationRoutes(
     if (!row) throw notFound();
     return row;
   };
+  const canReachHeroku = (row: IntegrationRow) => row.apiTokenCiphertext !== null || row.oauthRefreshTokenCiphertext !== null;
+  const herokuClient = (integrationId: string) =>
+    new HerokuClient({
+      apiUrl: deps.heroku.apiUrl,
+      tokens: integrationTokenSource({ pool: deps.pool, secretKey: deps.secretKey, oauth: { idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret } }, integrationId),
+    });
+  /** Creates, adopts and deletes webhooks so every monitored app has exactly one. */
+  const syncWebhooks = async (row: IntegrationRow) => {
+    if (!canReachHeroku(row)) return;
+    await syncManagedWebhooks(deps.prisma, herokuClient(row.id), {
+      integrationId: row.id,
+      monitoredApps: row.monitoredApps,
+      webhookUrl: webhookUrl(row.id),
+      secret: decryptSecret(deps.secretKey, row.secretCiphertext),
+      include: deps.webhookInclude,
+    });
+  };
 
   routes.add({
     method: 'post',
     path: '/api/v1/integrations/heroku',
-    summary: 'Connect a Heroku account: returns the webhook URL and signing secret (shown only here)',
+    summary: 'Connect a Heroku account: returns the webhook URL and signing secret (shown only here); with an apiToken, creates a webhook on every monitored app',
     tag: 'integrations',
     role: 'admin',
     body: CreateIntegrationSchema,
-    responses: { 201: { description: 'created', schema: IntegrationWithSecretSchema } },
+    responses: { 201: { description: 'created; managedWebhooks says per app whether its webhook was created', schema: IntegrationWithSecretSchema } },
     handler: async ({ body }) => {
       const secret = generateWebhookSecret();
-      const row = await deps.prisma.herokuIntegration.create({
+      const created = await deps.prisma.herokuIntegration.create({
         data: {
           name: body.name,
           monitoredApps: body.monitoredApps,
@@ -106,7 +155,8 @@ export function registerIntegrationRoutes(
         },
         select: SELECT,
       });
-      return { status: 201, body: { ...present(row), secret } };
+      await syncWebhooks(created);
+      return { status: 201, body: { ...present(await find(created.id)), secret } };
     },
   });
 
@@ -128,7 +178,7 @@ export function registerIntegrationRoutes(
   routes.add({
     method: 'get',
     path: '/api/v1/integrations/heroku/:id',
-    summary: 'Show a Heroku integration (without its secret or token)',
+    summary: 'Show a Heroku integration with its managed webhooks (never its secret or tokens)',
     tag: 'integrations',
     role: 'admin',
     params: IdParamsSchema,
@@ -139,7 +189,7 @@ export function registerIntegrationRoutes(
   routes.add({
     method: 'patch',
     path: '/api/v1/integrations/heroku/:id',
-    summary: 'Change an integration: name, monitored apps, API token (null removes it)',
+    summary: 'Change an integration: name, monitored apps (webhooks are added and removed to match), API token (null removes it)',
     tag: 'integrations',
     role: 'admin',
     params: IdParamsSchema,
@@ -157,44 +207,118 @@ export function registerIntegrationRoutes(
         select: SELECT,
       });
       deps.integrations.invalidate(params.id);
-      return { status: 200, body: present(row) };
+      if (body.monitoredApps !== undefined || body.apiToken) await syncWebhooks(row);
+      return { status: 200, body: present(await find(params.id)) };
+    },
+  });
+
+  routes.add({
+    method: 'post',
+    path: '/api/v1/integrations/heroku/:id/sync-webhooks',
+    summary: 'Try again to create the managed webhooks that failed (after granting access, say)',
+    tag: 'integrations',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 200: { description: 'the integration', schema: IntegrationSchema }, 404: { description: 'unknown integration' } },
+    handler: async ({ params }) => {
+      const row = await find(params.id);
+      if (!canReachHeroku(row)) throw new AppError('conflict', 'the integration has no Heroku API token or OAuth connection');
+      await syncWebhooks(row);
+      return { status: 200, body: present(await find(params.id)) };
     },
   });
 
   routes.add({
     method: 'post',
     path: '/api/v1/integrations/heroku/:id/rotate-secret',
-    summary: 'Replace the webhook signing secret; deliveries signed with the old one are refused',
+    summary: 'Replace the webhook signing secret (managed webhooks are updated); deliveries signed with the old one are refused',
     tag: 'integrations',
     role: 'admin',
     params: IdParamsSchema,
     responses: { 200: { description: 'the integration with its new secret', schema: IntegrationWithSecretSchema }, 404: { description: 'unknown integration' } },
     handler: async ({ params }) => {
-      await find(params.id);
+      const before = await find(params.id);
       const secret = generateWebhookSecret();
-      const row = await deps.prisma.herokuIntegration.update({
-        where: { id: params.id },
-        data: { secretCiphertext: encryptSecret(deps.secretKey, secret) },
-        select: SELECT,
-      });
+      await deps.prisma.herokuIntegration.update({ where: { id: params.id }, data: { secretCiphertext: encryptSecret(deps.secretKey, secret) } });
       deps.integrations.invalidate(params.id);
-      return { status: 200, body: { ...present(row), secret } };
+      if (canReachHeroku(before)) await rotateManagedWebhookSecrets(deps.prisma, herokuClient(params.id), params.id, secret);
+      return { status: 200, body: { ...present(await find(params.id)), secret } };
     },
   });
 
   routes.add({
     method: 'delete',
     path: '/api/v1/integrations/heroku/:id',
-    summary: 'Delete an integration; its archived events stay',
+    summary: 'Delete an integration after deleting every managed webhook; its archived events stay',
     tag: 'integrations',
     role: 'admin',
     params: IdParamsSchema,
-    responses: { 204: { description: 'deleted' }, 404: { description: 'unknown integration' } },
+    responses: { 204: { description: 'deleted' }, 404: { description: 'unknown integration' }, 502: { description: 'Heroku refused to delete a webhook; nothing else was deleted' } },
     handler: async ({ params }) => {
+      const row = await find(params.id);
+      if (canReachHeroku(row) && row.managedWebhooks.length > 0) {
+        try {
+          await deleteManagedWebhooks(deps.prisma, herokuClient(row.id), row.id);
+        } catch (error) {
+          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
+          throw new AppError('upstream_failed', `could not delete a managed webhook on Heroku (${why}); the integration is kept, try again`);
+        }
+      }
       const { count } = await deps.prisma.herokuIntegration.deleteMany({ where: { id: params.id } });
       if (count === 0) throw notFound();
       deps.integrations.invalidate(params.id);
       return { status: 204 };
     },
   });
+
+  routes.add({
+    method: 'get',
+    path: '/api/v1/integrations/heroku/:id/oauth/start',
+    summary: 'Connect with Heroku OAuth: redirects to Heroku to authorize pulsebridge',
+    tag: 'integrations',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 302: { description: 'to Heroku’s authorize page' }, 404: { description: 'unknown integration, or OAuth is not configured' } },
+    handler: async ({ params }) => {
+      if (deps.heroku.oauthId === undefined || deps.heroku.oauthSecret === undefined) throw new AppError('not_found', 'Heroku OAuth is not configured (HEROKU_OAUTH_ID, HEROKU_OAUTH_SECRET)');
+      await find(params.id);
+      const query = new URLSearchParams({ client_id: deps.heroku.oauthId, response_type: 'code', scope: 'write', state: signOAuthState(deps.secretKey, params.id) });
+      return { status: 302, redirect: `${deps.heroku.idUrl}/oauth/authorize?${query}` };
+    },
+  });
+}
+
+/**
+ * `GET /oauth/heroku/callback`: Heroku sends the browser back here with `code` and our signed
+ * `state`. Exchanges the code, stores the tokens encrypted, and creates the managed webhooks.
+ */
+export async function completeHerokuOAuth(
+  deps: IntegrationRouteDeps,
+  query: { code?: unknown; state?: unknown; error?: unknown },
+): Promise<{ status: number; body: unknown }> {
+  const fail = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
+  if (typeof query.error === 'string') return fail(400, 'oauth_denied', `Heroku did not authorize pulsebridge: ${query.error}`);
+  if (typeof query.code !== 'string' || typeof query.state !== 'string') return fail(400, 'bad_request', 'expected `code` and `state` from Heroku');
+  const integrationId = verifyOAuthState(deps.secretKey, query.state);
+  if (integrationId === null) return fail(400, 'invalid_state', 'the authorization link is invalid or has expired; start again');
+  try {
+    const tokens = await requestOAuthToken({ idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret }, { grant_type: 'authorization_code', code: query.code });
+    await storeOAuthTokens(deps.pool, deps.secretKey, integrationId, tokens);
+  } catch (error) {
+    return fail(502, 'oauth_failed', `Heroku did not accept the authorization code: ${error instanceof HerokuApiError ? error.describe() : (error as Error).message}`);
+  }
+  const row = await deps.prisma.herokuIntegration.findUnique({ where: { id: integrationId }, select: SELECT });
+  if (!row) return fail(404, 'not_found', 'the integration was deleted meanwhile');
+  const client = new HerokuClient({
+    apiUrl: deps.heroku.apiUrl,
+    tokens: integrationTokenSource({ pool: deps.pool, secretKey: deps.secretKey, oauth: { idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret } }, integrationId),
+  });
+  const managedWebhooks = await syncManagedWebhooks(deps.prisma, client, {
+    integrationId,
+    monitoredApps: row.monitoredApps,
+    webhookUrl: `${deps.publicUrl}/webhooks/heroku/${integrationId}`,
+    secret: decryptSecret(deps.secretKey, row.secretCiphertext),
+    include: deps.webhookInclude,
+  });
+  return { status: 200, body: { id: integrationId, status: 'connected', connection: 'oauth', managedWebhooks } };
 }

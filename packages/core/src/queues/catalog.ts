@@ -5,6 +5,7 @@ import type { JobsOptions } from 'bullmq';
 export const QUEUE_NAMES = {
   events: 'events',
   slack: 'slack',
+  heroku: 'heroku',
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
@@ -19,6 +20,7 @@ export type EventProcessJob = z.infer<typeof EventProcessJobSchema>;
 
 export const SlackIncidentJobSchema = z.object({ incidentId: z.uuid() });
 export const SlackPulseJobSchema = z.object({ pulseId: z.uuid() });
+export const HerokuRunJobSchema = z.object({ runId: z.uuid() });
 
 /** Slack jobs retry for about two hours (an outage delays messages, never loses them). */
 const slackOptions = (): JobsOptions => ({
@@ -42,6 +44,12 @@ export const JOB_CATALOG = {
   },
   'slack.incident': { queue: QUEUE_NAMES.slack, schema: SlackIncidentJobSchema, options: slackOptions },
   'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: slackOptions },
+  'heroku.run': {
+    queue: QUEUE_NAMES.heroku,
+    schema: HerokuRunJobSchema,
+    // Retries only finish what a run started (publish its result); they never start a second dyno.
+    options: (): JobsOptions => ({ attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } }),
+  },
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOG;

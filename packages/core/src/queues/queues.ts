@@ -16,6 +16,8 @@ export interface Queues {
   /** Brings an incident's Slack messages up to date; one job per incident revision. */
   enqueueSlackIncidents(incidents: { id: string; updatedAt: Date }[]): Promise<void>;
   enqueueSlackPulses(pulseIds: string[]): Promise<void>;
+  heroku: Queue;
+  enqueueRun(runId: string): Promise<void>;
   byName(name: QueueName): Queue;
   enqueueEvents(events: EventToEnqueue[]): Promise<void>;
   /** A replay gets a fresh job id so it runs even when the original job is still kept. */
@@ -30,11 +32,16 @@ export function jobIdForEvent(eventId: string): string {
 export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number }): Queues {
   const events = new Queue(QUEUE_NAMES.events, { connection: options.connection, prefix: options.prefix });
   const slack = new Queue(QUEUE_NAMES.slack, { connection: options.connection, prefix: options.prefix });
+  const heroku = new Queue(QUEUE_NAMES.heroku, { connection: options.connection, prefix: options.prefix });
   const eventOptions = JOB_CATALOG['event.process'].options(options.eventJobAttempts);
-  const all = { [QUEUE_NAMES.events]: events, [QUEUE_NAMES.slack]: slack } satisfies Record<QueueName, Queue>;
+  const all = { [QUEUE_NAMES.events]: events, [QUEUE_NAMES.slack]: slack, [QUEUE_NAMES.heroku]: heroku } satisfies Record<QueueName, Queue>;
   return {
     events,
     slack,
+    heroku,
+    async enqueueRun(runId) {
+      await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: `heroku-run-${runId}` });
+    },
     async enqueueSlackIncidents(incidents) {
       if (incidents.length === 0) return;
       await slack.addBulk(

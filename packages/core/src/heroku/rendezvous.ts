@@ -1,0 +1,94 @@
+import tls from 'node:tls';
+
+export class RendezvousError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RendezvousError';
+  }
+}
+
+export interface RendezvousResult {
+  output: string;
+  /** True when the time limit ended the session, not the process. */
+  timedOut: boolean;
+}
+
+/**
+ * Attaches to a one-off dyno over Heroku's Rendezvous protocol: TLS to the attach URL's
+ * host and port, the secret (path without its `/`, plus any query) and CRLF, then one line
+ * `rendezvous`, then the process's output until the server closes. `onOutput` sees each
+ * chunk as it comes; the session is cut after `timeoutMs`.
+ */
+export function attachToDyno(
+  attachUrl: string,
+  options: { timeoutMs: number; ca?: string | Buffer; onOutput?: (chunk: string) => void; connectTimeoutMs?: number },
+): Promise<RendezvousResult> {
+  let url: URL;
+  try {
+    url = new URL(attachUrl);
+  } catch {
+    return Promise.reject(new RendezvousError(`attach URL is not a URL: ${attachUrl}`));
+  }
+  if (url.protocol !== 'rendezvous:') {
+    return Promise.reject(new RendezvousError(`unsupported attach URL scheme ${url.protocol} (Private Space dynos attach over SSH, which pulsebridge does not support)`));
+  }
+  const secret = `${url.pathname.replace(/^\//, '')}${url.search}`;
+  const port = Number(url.port || 5000);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let handshake = '';
+    let attached = false;
+    let output = '';
+    let timedOut = false;
+    const socket = tls.connect({ host: url.hostname, port, servername: url.hostname, ...(options.ca !== undefined && { ca: options.ca }) });
+    socket.setEncoding('utf8');
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(limit);
+      clearTimeout(connectLimit);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve({ output, timedOut });
+    };
+    const connectLimit = setTimeout(() => finish(new RendezvousError(`no answer from the dyno at ${url.host} within ${options.connectTimeoutMs ?? 15_000} ms`)), options.connectTimeoutMs ?? 15_000);
+    const limit = setTimeout(() => {
+      timedOut = true;
+      finish();
+    }, options.timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(connectLimit);
+      socket.write(`${secret}\r\n`);
+    });
+    socket.on('data', (chunk: string) => {
+      if (attached) {
+        output += chunk;
+        options.onOutput?.(chunk);
+        return;
+      }
+      handshake += chunk;
+      const end = handshake.indexOf('\n');
+      if (end === -1) return;
+      if (handshake.slice(0, end).trim() !== 'rendezvous') {
+        finish(new RendezvousError(`the dyno did not accept the attach secret (answered ${JSON.stringify(handshake.slice(0, 40))})`));
+        return;
+      }
+      attached = true;
+      const rest = handshake.slice(end + 1);
+      if (rest !== '') {
+        output += rest;
+        options.onOutput?.(rest);
+      }
+    });
+    socket.on('end', () => (attached ? finish() : finish(new RendezvousError('the dyno closed the connection before attaching (unknown or used attach secret)'))));
+    socket.on('close', () => (attached ? finish() : finish(new RendezvousError('the dyno closed the connection before attaching'))));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') return finish(new RendezvousError(`could not connect to the dyno at ${url.host}: connection refused`));
+      if (!socket.authorized && error.code !== 'ECONNRESET' && /certificate|SSL|TLS|alert/i.test(`${error.code} ${error.message}`)) {
+        return finish(new RendezvousError(`TLS handshake with the dyno at ${url.host} failed: ${error.message}`));
+      }
+      if (!attached) return finish(new RendezvousError(`connection to the dyno at ${url.host} failed: ${error.message}`));
+      finish();
+    });
+  });
+}
