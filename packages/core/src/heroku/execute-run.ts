@@ -104,6 +104,7 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
   // Output is saved as it streams (at most once a second), so the run shows progress.
   let collected = '';
   let lastSave = 0;
+  const attachedAt = Date.now();
   const save = () => {
     lastSave = Date.now();
     void deps.pool.query('UPDATE action_runs SET output = $2 WHERE id = $1', [run.id, capOutput(collected).output]).catch(() => undefined);
@@ -121,7 +122,7 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
     const capped = capOutput(output);
     const error =
       exitStatus !== null ? (exitStatus === 0 ? null : `the command exited with status ${exitStatus}`)
-      : session.timedOut ? `timed out: the dyno's time to live (${timeToLive} s) ran out before the command finished`
+      : session.timedOut || Date.now() - attachedAt >= timeToLive * 1000 ? `timed out: the dyno's time to live (${timeToLive} s) ran out before the command finished`
       : 'the dyno ended before the command finished (no exit status)';
     await finishRun(deps.pool, run.id, { status: exitStatus === 0 ? 'succeeded' : 'failed', exitStatus, output: capped.output, truncated: capped.truncated, error });
   } catch (error) {

@@ -40,6 +40,7 @@ export function attachToDyno(
     let attached = false;
     let output = '';
     let timedOut = false;
+    let secured = false;
     const socket = tls.connect({ host: url.hostname, port, servername: url.hostname, ...(options.ca !== undefined && { ca: options.ca }) });
     socket.setEncoding('utf8');
     const finish = (error?: Error) => {
@@ -57,6 +58,7 @@ export function attachToDyno(
       finish();
     }, options.timeoutMs);
     socket.once('secureConnect', () => {
+      secured = true;
       clearTimeout(connectLimit);
       socket.write(`${secret}\r\n`);
     });
@@ -80,11 +82,15 @@ export function attachToDyno(
         options.onOutput?.(rest);
       }
     });
-    socket.on('end', () => (attached ? finish() : finish(new RendezvousError('the dyno closed the connection before attaching (unknown or used attach secret)'))));
-    socket.on('close', () => (attached ? finish() : finish(new RendezvousError('the dyno closed the connection before attaching'))));
+    const closedEarly = () =>
+      secured
+        ? new RendezvousError('the dyno closed the connection before attaching (unknown or used attach secret)')
+        : new RendezvousError(`TLS handshake with the dyno at ${url.host} failed: the connection closed during the handshake`);
+    socket.on('end', () => (attached ? finish() : finish(closedEarly())));
+    socket.on('close', () => (attached ? finish() : finish(closedEarly())));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ECONNREFUSED') return finish(new RendezvousError(`could not connect to the dyno at ${url.host}: connection refused`));
-      if (!socket.authorized && error.code !== 'ECONNRESET' && /certificate|SSL|TLS|alert/i.test(`${error.code} ${error.message}`)) {
+      if (!secured) {
         return finish(new RendezvousError(`TLS handshake with the dyno at ${url.host} failed: ${error.message}`));
       }
       if (!attached) return finish(new RendezvousError(`connection to the dyno at ${url.host} failed: ${error.message}`));

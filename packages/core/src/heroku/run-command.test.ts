@@ -24,9 +24,13 @@ describe('shell escaping of interpolated values', () => {
 
 describe('exit status marker', () => {
   it('is appended and read back from real shell output', () => {
-    expect(readExitStatus(sh(withExitMarker('echo hello')))).toEqual({ output: 'hello', exitStatus: 0 });
-    expect(readExitStatus(sh(withExitMarker('echo oops; false')))).toEqual({ output: 'oops', exitStatus: 1 });
+    expect(readExitStatus(sh(withExitMarker('echo hello')))).toEqual({ output: 'hello\n', exitStatus: 0 });
+    expect(readExitStatus(sh(withExitMarker('echo oops; false')))).toEqual({ output: 'oops\n', exitStatus: 1 });
     expect(readExitStatus(sh(withExitMarker('sh -c "exit 3"')))).toEqual({ output: '', exitStatus: 3 });
+    // `exit` ends the command, not the wrapper, and a trailing comment does not break it.
+    expect(readExitStatus(sh(withExitMarker('echo bye; exit 4')))).toEqual({ output: 'bye\n', exitStatus: 4 });
+    expect(readExitStatus(sh(withExitMarker('echo hi # a comment')))).toEqual({ output: 'hi\n', exitStatus: 0 });
+    expect(readExitStatus(sh(withExitMarker("printf 'no newline'")))).toEqual({ output: 'no newline', exitStatus: 0 });
   });
   it('is absent when the command did not finish', () => {
     expect(readExitStatus('partial output')).toEqual({ output: 'partial output', exitStatus: null });

@@ -38,14 +38,18 @@ export function renderCommand(liquid: Liquid, template: string, scope: object): 
 /** The marker the Heroku CLI appends to learn the exit status (Rendezvous does not carry it). */
 export const EXIT_MARKER = '\uFFFF heroku-command-exit-status:';
 
-/** The command with the exit-status marker appended. */
+/**
+ * The command with the exit-status marker appended. It runs in a subshell, so an `exit` in it
+ * still reaches the marker, on lines of its own, so a trailing `# comment` cannot swallow
+ * the closing parenthesis.
+ */
 export function withExitMarker(command: string): string {
-  return `${command}; echo "${EXIT_MARKER} $?"`;
+  return `(\n${command}\n); echo "${EXIT_MARKER} $?"`;
 }
 
 /** Splits the marker line off the output: the exit status, or null when the command did not finish. */
 export function readExitStatus(output: string): { output: string; exitStatus: number | null } {
-  const pattern = new RegExp(`(?:\\r?\\n)?${EXIT_MARKER} (\\d+)\\s*$`);
+  const pattern = new RegExp(`${EXIT_MARKER} (\\d+)\\s*$`);
   const match = pattern.exec(output);
   if (!match) return { output, exitStatus: null };
   return { output: output.slice(0, match.index), exitStatus: Number(match[1]) };

