@@ -240,3 +240,23 @@ describe('Run command on Heroku', () => {
     expect(badSize.status).toBe(400);
   });
 });
+
+describe('Heroku client', () => {
+  it('spaces requests out when RateLimit-Remaining runs low, and turns errors into Heroku’s own message', async () => {
+    const { HerokuClient, HerokuApiError } = await import('@pulsebridge/core');
+    const client = new HerokuClient({ apiUrl: heroku.apiUrl, tokens: { token: async () => TOKEN }, lowBudget: 20 });
+    heroku.setRateLimitRemaining(10);
+    try {
+      await client.getApp('shop');
+      expect(client.rateLimitRemaining).toBe(10);
+      const started = Date.now();
+      await client.getApp('shop');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    } finally {
+      heroku.setRateLimitRemaining(4500);
+    }
+    const error = await client.getApp('nowhere').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HerokuApiError);
+    expect(error).toMatchObject({ status: 404, id: 'not_found', message: "Couldn't find that app." });
+  });
+});
