@@ -16,6 +16,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['apps/api/public/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Tests read untyped JSON responses.
     files: ['test/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

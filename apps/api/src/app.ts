@@ -3,7 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
-import type { Config, Database, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import { createHash } from 'node:crypto';
+import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import { registerUi } from './ui/ui-routes.js';
+import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -13,7 +16,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerPulseRoutes } from './routes/pulses.js';
-import { completeHerokuOAuth, registerIntegrationRoutes, type IntegrationRouteDeps } from './routes/integrations.js';
+import { completeHerokuOAuth, createIntegrationOps, registerIntegrationRoutes, type IntegrationRouteDeps } from './routes/integrations.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
@@ -27,6 +30,7 @@ export interface AppDeps {
   queues: Queues;
   metrics: Metrics;
   integrations: IntegrationDirectory;
+  ingestor: Ingestor;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -83,7 +87,8 @@ export function createApp(deps: AppDeps): Express {
     heroku: deps.config.heroku,
     webhookInclude: deps.webhookInclude,
   };
-  registerIntegrationRoutes(routes, integrationDeps);
+  const integrationOps = createIntegrationOps(integrationDeps);
+  registerIntegrationRoutes(routes, integrationDeps, integrationOps);
   // Heroku sends the browser back here; the signed `state` is the authorization.
   root.get('/oauth/heroku/callback', async (req, res) => {
     const result = await completeHerokuOAuth(integrationDeps, req.query);
@@ -102,6 +107,21 @@ export function createApp(deps: AppDeps): Express {
   // Routes carry their full paths (as in the OpenAPI document); auth covers the whole prefix.
   app.use('/api/v1', express.json({ limit: '1mb' }), authenticate({ prisma: deps.db.prisma, adminToken: deps.config.adminToken }));
   app.use(api);
+
+  registerUi(root, {
+    db: deps.db,
+    queues: deps.queues,
+    ingestor: deps.ingestor,
+    integrationOps,
+    views: createViewEngine(),
+    logger: deps.logger,
+    adminToken: deps.config.adminToken,
+    // Sessions are signed with a key of their own, derived from SECRET_KEY.
+    sessionKey: createHash('sha256').update('pulsebridge-ui-session:').update(deps.config.secretKey).digest(),
+    secretKey: deps.config.secretKey,
+    secureCookies: deps.config.publicUrl.startsWith('https://'),
+    onIncidentChanged,
+  });
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

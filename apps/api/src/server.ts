@@ -25,7 +25,7 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     maxBatch: runtime.config.ingest.maxBatch,
   });
   const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
-  const app = createApp({ ...runtime, integrations, webhookInclude });
+  const app = createApp({ ...runtime, integrations, ingestor, webhookInclude });
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
   const server = createServer((req, res) => {
     if (!ingress.handle(req, res)) app(req, res);

@@ -97,7 +97,8 @@ export interface IntegrationRouteDeps {
   webhookInclude: string[];
 }
 
-export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationRouteDeps) {
+/** What can be done with integrations, for the REST API and the web UI alike. */
+export function createIntegrationOps(deps: IntegrationRouteDeps) {
   const webhookUrl = (id: string) => `${deps.publicUrl}/webhooks/heroku/${id}`;
   const present = (row: IntegrationRow) => ({
     id: row.id,
@@ -136,6 +137,78 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     });
   };
 
+  return {
+    present,
+    find,
+    webhookUrl,
+    async create(input: { name: string; monitoredApps: string[]; apiToken?: string | undefined }) {
+      const secret = generateWebhookSecret();
+      const created = await deps.prisma.herokuIntegration.create({
+        data: {
+          name: input.name,
+          monitoredApps: input.monitoredApps,
+          secretCiphertext: encryptSecret(deps.secretKey, secret),
+          apiTokenCiphertext: input.apiToken === undefined ? null : encryptSecret(deps.secretKey, input.apiToken),
+        },
+        select: SELECT,
+      });
+      await syncWebhooks(created);
+      return { ...present(await find(created.id)), secret };
+    },
+    async update(id: string, input: { name?: string | undefined; monitoredApps?: string[] | undefined; apiToken?: string | null | undefined }) {
+      await find(id);
+      const row = await deps.prisma.herokuIntegration.update({
+        where: { id },
+        data: {
+          name: input.name,
+          monitoredApps: input.monitoredApps,
+          ...(input.apiToken !== undefined && { apiTokenCiphertext: input.apiToken === null ? null : encryptSecret(deps.secretKey, input.apiToken) }),
+        },
+        select: SELECT,
+      });
+      deps.integrations.invalidate(id);
+      if (input.monitoredApps !== undefined || input.apiToken) await syncWebhooks(row);
+      return present(await find(id));
+    },
+    async sync(id: string) {
+      const row = await find(id);
+      if (!canReachHeroku(row)) throw new AppError('conflict', 'the integration has no Heroku API token or OAuth connection');
+      await syncWebhooks(row);
+      return present(await find(id));
+    },
+    async rotateSecret(id: string) {
+      const before = await find(id);
+      const secret = generateWebhookSecret();
+      await deps.prisma.herokuIntegration.update({ where: { id }, data: { secretCiphertext: encryptSecret(deps.secretKey, secret) } });
+      deps.integrations.invalidate(id);
+      if (canReachHeroku(before)) await rotateManagedWebhookSecrets(deps.prisma, herokuClient(id), id, secret);
+      return { ...present(await find(id)), secret };
+    },
+    async remove(id: string) {
+      const row = await find(id);
+      if (canReachHeroku(row) && row.managedWebhooks.length > 0) {
+        try {
+          await deleteManagedWebhooks(deps.prisma, herokuClient(row.id), row.id);
+        } catch (error) {
+          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
+          throw new AppError('upstream_failed', `could not delete a managed webhook on Heroku (${why}); the integration is kept, try again`);
+        }
+      }
+      const { count } = await deps.prisma.herokuIntegration.deleteMany({ where: { id } });
+      if (count === 0) throw notFound();
+      deps.integrations.invalidate(id);
+    },
+    oauthStartUrl(id: string) {
+      if (deps.heroku.oauthId === undefined || deps.heroku.oauthSecret === undefined) throw new AppError('not_found', 'Heroku OAuth is not configured (HEROKU_OAUTH_ID, HEROKU_OAUTH_SECRET)');
+      const query = new URLSearchParams({ client_id: deps.heroku.oauthId, response_type: 'code', scope: 'write', state: signOAuthState(deps.secretKey, id) });
+      return `${deps.heroku.idUrl}/oauth/authorize?${query}`;
+    },
+  };
+}
+
+export type IntegrationOps = ReturnType<typeof createIntegrationOps>;
+
+export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationRouteDeps, ops: IntegrationOps = createIntegrationOps(deps)) {
   routes.add({
     method: 'post',
     path: '/api/v1/integrations/heroku',
@@ -144,20 +217,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     role: 'admin',
     body: CreateIntegrationSchema,
     responses: { 201: { description: 'created; managedWebhooks says per app whether its webhook was created', schema: IntegrationWithSecretSchema } },
-    handler: async ({ body }) => {
-      const secret = generateWebhookSecret();
-      const created = await deps.prisma.herokuIntegration.create({
-        data: {
-          name: body.name,
-          monitoredApps: body.monitoredApps,
-          secretCiphertext: encryptSecret(deps.secretKey, secret),
-          apiTokenCiphertext: body.apiToken === undefined ? null : encryptSecret(deps.secretKey, body.apiToken),
-        },
-        select: SELECT,
-      });
-      await syncWebhooks(created);
-      return { status: 201, body: { ...present(await find(created.id)), secret } };
-    },
+    handler: async ({ body }) => ({ status: 201, body: await ops.create(body) }),
   });
 
   routes.add({
@@ -171,7 +231,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     handler: async ({ query }) => {
       const rows = await deps.prisma.herokuIntegration.findMany({ select: SELECT, ...newestFirst('createdAt', query) });
       const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
-      return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
+      return { status: 200, body: { items: page.items.map(ops.present), nextCursor: page.nextCursor } };
     },
   });
 
@@ -183,7 +243,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     role: 'admin',
     params: IdParamsSchema,
     responses: { 200: { description: 'the integration', schema: IntegrationSchema }, 404: { description: 'unknown integration' } },
-    handler: async ({ params }) => ({ status: 200, body: present(await find(params.id)) }),
+    handler: async ({ params }) => ({ status: 200, body: ops.present(await ops.find(params.id)) }),
   });
 
   routes.add({
@@ -195,21 +255,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     params: IdParamsSchema,
     body: UpdateIntegrationSchema,
     responses: { 200: { description: 'the changed integration', schema: IntegrationSchema }, 404: { description: 'unknown integration' } },
-    handler: async ({ params, body }) => {
-      await find(params.id);
-      const row = await deps.prisma.herokuIntegration.update({
-        where: { id: params.id },
-        data: {
-          name: body.name,
-          monitoredApps: body.monitoredApps,
-          ...(body.apiToken !== undefined && { apiTokenCiphertext: body.apiToken === null ? null : encryptSecret(deps.secretKey, body.apiToken) }),
-        },
-        select: SELECT,
-      });
-      deps.integrations.invalidate(params.id);
-      if (body.monitoredApps !== undefined || body.apiToken) await syncWebhooks(row);
-      return { status: 200, body: present(await find(params.id)) };
-    },
+    handler: async ({ params, body }) => ({ status: 200, body: await ops.update(params.id, body) }),
   });
 
   routes.add({
@@ -220,12 +266,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     role: 'admin',
     params: IdParamsSchema,
     responses: { 200: { description: 'the integration', schema: IntegrationSchema }, 404: { description: 'unknown integration' } },
-    handler: async ({ params }) => {
-      const row = await find(params.id);
-      if (!canReachHeroku(row)) throw new AppError('conflict', 'the integration has no Heroku API token or OAuth connection');
-      await syncWebhooks(row);
-      return { status: 200, body: present(await find(params.id)) };
-    },
+    handler: async ({ params }) => ({ status: 200, body: await ops.sync(params.id) }),
   });
 
   routes.add({
@@ -236,14 +277,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     role: 'admin',
     params: IdParamsSchema,
     responses: { 200: { description: 'the integration with its new secret', schema: IntegrationWithSecretSchema }, 404: { description: 'unknown integration' } },
-    handler: async ({ params }) => {
-      const before = await find(params.id);
-      const secret = generateWebhookSecret();
-      await deps.prisma.herokuIntegration.update({ where: { id: params.id }, data: { secretCiphertext: encryptSecret(deps.secretKey, secret) } });
-      deps.integrations.invalidate(params.id);
-      if (canReachHeroku(before)) await rotateManagedWebhookSecrets(deps.prisma, herokuClient(params.id), params.id, secret);
-      return { status: 200, body: { ...present(await find(params.id)), secret } };
-    },
+    handler: async ({ params }) => ({ status: 200, body: await ops.rotateSecret(params.id) }),
   });
 
   routes.add({
@@ -255,18 +289,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     params: IdParamsSchema,
     responses: { 204: { description: 'deleted' }, 404: { description: 'unknown integration' }, 502: { description: 'Heroku refused to delete a webhook; nothing else was deleted' } },
     handler: async ({ params }) => {
-      const row = await find(params.id);
-      if (canReachHeroku(row) && row.managedWebhooks.length > 0) {
-        try {
-          await deleteManagedWebhooks(deps.prisma, herokuClient(row.id), row.id);
-        } catch (error) {
-          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
-          throw new AppError('upstream_failed', `could not delete a managed webhook on Heroku (${why}); the integration is kept, try again`);
-        }
-      }
-      const { count } = await deps.prisma.herokuIntegration.deleteMany({ where: { id: params.id } });
-      if (count === 0) throw notFound();
-      deps.integrations.invalidate(params.id);
+      await ops.remove(params.id);
       return { status: 204 };
     },
   });
@@ -280,10 +303,9 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     params: IdParamsSchema,
     responses: { 302: { description: 'to Heroku’s authorize page' }, 404: { description: 'unknown integration, or OAuth is not configured' } },
     handler: async ({ params }) => {
-      if (deps.heroku.oauthId === undefined || deps.heroku.oauthSecret === undefined) throw new AppError('not_found', 'Heroku OAuth is not configured (HEROKU_OAUTH_ID, HEROKU_OAUTH_SECRET)');
-      await find(params.id);
-      const query = new URLSearchParams({ client_id: deps.heroku.oauthId, response_type: 'code', scope: 'write', state: signOAuthState(deps.secretKey, params.id) });
-      return { status: 302, redirect: `${deps.heroku.idUrl}/oauth/authorize?${query}` };
+      const url = ops.oauthStartUrl(params.id);
+      await ops.find(params.id);
+      return { status: 302, redirect: url };
     },
   });
 }

@@ -87,6 +87,8 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
   if (claimed.rowCount === 0) return;
 
   let dyno;
+  // A dyno's time to live counts from its creation, not from when we attach.
+  const requestedAt = Date.now();
   try {
     const client = await deps.heroku(run.app_name);
     dyno = await client.createDyno(run.app_name, { command: withExitMarker(command), attach: true, size: run.dyno_size, type: 'run', time_to_live: timeToLive, force_no_tty: true });
@@ -104,10 +106,11 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
   // Output is saved as it streams (at most once a second), so the run shows progress.
   let collected = '';
   let lastSave = 0;
-  const attachedAt = Date.now();
+  let saving: Promise<unknown> = Promise.resolve();
+  // Progress only while running: a save that lands late never overwrites the final output.
   const save = () => {
     lastSave = Date.now();
-    void deps.pool.query('UPDATE action_runs SET output = $2 WHERE id = $1', [run.id, capOutput(collected).output]).catch(() => undefined);
+    saving = deps.pool.query(`UPDATE action_runs SET output = $2 WHERE id = $1 AND status = 'running'`, [run.id, capOutput(collected).output]).catch(() => undefined);
   };
   try {
     const session = await attachToDyno(dyno.attach_url, {
@@ -118,14 +121,16 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
         if (Date.now() - lastSave > 1_000) save();
       },
     });
+    await saving;
     const { output, exitStatus } = readExitStatus(session.output.replace(/\r\n/g, '\n'));
     const capped = capOutput(output);
     const error =
       exitStatus !== null ? (exitStatus === 0 ? null : `the command exited with status ${exitStatus}`)
-      : session.timedOut || Date.now() - attachedAt >= timeToLive * 1000 ? `timed out: the dyno's time to live (${timeToLive} s) ran out before the command finished`
+      : session.timedOut || Date.now() - requestedAt >= timeToLive * 1000 ? `timed out: the dyno's time to live (${timeToLive} s) ran out before the command finished`
       : 'the dyno ended before the command finished (no exit status)';
     await finishRun(deps.pool, run.id, { status: exitStatus === 0 ? 'succeeded' : 'failed', exitStatus, output: capped.output, truncated: capped.truncated, error });
   } catch (error) {
+    await saving;
     const message = error instanceof RendezvousError ? error.message : `attaching to the dyno failed: ${(error as Error).message}`;
     await finishRun(deps.pool, run.id, { status: 'failed', exitStatus: null, output: collected === '' ? null : capOutput(collected).output, error: message });
   }

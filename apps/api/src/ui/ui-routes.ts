@@ -1,0 +1,419 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Liquid } from 'liquidjs';
+import {
+  AppError,
+  CommandTemplateError,
+  RUN_TIME_TO_LIVE_CAP,
+  authenticateToken,
+  changeIncidentStatus,
+  createCommandLiquid,
+  decryptSecret,
+  renderCommand,
+  signHerokuBody,
+  touchedByEvent,
+  type Database,
+  type Ingestor,
+  type Logger,
+  type Queues,
+} from '@pulsebridge/core';
+import type { IntegrationOps } from '../routes/integrations.js';
+import { HerokuAppNameSchema, SlackChannelSchema } from '../routes/services.js';
+import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
+
+export interface UiDeps {
+  db: Database;
+  queues: Queues;
+  ingestor: Ingestor;
+  integrationOps: IntegrationOps;
+  views: Liquid;
+  logger: Logger;
+  adminToken: string;
+  sessionKey: Buffer;
+  secretKey: Buffer;
+  secureCookies: boolean;
+  onIncidentChanged: (incidentId: string) => Promise<void>;
+}
+
+const PUBLIC = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../public');
+const UI_PATH = /^\/(?:$|incidents|deploys|events|services|integrations|logout)(?:\/|$)/;
+const STATUS_ORDER: Record<string, number> = { triggered: 0, acknowledged: 1, resolved: 2 };
+const commandLiquid = createCommandLiquid();
+
+const list = (value: unknown) =>
+  String(value ?? '')
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+
+/** The web UI: server-rendered pages for on-call engineers and admins. */
+export function registerUi(router: Router, deps: UiDeps) {
+  const { prisma, pool } = deps.db;
+
+  const render = async (req: Request, res: Response, view: string, data: Record<string, unknown>, status = 200) => {
+    const session = res.locals.session as Session | undefined;
+    const html = await deps.views.renderFile(view, {
+      ...data,
+      session,
+      isAdmin: session?.role === 'admin',
+      csrf: session ? csrfToken(deps.sessionKey, session) : '',
+      path: req.path,
+      notice: typeof req.query.notice === 'string' ? req.query.notice : null,
+    });
+    res.status(status).type('html').send(html);
+  };
+  const back = (res: Response, url: string, notice?: string) => res.redirect(303, notice ? `${url}${url.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : url);
+
+  router.use('/assets', express.static(PUBLIC, { maxAge: '1h', index: false }));
+  router.use(['/login', '/logout', '/incidents', '/deploys', '/events', '/services', '/integrations'], express.urlencoded({ extended: false, limit: '100kb' }));
+
+  router.get('/login', (req, res) => render(req, res, 'login', { next: typeof req.query.next === 'string' ? req.query.next : '/incidents', error: null }));
+  router.post('/login', async (req, res) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
+    const next = typeof req.body?.next === 'string' && req.body.next.startsWith('/') && !req.body.next.startsWith('//') ? req.body.next : '/incidents';
+    const principal = token === '' ? null : await authenticateToken(prisma, token, deps.adminToken);
+    if (principal === null) return render(req, res, 'login', { next, error: 'That token is unknown or revoked.' }, 401);
+    res.cookie(SESSION_COOKIE, encodeSession(deps.sessionKey, createSession(principal)), { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: '/', maxAge: 12 * 3600 * 1000 });
+    res.redirect(303, next);
+  });
+
+  /** Every page below needs a session whose token is still valid; every POST needs the CSRF token. */
+  const signedIn = async (req: Request, res: Response, next: NextFunction) => {
+    const session = decodeSession(deps.sessionKey, parseCookies(req.headers.cookie)[SESSION_COOKIE]);
+    if (session !== null && session.tokenId !== 'admin-token') {
+      const row = await prisma.apiToken.findUnique({ where: { id: session.tokenId }, select: { revokedAt: true } });
+      if (!row || row.revokedAt !== null) return res.redirect(303, '/login');
+    }
+    if (session === null) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+    res.locals.session = session;
+    if (req.method === 'POST' && !checkCsrf(deps.sessionKey, session, req.body?._csrf)) {
+      return render(req, res, 'error', { title: 'Form expired', message: 'The form was not sent from this page (or it expired). Go back, reload and try again.' }, 403);
+    }
+    next();
+  };
+  const adminOnly = (req: Request, res: Response, next: NextFunction) => {
+    if ((res.locals.session as Session).role !== 'admin') {
+      return render(req, res, 'error', { title: 'Admins only', message: 'This page is for admins. Ask an admin for access.' }, 403);
+    }
+    next();
+  };
+  const ui = express.Router();
+  // Only the UI's own pages: the REST API, webhooks and unknown paths pass by untouched.
+  ui.use((req, res, next) => (UI_PATH.test(req.path) ? signedIn(req, res, next) : next('router')));
+
+  ui.post('/logout', (_req, res) => {
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/login');
+  });
+  ui.get('/', (_req, res) => res.redirect(303, '/incidents'));
+
+  // ---- Incidents ------------------------------------------------------------------------------
+  const incidentList = async (query: Request['query']) => {
+    const filter = {
+      status: ['triggered', 'acknowledged', 'resolved'].includes(String(query.status)) ? (String(query.status) as 'triggered') : undefined,
+      severity: ['critical', 'high', 'medium', 'low', 'info'].includes(String(query.severity)) ? (String(query.severity) as 'high') : undefined,
+      appName: typeof query.app === 'string' && query.app !== '' ? query.app : undefined,
+      serviceId: typeof query.service === 'string' && /^[0-9a-f-]{36}$/.test(query.service) ? query.service : undefined,
+    };
+    const [rows, counts, services] = await Promise.all([
+      prisma.incident.findMany({
+        where: { status: filter.status, severity: filter.severity, appName: filter.appName, ...(filter.serviceId && { services: { some: { serviceId: filter.serviceId } } }) },
+        select: { id: true, number: true, title: true, status: true, severity: true, appName: true, alertCount: true, createdAt: true, updatedAt: true, services: { select: { service: { select: { name: true } } } } },
+        orderBy: [{ createdAt: 'desc' }],
+        take: 200,
+      }),
+      prisma.incident.groupBy({ by: ['status'], _count: { _all: true } }),
+      prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
+    ]);
+    // Open incidents first, newest first within each status.
+    rows.sort((a, b) => STATUS_ORDER[a.status]! - STATUS_ORDER[b.status]! || b.createdAt.getTime() - a.createdAt.getTime());
+    const countOf = (status: string) => counts.find((c) => c.status === status)?._count._all ?? 0;
+    return {
+      incidents: rows.map((row) => ({ ...row, serviceNames: row.services.map((s) => s.service.name).join(', ') })),
+      counts: { triggered: countOf('triggered'), acknowledged: countOf('acknowledged'), resolved: countOf('resolved') },
+      services,
+      filter: { status: filter.status ?? '', severity: filter.severity ?? '', app: filter.appName ?? '', service: filter.serviceId ?? '' },
+    };
+  };
+
+  ui.get('/incidents', async (req, res) => {
+    const data = await incidentList(req.query);
+    if (req.query.fragment === '1') return render(req, res, 'incidents-table', data);
+    await render(req, res, 'incidents', data);
+  });
+
+  ui.get('/incidents/:id', async (req, res) => {
+    const id = String(req.params.id);
+    if (!/^[0-9a-f-]{36}$/.test(id)) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
+    const incident = await prisma.incident.findUnique({
+      where: { id },
+      include: {
+        services: { include: { service: { select: { id: true, name: true } } } },
+        timeline: { orderBy: [{ at: 'asc' }, { seq: 'asc' }] },
+        slackMessages: { where: { ts: { not: null } }, select: { target: true, channel: true, ts: true, status: true, error: true } },
+        actionRuns: { orderBy: { createdAt: 'desc' }, take: 20 },
+      },
+    });
+    if (!incident) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
+    const serviceIds = incident.services.map((s) => s.service.id);
+    const suspects = await prisma.pulse.findMany({
+      where: {
+        occurredAt: { gte: new Date(incident.triggeredAt.getTime() - 60 * 60 * 1000), lte: incident.triggeredAt },
+        OR: [...(incident.appName ? [{ appName: incident.appName }] : []), ...(serviceIds.length ? [{ services: { some: { serviceId: { in: serviceIds } } } }] : [])],
+      },
+      orderBy: { occurredAt: 'desc' },
+      take: 10,
+    });
+    const runs = incident.actionRuns;
+    const view = {
+      incident: { ...incident, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
+      suspects: incident.appName || serviceIds.length ? suspects : [],
+      runs,
+      running: runs.some((run) => run.status === 'queued' || run.status === 'running'),
+      maxTtl: RUN_TIME_TO_LIVE_CAP,
+    };
+    if (req.query.fragment === 'runs') return render(req, res, 'runs', view);
+    await render(req, res, 'incident', view);
+  });
+
+  for (const change of ['acknowledge', 'resolve'] as const) {
+    ui.post(`/incidents/:id/${change}`, async (req, res) => {
+      const id = String(req.params.id);
+      const session = res.locals.session as Session;
+      const result = await changeIncidentStatus(pool, id, change, session.name);
+      if (result.ok && result.changed) await deps.onIncidentChanged(id);
+      const notice = result.ok ? (result.changed ? `Incident ${change === 'acknowledge' ? 'acknowledged' : 'resolved'}.` : 'Nothing to change.') : result.reason === 'not_found' ? 'No such incident.' : 'The incident is already resolved.';
+      back(res, `/incidents/${id}`, notice);
+    });
+  }
+
+  ui.post('/incidents/:id/run', async (req, res) => {
+    const id = String(req.params.id);
+    const session = res.locals.session as Session;
+    const command = String(req.body.command ?? '').trim();
+    const appName = String(req.body.appName ?? '').trim();
+    const dynoSize = req.body.dynoSize === 'standard-2X' ? 'standard-2X' : 'standard-1X';
+    const ttl = Math.min(Math.max(1, Number.parseInt(String(req.body.timeToLive ?? RUN_TIME_TO_LIVE_CAP), 10) || RUN_TIME_TO_LIVE_CAP), RUN_TIME_TO_LIVE_CAP);
+    const fail = (message: string) => back(res, `/incidents/${id}`, message);
+    if (command === '' || command.length > 4_000) return fail('Give a command (up to 4,000 characters).');
+    if (!HerokuAppNameSchema.safeParse(appName).success) return fail('Give the Heroku app to run it on.');
+    try {
+      renderCommand(commandLiquid, command, {});
+    } catch (error) {
+      if (error instanceof CommandTemplateError) return fail(`The command ${error.message.replace(/^command /, '')}`);
+      throw error;
+    }
+    const reachable = await prisma.herokuIntegration.count({ where: { monitoredApps: { has: appName }, OR: [{ apiTokenCiphertext: { not: null } }, { oauthRefreshTokenCiphertext: { not: null } }] } });
+    if (reachable === 0) return fail(`No integration with Heroku credentials monitors ${appName}.`);
+    const run = await prisma.actionRun.create({
+      data: { incidentId: id, kind: 'heroku-run', command, appName, dynoSize, timeToLive: ttl, postToTimeline: req.body.postToTimeline === 'on', slackChannels: [], requestedBy: session.name },
+    });
+    await deps.queues.enqueueRun(run.id);
+    back(res, `/incidents/${id}#runs`, 'Command started.');
+  });
+
+  // ---- Deploys and events ---------------------------------------------------------------------
+  ui.get('/deploys', async (req, res) => {
+    const app = typeof req.query.app === 'string' && req.query.app !== '' ? req.query.app : undefined;
+    const service = typeof req.query.service === 'string' && /^[0-9a-f-]{36}$/.test(req.query.service) ? req.query.service : undefined;
+    const [pulses, services] = await Promise.all([
+      prisma.pulse.findMany({
+        where: { appName: app, ...(service && { services: { some: { serviceId: service } } }) },
+        include: { services: { include: { service: { select: { name: true } } } } },
+        orderBy: { occurredAt: 'desc' },
+        take: 200,
+      }),
+      prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
+    ]);
+    await render(req, res, 'deploys', {
+      pulses: pulses.map((p) => ({ ...p, serviceNames: p.services.map((s) => s.service.name).join(', ') })),
+      services,
+      filter: { app: app ?? '', service: service ?? '' },
+    });
+  });
+
+  ui.get('/events', async (req, res) => {
+    const status = ['received', 'processed', 'skipped', 'failed'].includes(String(req.query.status)) ? (String(req.query.status) as 'failed') : undefined;
+    const integrationId = typeof req.query.integration === 'string' && /^[0-9a-f-]{36}$/.test(req.query.integration) ? req.query.integration : undefined;
+    const events = await prisma.event.findMany({
+      where: { status, integrationId },
+      select: { id: true, eventId: true, entity: true, action: true, appName: true, status: true, error: true, receivedAt: true, deliveryCount: true },
+      orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
+      take: 200,
+    });
+    await render(req, res, 'events', { events, filter: { status: status ?? '', integration: integrationId ?? '' } });
+  });
+
+  ui.get('/events/:id', async (req, res) => {
+    const id = String(req.params.id);
+    const event = /^[0-9a-f-]{36}$/.test(id) ? await prisma.event.findUnique({ where: { id } }) : null;
+    if (!event) return render(req, res, 'error', { title: 'Not found', message: 'No event has this id.' }, 404);
+    const touched = await touchedByEvent(pool, event.id);
+    await render(req, res, 'event', { event, payload: JSON.stringify(event.payload, null, 2), incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length });
+  });
+
+  ui.post('/events/:id/replay', adminOnly, async (req, res) => {
+    const id = String(req.params.id);
+    const event = await prisma.event.findUnique({ where: { id }, select: { id: true, eventId: true } });
+    if (!event) return back(res, '/events', 'No such event.');
+    await deps.queues.enqueueReplay({ eventId: event.eventId, eventRowId: event.id });
+    back(res, `/events/${id}`, 'Replay queued: the event is processed again under today’s rules.');
+  });
+
+  // ---- Services (admins) ------------------------------------------------------------------------
+  ui.get('/services', adminOnly, async (req, res) => {
+    const [services, integrations] = await Promise.all([
+      prisma.service.findMany({ orderBy: { name: 'asc' } }),
+      prisma.herokuIntegration.findMany({ select: { monitoredApps: true } }),
+    ]);
+    const monitored = new Set(integrations.flatMap((i) => i.monitoredApps));
+    await render(req, res, 'services', {
+      services: services.map((s) => ({ ...s, unmonitored: s.herokuAppNames.filter((app) => !monitored.has(app)) })),
+    });
+  });
+
+  const serviceInput = (body: Record<string, unknown>) => {
+    const name = String(body.name ?? '').trim();
+    const herokuAppNames = [...new Set(list(body.herokuAppNames))];
+    const slackChannels = [...new Set(list(body.slackChannels))];
+    if (name === '' || name.length > 100) throw new AppError('validation_failed', 'A service needs a name (up to 100 characters).');
+    const badApp = herokuAppNames.find((app) => !HerokuAppNameSchema.safeParse(app).success);
+    if (badApp !== undefined) throw new AppError('validation_failed', `${badApp} is not an app name.`);
+    const badChannel = slackChannels.find((channel) => !SlackChannelSchema.safeParse(channel).success);
+    if (badChannel !== undefined) throw new AppError('validation_failed', `${badChannel} is not a Slack channel id or name.`);
+    return { name, herokuAppNames, slackChannels, postPulses: body.postPulses === 'on' };
+  };
+  const serviceAction = (handler: (req: Request) => Promise<string>) => async (req: Request, res: Response) => {
+    try {
+      back(res, '/services', await handler(req));
+    } catch (error) {
+      if (error instanceof AppError) return back(res, '/services', error.message);
+      if ((error as { code?: string }).code === 'P2002') return back(res, '/services', 'A service with that name exists already.');
+      throw error;
+    }
+  };
+  ui.post('/services', adminOnly, serviceAction(async (req) => {
+    const input = serviceInput(req.body);
+    await prisma.service.create({ data: input });
+    return `Service ${input.name} created.`;
+  }));
+  ui.post('/services/:id', adminOnly, serviceAction(async (req) => {
+    const input = serviceInput(req.body);
+    await prisma.service.update({ where: { id: String(req.params.id) }, data: input });
+    return `Service ${input.name} saved.`;
+  }));
+  ui.post('/services/:id/delete', adminOnly, serviceAction(async (req) => {
+    await prisma.service.deleteMany({ where: { id: String(req.params.id) } });
+    return 'Service deleted.';
+  }));
+
+  // ---- Integrations (admins) --------------------------------------------------------------------
+  ui.get('/integrations', adminOnly, async (req, res) => {
+    const rows = await prisma.herokuIntegration.findMany({ select: { id: true }, orderBy: { createdAt: 'desc' } });
+    const integrations = await Promise.all(rows.map(async (row) => deps.integrationOps.present(await deps.integrationOps.find(row.id))));
+    await render(req, res, 'integrations', { integrations });
+  });
+
+  const integrationAction = (handler: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
+    try {
+      await handler(req, res);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, req.params.id ? `/integrations/${String(req.params.id)}` : '/integrations', error.message);
+      throw error;
+    }
+  };
+
+  ui.post('/integrations', adminOnly, integrationAction(async (req, res) => {
+    const name = String(req.body.name ?? '').trim();
+    if (name === '') throw new AppError('validation_failed', 'An integration needs a name.');
+    const apiToken = String(req.body.apiToken ?? '').trim();
+    const created = await deps.integrationOps.create({ name, monitoredApps: [...new Set(list(req.body.monitoredApps))], ...(apiToken !== '' && { apiToken }) });
+    await render(req, res, 'integration-secret', { integration: created, secret: created.secret, cli: cliLines(created) });
+  }));
+
+  ui.get('/integrations/:id', adminOnly, async (req, res) => {
+    const id = String(req.params.id);
+    if (!/^[0-9a-f-]{36}$/.test(id)) return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
+    let integration;
+    try {
+      integration = deps.integrationOps.present(await deps.integrationOps.find(id));
+    } catch {
+      return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
+    }
+    const since = new Date(Date.now() - 24 * 3600 * 1000);
+    const [lastEvent, byStatus] = await Promise.all([
+      prisma.event.findFirst({ where: { integrationId: id }, orderBy: { receivedAt: 'desc' }, select: { receivedAt: true } }),
+      prisma.event.groupBy({ by: ['status'], where: { integrationId: id, receivedAt: { gte: since } }, _count: { _all: true } }),
+    ]);
+    const counts = Object.fromEntries(['received', 'processed', 'skipped', 'failed'].map((status) => [status, byStatus.find((s) => s.status === status)?._count._all ?? 0]));
+    const testEvent = typeof req.query.test === 'string' && /^[0-9a-f-]{36}$/.test(req.query.test) ? await testEventOutcome(req.query.test) : null;
+    const view = { integration, lastEventAt: lastEvent?.receivedAt ?? null, counts, testEvent, cli: cliLines(integration) };
+    if (req.query.fragment === 'test') return render(req, res, 'test-event', view);
+    await render(req, res, 'integration', view);
+  });
+
+  ui.post('/integrations/:id/apps', adminOnly, integrationAction(async (req, res) => {
+    const id = String(req.params.id);
+    await deps.integrationOps.update(id, { monitoredApps: [...new Set(list(req.body.monitoredApps))] });
+    back(res, `/integrations/${id}`, 'Monitored apps saved; managed webhooks updated to match.');
+  }));
+  ui.post('/integrations/:id/sync', adminOnly, integrationAction(async (req, res) => {
+    const id = String(req.params.id);
+    await deps.integrationOps.sync(id);
+    back(res, `/integrations/${id}`, 'Managed webhooks synced.');
+  }));
+  ui.post('/integrations/:id/rotate', adminOnly, integrationAction(async (req, res) => {
+    const rotated = await deps.integrationOps.rotateSecret(String(req.params.id));
+    await render(req, res, 'integration-secret', { integration: rotated, secret: rotated.secret, cli: cliLines(rotated), rotated: true });
+  }));
+  ui.post('/integrations/:id/delete', adminOnly, integrationAction(async (req, res) => {
+    await deps.integrationOps.remove(String(req.params.id));
+    back(res, '/integrations', 'Integration deleted.');
+  }));
+  ui.post('/integrations/:id/oauth', adminOnly, integrationAction(async (req, res) => {
+    res.redirect(303, deps.integrationOps.oauthStartUrl(String(req.params.id)));
+  }));
+
+  /** Sends a signed sample delivery (a succeeded build of the first monitored app) through the real ingress. */
+  ui.post('/integrations/:id/test-event', adminOnly, integrationAction(async (req, res) => {
+    const id = String(req.params.id);
+    const row = await deps.integrationOps.find(id);
+    const app = row.monitoredApps[0] ?? 'pulsebridge-test-app';
+    const eventId = randomUUID();
+    const now = new Date().toISOString();
+    const body = Buffer.from(
+      JSON.stringify({
+        id: eventId,
+        resource: 'build',
+        action: 'update',
+        data: { id: randomUUID(), app: { name: app }, status: 'succeeded', source_blob: { version: 'pulsebridge-test-event' }, user: { email: 'pulsebridge@test.event' } },
+        actor: { email: 'pulsebridge@test.event' },
+        created_at: now,
+        updated_at: now,
+        webhook_metadata: { event: { id: eventId, include: 'api:build' }, delivery: { id: randomUUID() } },
+      }),
+    );
+    const outcome = await deps.ingestor.ingestHerokuWebhook({ integrationId: id, rawBody: body, signature: signHerokuBody(decryptSecret(deps.secretKey, row.secretCiphertext), body) });
+    if (outcome.kind !== 'accepted') throw new AppError('validation_failed', `The test event was refused: ${outcome.kind}`);
+    back(res, `/integrations/${id}?test=${outcome.eventRowId}#test-event`);
+  }));
+
+  const testEventOutcome = async (eventRowId: string) => {
+    const event = await prisma.event.findUnique({ where: { id: eventRowId }, select: { id: true, status: true, error: true, appName: true } });
+    if (!event) return null;
+    const touched = await touchedByEvent(pool, event.id);
+    const slack = touched.pulseIds.length
+      ? await prisma.slackMessage.findMany({ where: { pulseId: { in: touched.pulseIds } }, select: { target: true, status: true, error: true } })
+      : [];
+    return { ...event, incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length, slack, done: event.status !== 'received' };
+  };
+
+  router.use(ui);
+}
+
+/** The Heroku CLI line an admin can paste to add the webhook by hand. */
+function cliLines(integration: { monitoredApps: string[]; webhookUrl: string }) {
+  const apps = integration.monitoredApps.length > 0 ? integration.monitoredApps : ['YOUR-APP'];
+  return apps.map((app) => `heroku webhooks:add -i api:build,api:release,dyno -l sync -u ${integration.webhookUrl} -s SECRET -a ${app}`);
+}
