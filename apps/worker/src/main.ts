@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   const runtime = createRuntime(config, { process: 'worker' });
-  const connection = createWorkerRedis(config.redisUrl);
+  const connection = createWorkerRedis(config.redisUrl, { tlsVerify: config.redisTlsVerify });
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
   const workers = startWorkers(runtime, { connection, rules, slackTemplates });
   const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);

@@ -72,13 +72,19 @@ export const ConfigSchema = z
     SLACK_CONCURRENCY: positiveInt(4),
     /** How long a job's lock lasts; a worker that dies loses its jobs to others after this. */
     WORKER_LOCK_MS: positiveInt(30_000),
+    /** `verify` (default), `no-verify` for managed databases with self-signed certificates (Heroku Postgres), or `off`. */
+    DATABASE_SSL: z.enum(['verify', 'no-verify', 'off']).optional(),
+    /** `false` for Redis with a self-signed certificate (Heroku Key-Value Store, `rediss://`). */
+    REDIS_TLS_VERIFY: z.enum(['true', 'false']).default('true'),
     /** PEM file of an extra CA for Rendezvous TLS (a proxy or test server); Heroku's own certificates need none. */
     RENDEZVOUS_CA_FILE: optionalString,
   })
   .transform((env) => ({
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
+    databaseSsl: env.DATABASE_SSL,
     redisUrl: env.REDIS_URL,
+    redisTlsVerify: env.REDIS_TLS_VERIFY === 'true',
     port: env.PORT,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     adminToken: env.ADMIN_TOKEN,

@@ -16,9 +16,11 @@ export interface Database {
 }
 
 /** One pool per process, shared by Prisma (through @prisma/adapter-pg) and raw queries. */
-export function createDatabase(options: { url: string; maxConnections?: number; onError?: (err: Error) => void }): Database {
+export function createDatabase(options: { url: string; ssl?: 'verify' | 'no-verify' | 'off' | undefined; maxConnections?: number; onError?: (err: Error) => void }): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
+    ...(options.ssl === 'no-verify' && { ssl: { rejectUnauthorized: false } }),
+    ...(options.ssl === 'verify' && { ssl: true }),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,

@@ -4,8 +4,14 @@ import { Redis, type RedisOptions } from 'ioredis';
  * Redis for producers (the API): commands fail at once while Redis is down instead of
  * queueing in memory, so a request never hangs on Redis; the reconciler enqueues later.
  */
-export function createProducerRedis(url: string): Redis {
+/** `rediss://` with a self-signed certificate (Heroku Key-Value Store) needs verification off. */
+function tlsOptions(url: string, verify: boolean): RedisOptions {
+  return url.startsWith('rediss://') && !verify ? { tls: { rejectUnauthorized: false } } : {};
+}
+
+export function createProducerRedis(url: string, options: { tlsVerify?: boolean } = {}): Redis {
   return new Redis(url, {
+    ...tlsOptions(url, options.tlsVerify ?? true),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
@@ -14,8 +20,9 @@ export function createProducerRedis(url: string): Redis {
 }
 
 /** Redis for BullMQ workers: blocking commands need `maxRetriesPerRequest: null`. */
-export function createWorkerRedis(url: string): Redis {
+export function createWorkerRedis(url: string, options: { tlsVerify?: boolean } = {}): Redis {
   return new Redis(url, {
+    ...tlsOptions(url, options.tlsVerify ?? true),
     maxRetriesPerRequest: null,
     connectTimeout: 5_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
