@@ -69,7 +69,9 @@ export const ConfigSchema = z
     INGEST_MAX_BATCH: positiveInt(200),
     /** Slack allows about one message per second per channel. */
     SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
-    SLACK_CONCURRENCY: positiveInt(4),
+    SLACK_CONCURRENCY: positiveInt(8),
+    /** PostgreSQL connections per process (event jobs, Slack jobs and API requests share them). */
+    DATABASE_POOL_SIZE: positiveInt(20),
     /** How long a job's lock lasts; a worker that dies loses its jobs to others after this. */
     WORKER_LOCK_MS: positiveInt(30_000),
     /** `verify` (default), `no-verify` for managed databases with self-signed certificates (Heroku Postgres), or `off`. */
@@ -83,6 +85,7 @@ export const ConfigSchema = z
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     databaseSsl: env.DATABASE_SSL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
     redisTlsVerify: env.REDIS_TLS_VERIFY === 'true',
     port: env.PORT,

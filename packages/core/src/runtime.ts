@@ -19,7 +19,7 @@ export interface Runtime {
 
 export function createRuntime(config: Config, options: { process: 'api' | 'worker'; logger?: Logger }): Runtime {
   const logger = options.logger ?? createLogger({ level: config.logLevel, service: `pulsebridge-${options.process}` });
-  const db = createDatabase({ url: config.databaseUrl, ssl: config.databaseSsl, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
+  const db = createDatabase({ url: config.databaseUrl, ssl: config.databaseSsl, maxConnections: config.databasePoolSize, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
   const redis = createProducerRedis(config.redisUrl, { tlsVerify: config.redisTlsVerify });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const queues = createQueues({ connection: redis, prefix: config.queuePrefix, eventJobAttempts: config.worker.eventJobAttempts });

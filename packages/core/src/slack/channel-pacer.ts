@@ -1,15 +1,19 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Reserves the next send slot of a channel: returns how long to wait before sending. Slots are
- * `interval` apart; a 429 pushes the channel's next slot past Retry-After for every worker.
+ * Reserves the next send slot of a channel when it is at most `maxWait` away and returns the
+ * wait; a caller that would wait longer gets the wait without reserving anything (so stepping
+ * aside never pushes the channel's slots further out). Slots are `interval` apart.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
+local maxWait = tonumber(ARGV[3])
 local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
 local start = math.max(now, nextAt)
-redis.call('SET', KEYS[1], tostring(start + interval), 'PX', 3600000)
+if start - now <= maxWait then
+  redis.call('SET', KEYS[1], tostring(start + interval), 'PX', 3600000)
+end
 return start - now
 `;
 
@@ -43,7 +47,8 @@ export class PacingWaitTooLong extends Error {
 export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; maxWaitMs?: number }): ChannelPacer {
   const key = (channel: string) => `${options.prefix}:slack:pace:${channel}`;
   const blockedKey = (channel: string) => `${options.prefix}:slack:blocked:${channel}`;
-  const maxWaitMs = options.maxWaitMs ?? 5_000;
+  // Longer waits free the worker slot: the job is delayed until the channel has room.
+  const maxWaitMs = options.maxWaitMs ?? 100;
   const checkBlocked = async (channel: string) => {
     const blockedFor = await redis.pttl(blockedKey(channel));
     if (blockedFor > 0) throw new PacingWaitTooLong(blockedFor);
@@ -51,7 +56,7 @@ export function createChannelPacer(redis: Redis, options: { prefix: string; inte
   return {
     async acquire(channel) {
       await checkBlocked(channel);
-      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs)));
+      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs), String(maxWaitMs)));
       if (wait > maxWaitMs) throw new PacingWaitTooLong(wait);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       await checkBlocked(channel);

@@ -1,0 +1,347 @@
+// bench/pipeline: the whole pipeline under a realistic mix of Heroku deliveries at a fixed rate.
+//
+//   npm run bench:pipeline [-- --rate 500 --duration 60 --apps 200]
+//
+// Starts the API and a worker (real PostgreSQL and Redis, a Slack receiver on loopback), sends
+// signed deliveries at a fixed rate, then prints webhook-to-incident and webhook-to-Slack
+// latency, the sustained rate, peak RSS per process and an exact correctness check. Exits 1
+// when a target is missed.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { defaultMigrationsDir, deleteKeysMatching, migrateDatabase } from '@pulsebridge/core';
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '500' },
+    duration: { type: 'string', default: '60' },
+    apps: { type: 'string', default: '200' },
+    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
+    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    /** Write a V8 CPU profile of the worker into this folder. */
+    'profile-worker': { type: 'string' },
+  },
+});
+const RATE = Number(args.rate);
+const DURATION = Number(args.duration);
+const APPS = Number(args.apps);
+const TARGETS = { incidentP99Ms: 250, slackP99Ms: 500, workerRssMb: 200 };
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const runId = `pbpipe_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+const databaseUrl = `${args.pg}/${runId}`;
+const ADMIN_TOKEN = randomBytes(24).toString('hex');
+const SLACK_TOKEN = 'xoxb-bench';
+
+/** A Slack Web API that answers like Slack and records when each post arrives. */
+async function startSlackReceiver() {
+  const posts: { at: number; channel: string; text: string; threadTs?: string }[] = [];
+  let ts = 1_764_000_000_000_000;
+  const body = (req: IncomingMessage) => new Promise<string>((resolve) => {
+    let data = '';
+    req.on('data', (chunk) => (data += chunk));
+    req.on('end', () => resolve(data));
+  });
+  const server = createServer(async (req, res) => {
+    const params = Object.fromEntries(new URLSearchParams(await body(req)));
+    const method = req.url?.split('/').pop() ?? '';
+    const answer = (value: object) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, ...value }));
+    if (method === 'chat.postMessage') {
+      ts += 1;
+      const stamp = `${Math.floor(ts / 1e6)}.${String(ts % 1e6).padStart(6, '0')}`;
+      posts.push({ at: Date.now(), channel: params.channel ?? '', text: params.text ?? '', ...(params.thread_ts && { threadTs: params.thread_ts }) });
+      return answer({ channel: `C${(params.channel ?? '').replace(/\W/g, '').toUpperCase().slice(0, 10)}`, ts: stamp });
+    }
+    if (method === 'chat.update') return answer({ channel: params.channel, ts: params.ts });
+    return answer({ messages: [] });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`, posts, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+interface Delivery {
+  body: string;
+  /** The dedup key of the incident this delivery opens, when it opens one. */
+  opens?: string;
+}
+
+/**
+ * The workload, as a list of deliveries in sending order with the exact results they must
+ * produce. Per app, in turn: a dyno crash cycle (crash, crash again, up), a build (pending,
+ * failed) and the next build (pending, succeeded), a release with a release phase (create
+ * pending, non-current update, current update), a formation scale; 5% are redelivered.
+ */
+function buildWorkload(total: number, apps: string[]) {
+  const expected = { incidents: new Map<string, { alerts: number; status: string }>(), pulses: 0, slackRoots: 0 };
+  // Each app gets its own ordered list of deliveries; the lists are then interleaved, so one
+  // app's consecutive events are a full round over the apps apart (as in real life: a dyno
+  // does not crash twice in ten milliseconds).
+  const perApp = new Map<string, object[][]>(apps.map((app) => [app, []]));
+  let clock = Date.UTC(2026, 10, 24, 9, 0, 0);
+  const at = () => new Date((clock += 10)).toISOString();
+  const opens = new Map<object, string>();
+  let planned = 0;
+  for (let cycle = 0; planned < total; cycle += 1) {
+    for (const app of apps) {
+      if (planned >= total) break;
+      const steps = perApp.get(app)!;
+      const kind = cycle % 4;
+      const add = (payload: object, key?: string) => {
+        steps.push([payload]);
+        if (key) opens.set(payload, key);
+        planned += 1;
+      };
+      if (kind === 0) {
+        const dyno = `web.${cycle + 1}`;
+        const key = `heroku:${app}:dyno:${dyno}`;
+        const dynoEvent = (state: string) => {
+          const id = randomUUID();
+          return { id, data: { app: { name: app }, name: dyno, state, management: 'formation', exit_status: state === 'crashed' ? 1 : null }, created_at: at(), webhook_metadata: { event: { id, include: 'dyno' } } };
+        };
+        add(dynoEvent('crashed'), key);
+        add(dynoEvent('crashed'));
+        add(dynoEvent('up'));
+        expected.incidents.set(key, { alerts: 2, status: 'resolved' });
+        expected.slackRoots += 1;
+      } else if (kind === 1) {
+        const key = `heroku:${app}:build`;
+        const build = (id: string, status: string) => ({ id: randomUUID(), resource: 'build', action: status === 'pending' ? 'create' : 'update', data: { id, app: { name: app }, status, source_blob: { version: randomBytes(20).toString('hex') } }, actor: { email: 'dev@example.com' }, created_at: at(), updated_at: at() });
+        const first = randomUUID();
+        const second = randomUUID();
+        add(build(first, 'pending'));
+        add(build(first, 'failed'), key);
+        add(build(second, 'pending'));
+        add(build(second, 'succeeded'));
+        expected.incidents.set(`${key}#${cycle}`, { alerts: 1, status: 'resolved' });
+        expected.pulses += 4;
+        expected.slackRoots += 1 + 4;
+      } else if (kind === 2) {
+        const releaseId = randomUUID();
+        const key = `heroku:${app}:release:${releaseId}`;
+        const release = (action: string, status: string, current: boolean) => ({ id: randomUUID(), resource: 'release', action, data: { id: releaseId, app: { name: app }, status, current, version: cycle, description: `Deploy ${randomBytes(4).toString('hex')}`, slug: { commit: randomBytes(20).toString('hex') } }, actor: { email: 'dev@example.com' }, created_at: at(), updated_at: at() });
+        add(release('create', 'pending', false), key);
+        add(release('update', 'succeeded', false));
+        add(release('update', 'succeeded', true));
+        expected.incidents.set(key, { alerts: 3, status: 'triggered' });
+        expected.pulses += 2;
+        expected.slackRoots += 1 + 2;
+      } else {
+        const key = `heroku:${app}:formation:worker`;
+        add({ id: randomUUID(), resource: 'formation', action: 'update', data: { app: { name: app }, type: 'worker', quantity: cycle, size: 'Standard-1X' }, previous_data: { quantity: cycle - 1 }, created_at: at(), updated_at: at() }, key);
+        const previous = expected.incidents.get(key);
+        expected.incidents.set(key, { alerts: (previous?.alerts ?? 0) + 1, status: 'triggered' });
+        if (!previous) expected.slackRoots += 1;
+      }
+    }
+  }
+  const deliveries: Delivery[] = [];
+  const longest = Math.max(...[...perApp.values()].map((steps) => steps.length));
+  for (let step = 0; step < longest; step += 1) {
+    for (const app of apps) {
+      const payload = perApp.get(app)![step]?.[0];
+      if (payload === undefined) continue;
+      const key = opens.get(payload);
+      deliveries.push({ body: JSON.stringify(payload), ...(key && { opens: key }) });
+      // Heroku redelivers about 5% (retries, Private Space duplicates): they must change nothing.
+      if (Math.random() < 0.05) deliveries.push({ body: JSON.stringify(payload) });
+    }
+  }
+  return { deliveries, expected };
+}
+
+function startProcess(script: string, env: Record<string, string>, execArgv: string[] = []): ChildProcess {
+  return fork(path.join(repo, script), [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+/** Peak resident memory of a process (Linux VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
+async function main() {
+  const admin = new pg.Client({ connectionString: `${args.pg}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${runId}"`);
+  await admin.end();
+  await migrateDatabase(databaseUrl, defaultMigrationsDir());
+  const slack = await startSlackReceiver();
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: args.redis,
+    ADMIN_TOKEN,
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    QUEUE_PREFIX: runId,
+    PORT: '3280',
+    WORKER_PORT: '3281',
+    LOG_LEVEL: 'warn',
+    SLACK_BOT_TOKEN: SLACK_TOKEN,
+    SLACK_API_URL: slack.url,
+    CONFIG_DIR: path.join(repo, 'config'),
+  };
+  const api = startProcess('apps/api/dist/main.js', env);
+  const worker = startProcess('apps/worker/dist/main.js', env, args['profile-worker'] ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-worker']}`] : []);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  try {
+    for (let i = 0; ; i += 1) {
+      try {
+        if ((await fetch('http://127.0.0.1:3280/healthz')).ok) break;
+      } catch {
+        if (i > 200) throw new Error('API did not start');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const call = (method: string, url: string, body: unknown) =>
+      fetch(`http://127.0.0.1:3280${url}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string; secret: string }>);
+    const apps = Array.from({ length: APPS }, (_, i) => `bench-app-${i}`);
+    const integration = await call('POST', '/api/v1/integrations/heroku', { name: 'bench', monitoredApps: apps });
+    // One service and channel per app, as a team with many apps would set it up.
+    await Promise.all(apps.map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
+    await db.connect();
+
+    const { deliveries, expected } = buildWorkload(RATE * DURATION, apps);
+    const signed = deliveries.map((d) => ({ ...d, signature: createHmac('sha256', integration.secret).update(d.body).digest('base64') }));
+    const url = `http://127.0.0.1:3280/webhooks/heroku/${integration.id}`;
+    const acceptedAt = new Map<string, number>();
+    let accepted = 0;
+    let refused = 0;
+    const inflight = new Set<Promise<void>>();
+    console.log(`bench/pipeline: ${signed.length} deliveries at ${RATE}/s over ${DURATION} s, ${APPS} apps (one service and Slack channel each), ${expected.incidents.size} incidents and ${expected.pulses} pulses expected`);
+
+    const started = Date.now();
+    for (let i = 0; i < signed.length; i += 1) {
+      const due = started + (i * 1000) / RATE;
+      const wait = due - Date.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const delivery = signed[i]!;
+      const sent = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'heroku-webhook-hmac-sha256': delivery.signature }, body: delivery.body })
+        .then(async (response) => {
+          await response.arrayBuffer();
+          if (response.status !== 202) {
+            refused += 1;
+            return;
+          }
+          accepted += 1;
+          if (delivery.opens && !acceptedAt.has(delivery.opens)) acceptedAt.set(delivery.opens, Date.now());
+        })
+        .catch(() => {
+          refused += 1;
+        });
+      inflight.add(sent);
+      void sent.finally(() => inflight.delete(sent));
+    }
+    await Promise.all(inflight);
+    const sendSeconds = (Date.now() - started) / 1000;
+
+    // Wait for the backlog to drain: every event applied and every Slack job done.
+    const redis = new Redis(args.redis);
+    const drainStart = Date.now();
+    for (;;) {
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'received'");
+      const slackWaiting = (await redis.zcard(`${runId}:slack:delayed`)) + (await redis.llen(`${runId}:slack:wait`)) + (await redis.llen(`${runId}:slack:active`));
+      if (rows[0]!.n === 0 && slackWaiting === 0) break;
+      if (Date.now() - drainStart > 120_000) {
+        const keys = await redis.keys(`${runId}:slack:*`);
+        const sizes = await Promise.all(keys.map(async (key) => `${key.slice(runId.length + 1)}=${await redis.type(key)}`));
+        throw new Error(`the pipeline did not drain within 120 s: ${rows[0]!.n} events received, slack waiting ${slackWaiting}; keys ${sizes.slice(0, 12).join(' ')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const drainSeconds = (Date.now() - drainStart) / 1000;
+    redis.disconnect();
+
+    const incidents = await db.query<{ dedup_key: string; alert_count: number; status: string; created_at: Date }>('SELECT dedup_key, alert_count, status::text, created_at FROM incidents');
+    const incidentLatencies = incidents.rows.flatMap((row) => {
+      const sentAt = acceptedAt.get(row.dedup_key);
+      return sentAt === undefined ? [] : [Math.max(0, row.created_at.getTime() - sentAt)];
+    });
+    const firstPost = new Map<string, number>();
+    for (const post of slack.posts) {
+      if (post.threadTs) continue;
+      const match = /crashed on (bench-app-\d+)|Build failed on (bench-app-\d+)|Formation worker scaled \d+ -> \d+ on (bench-app-\d+)/.exec(post.text);
+      const dyno = /Dyno (web\.\d+) crashed/.exec(post.text);
+      const key = match?.[1] && dyno ? `heroku:${match[1]}:dyno:${dyno[1]}` : match?.[2] ? `heroku:${match[2]}:build` : match?.[3] ? `heroku:${match[3]}:formation:worker` : null;
+      if (key && !firstPost.has(key)) firstPost.set(key, post.at);
+    }
+    const slackLatencies = [...firstPost].flatMap(([key, at]) => {
+      const sentAt = acceptedAt.get(key);
+      return sentAt === undefined ? [] : [Math.max(0, at - sentAt)];
+    });
+
+    // Exact correctness.
+    const problems: string[] = [];
+    const byKey = new Map(incidents.rows.map((row) => [row.dedup_key, row]));
+    let buildIncidents = 0;
+    for (const [key, want] of expected.incidents) {
+      if (key.includes('#')) {
+        buildIncidents += 1;
+        continue;
+      }
+      const got = byKey.get(key);
+      if (!got || got.alert_count !== want.alerts || got.status !== want.status) problems.push(`${key}: expected ${want.alerts} alerts ${want.status}, got ${got ? `${got.alert_count} ${got.status}` : 'none'}`);
+    }
+    const buildRows = incidents.rows.filter((row) => row.dedup_key.endsWith(':build'));
+    if (buildRows.length !== buildIncidents || buildRows.some((row) => row.status !== 'resolved' || row.alert_count !== 1)) problems.push(`build incidents: expected ${buildIncidents} resolved with 1 alert, got ${buildRows.length}`);
+    if (incidents.rows.length !== expected.incidents.size) problems.push(`incidents: expected ${expected.incidents.size}, got ${incidents.rows.length}`);
+    const pulses = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pulses')).rows[0]!.n;
+    if (pulses !== expected.pulses) problems.push(`pulses: expected ${expected.pulses}, got ${pulses}`);
+    const roots = slack.posts.filter((p) => !p.threadTs).length;
+    if (roots !== expected.slackRoots) problems.push(`Slack messages: expected ${expected.slackRoots}, got ${roots}`);
+    const failed = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status <> 'processed'")).rows[0]!.n;
+    if (failed !== 0) problems.push(`${failed} events not processed`);
+    if (refused !== 0) problems.push(`${refused} deliveries refused`);
+
+    const apiRss = peakRssMb(api.pid);
+    const workerRss = peakRssMb(worker.pid);
+    const sustained = accepted / sendSeconds;
+    const fmt = (values: number[]) => `p50 ${percentile(values, 50).toFixed(0)} ms  p95 ${percentile(values, 95).toFixed(0)} ms  p99 ${percentile(values, 99).toFixed(0)} ms  (n=${values.length})`;
+    console.log(`sustained: ${sustained.toFixed(0)} events/s accepted (${accepted} in ${sendSeconds.toFixed(1)} s); backlog drained ${drainSeconds.toFixed(1)} s after the last delivery`);
+    console.log(`webhook -> incident: ${fmt(incidentLatencies)}   (target p99 < ${TARGETS.incidentP99Ms} ms)`);
+    console.log(`webhook -> Slack:    ${fmt(slackLatencies)}   (target p99 < ${TARGETS.slackP99Ms} ms)`);
+    console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
+    console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
+
+    const misses: string[] = [...problems];
+    if (sustained < RATE * 0.98) misses.push(`sustained ${sustained.toFixed(0)}/s below ${RATE}/s`);
+    if (percentile(incidentLatencies, 99) >= TARGETS.incidentP99Ms) misses.push('webhook -> incident p99');
+    if (percentile(slackLatencies, 99) >= TARGETS.slackP99Ms) misses.push('webhook -> Slack p99');
+    if (workerRss >= TARGETS.workerRssMb) misses.push('worker RSS');
+    if (misses.length > 0) {
+      console.error(`FAILED: ${misses.join('; ')}`);
+      process.exitCode = 1;
+    } else {
+      console.log('all pipeline targets met');
+    }
+  } finally {
+    api.kill('SIGTERM');
+    worker.kill('SIGTERM');
+    await db.end().catch(() => undefined);
+    await slack.close();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
+    await cleanup.connect();
+    await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
+    await cleanup.end();
+    const sweeper = new Redis(args.redis);
+    await deleteKeysMatching(sweeper, `${runId}*`);
+    sweeper.disconnect();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
