@@ -21,9 +21,9 @@ export async function processEvent(job: EventProcessJob, deps: ProcessEventDeps)
     // After the commit, and also when an earlier attempt committed: the job completes only
     // once the notifications are queued (their job ids make this idempotent).
     if (deps.queues && outcome.status !== 'skipped') {
-      const touched = await touchedByEvent(deps.pool, job.eventRowId);
-      await deps.queues.enqueueSlackIncidents(touched.incidents);
-      await deps.queues.enqueueSlackPulses(touched.pulseIds);
+      // What this run changed; for an event applied by an earlier attempt, read it back.
+      const touched = outcome.status === 'processed' ? outcome.touched : await touchedByEvent(deps.pool, job.eventRowId);
+      await Promise.all([deps.queues.enqueueSlackIncidents(touched.incidents), deps.queues.enqueueSlackPulses(touched.pulseIds)]);
     }
     if (outcome.status === 'processed' && outcome.incidentsOpened + outcome.alertsGrouped + outcome.incidentsResolved + outcome.pulsesCreated > 0) {
       deps.logger.debug({ eventRowId: job.eventRowId, ...outcome }, 'event applied');

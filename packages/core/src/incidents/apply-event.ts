@@ -6,7 +6,15 @@ import { SEVERITIES, type RuleSet, type Severity } from '../rules/rule-set.js';
 export const SUSPECT_WINDOW_MS = 60 * 60 * 1000;
 
 export type ApplyOutcome =
-  | { status: 'processed'; incidentsOpened: number; alertsGrouped: number; incidentsResolved: number; pulsesCreated: number }
+  | {
+      status: 'processed';
+      incidentsOpened: number;
+      alertsGrouped: number;
+      incidentsResolved: number;
+      pulsesCreated: number;
+      /** What changed, for notifications: incidents with their new `updated_at`, new pulses. */
+      touched: { incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] };
+    }
   | { status: 'skipped'; reason: string }
   | { status: 'already_done' }
   | { status: 'missing' };
@@ -81,8 +89,9 @@ export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: st
       event.app_name === null
         ? []
         : (await client.query<{ id: string }>('SELECT id FROM services WHERE heroku_app_names @> ARRAY[$1]::text[] ORDER BY id', [event.app_name])).rows.map((row) => row.id);
-    const context: ApplyContext = { client, eventRowId: event.id, eventTime, appName: event.app_name, entity: event.entity, serviceIds };
-    const outcome = { status: 'processed' as const, incidentsOpened: 0, alertsGrouped: 0, incidentsResolved: 0, pulsesCreated: 0 };
+    const touched = { incidents: [] as { id: string; updatedAt: Date }[], pulseIds: [] as string[] };
+    const context: ApplyContext = { client, eventRowId: event.id, eventTime, appName: event.app_name, entity: event.entity, serviceIds, touched };
+    const outcome = { status: 'processed' as const, incidentsOpened: 0, alertsGrouped: 0, incidentsResolved: 0, pulsesCreated: 0, touched };
 
     // Dedup keys in one order everywhere, so two events touching the same keys cannot deadlock.
     const incidentCommands = commands
@@ -118,12 +127,18 @@ interface ApplyContext {
   appName: string | null;
   entity: string;
   serviceIds: string[];
+  touched: { incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] };
 }
 
-/** Locks the dedup key's state row (creating it) and returns the latest resolve time. */
+/**
+ * Locks the dedup key's state row, creating it if needed, in one statement (the no-op update
+ * takes the row lock), and returns the latest resolve time.
+ */
 async function lockKey(client: pg.PoolClient, dedupKey: string): Promise<Date | null> {
-  await client.query('INSERT INTO incident_keys (dedup_key) VALUES ($1) ON CONFLICT DO NOTHING', [dedupKey]);
-  const { rows } = await client.query<{ last_resolved_at: Date | null }>('SELECT last_resolved_at FROM incident_keys WHERE dedup_key = $1 FOR UPDATE', [dedupKey]);
+  const { rows } = await client.query<{ last_resolved_at: Date | null }>(
+    'INSERT INTO incident_keys (dedup_key) VALUES ($1) ON CONFLICT (dedup_key) DO UPDATE SET dedup_key = EXCLUDED.dedup_key RETURNING last_resolved_at',
+    [dedupKey],
+  );
   return rows[0]?.last_resolved_at ?? null;
 }
 
@@ -159,10 +174,11 @@ async function trigger(context: ApplyContext, command: Extract<EventCommand, { t
   if (open !== undefined) {
     const severity = moreSevere(open.severity, command.severity);
     const raised = severity !== open.severity;
-    await client.query(
-      `UPDATE incidents SET alert_count = alert_count + 1, updated_at = now(), severity = $2::"Severity", title = CASE WHEN $3 THEN $4 ELSE title END WHERE id = $1`,
+    const updated = await client.query<{ updated_at: Date }>(
+      `UPDATE incidents SET alert_count = alert_count + 1, updated_at = now(), severity = $2::"Severity", title = CASE WHEN $3 THEN $4 ELSE title END WHERE id = $1 RETURNING updated_at`,
       [open.id, severity, raised, command.title],
     );
+    context.touched.incidents.push({ id: open.id, updatedAt: updated.rows[0]!.updated_at });
     await addTimeline(context, open.id, 'alert', raised ? `Alert raised severity to ${severity}: ${command.title}` : `Alert: ${command.title}`, data);
     await linkServices(context, open.id);
     return 'grouped';
@@ -170,11 +186,12 @@ async function trigger(context: ApplyContext, command: Extract<EventCommand, { t
   // A trigger that happened before the latest resolve is old news delivered late.
   if (lastResolvedAt !== null && context.eventTime.getTime() <= lastResolvedAt.getTime()) return 'stale';
 
-  const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at) VALUES ($1, $2::"Severity", $3, $4, $5, $6) RETURNING id`,
+  const { rows } = await client.query<{ id: string; updated_at: Date }>(
+    `INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at) VALUES ($1, $2::"Severity", $3, $4, $5, $6) RETURNING id, updated_at`,
     [command.title, command.severity, command.dedupKey, context.appName, context.entity, context.eventTime],
   );
   const incidentId = rows[0]!.id;
+  context.touched.incidents.push({ id: incidentId, updatedAt: rows[0]!.updated_at });
   await linkServices(context, incidentId);
   await addTimeline(context, incidentId, 'triggered', `Triggered: ${command.title}`, data);
   await noteSuspectDeploy(context, incidentId);
@@ -191,10 +208,11 @@ async function resolve(context: ApplyContext, command: Extract<EventCommand, { t
   const open = await openIncident(client, command.dedupKey);
   // Only an incident opened before the resolving event happened: an old "up" must not resolve a newer crash.
   if (open === undefined || open.triggered_at.getTime() > context.eventTime.getTime()) return 'none';
-  await client.query(
-    `UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2, updated_at = now() WHERE id = $1`,
+  const resolvedRow = await client.query<{ updated_at: Date }>(
+    `UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2, updated_at = now() WHERE id = $1 RETURNING updated_at`,
     [open.id, `heroku (${command.rule})`],
   );
+  context.touched.incidents.push({ id: open.id, updatedAt: resolvedRow.rows[0]!.updated_at });
   await addTimeline(context, open.id, 'resolved', `Resolved: ${command.message ?? 'Heroku reported recovery'}`, { rule: command.rule, occurredAt: context.eventTime.toISOString() }, 'heroku');
   return 'resolved';
 }
@@ -223,6 +241,7 @@ async function createPulse(context: ApplyContext, command: Extract<EventCommand,
   );
   const pulseId = rows[0]?.id;
   if (pulseId === undefined) return false;
+  context.touched.pulseIds.push(pulseId);
   if (context.serviceIds.length > 0) {
     await client.query(
       'INSERT INTO pulse_services (pulse_id, service_id, occurred_at) SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING',
