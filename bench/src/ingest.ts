@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { defaultMigrationsDir, deleteKeysMatching, migrateDatabase } from '@pulsebridge/core';
+import { createBenchDatabase, dropBenchData } from './bench-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -151,11 +151,7 @@ const fmt = (run: Run) =>
   `${run.requestsPerSecond.toFixed(0).padStart(6)} accepted/s   p50 ${run.p50.toFixed(1).padStart(5)} ms   p99 ${run.p99.toFixed(1).padStart(5)} ms   (${run.accepted} accepted, ${run.non2xx} non-2xx, ${run.errors} errors)`;
 
 async function main() {
-  const admin = new pg.Client({ connectionString: `${args.pg}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${runId}"`);
-  await admin.end();
-  await migrateDatabase(databaseUrl, defaultMigrationsDir());
+  await createBenchDatabase(args.pg, runId);
   const children: ChildProcess[] = [];
   const redis = new Redis(args.redis);
   try {
@@ -241,13 +237,7 @@ async function main() {
     if (args.keep) {
       console.log(`kept database ${runId} and Redis prefix ${runId}-pb for inspection`);
     } else {
-      const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
-      await cleanup.end();
-      const sweeper = new Redis(args.redis);
-      await deleteKeysMatching(sweeper, `${runId}*`);
-      sweeper.disconnect();
+      await dropBenchData(args.pg, args.redis, runId);
     }
   }
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { defaultMigrationsDir, deleteKeysMatching, migrateDatabase } from '@pulsebridge/core';
+import { createBenchDatabase, dropBenchData } from './bench-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -173,11 +173,7 @@ const percentile = (values: number[], p: number) => {
 };
 
 async function main() {
-  const admin = new pg.Client({ connectionString: `${args.pg}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${runId}"`);
-  await admin.end();
-  await migrateDatabase(databaseUrl, defaultMigrationsDir());
+  await createBenchDatabase(args.pg, runId);
   const slack = await startSlackReceiver();
   const env = {
     DATABASE_URL: databaseUrl,
@@ -331,13 +327,7 @@ async function main() {
     await db.end().catch(() => undefined);
     await slack.close();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const cleanup = new pg.Client({ connectionString: `${args.pg}/postgres` });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
-    await cleanup.end();
-    const sweeper = new Redis(args.redis);
-    await deleteKeysMatching(sweeper, `${runId}*`);
-    sweeper.disconnect();
+    await dropBenchData(args.pg, args.redis, runId);
   }
 }
 

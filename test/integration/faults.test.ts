@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, CONFIG_DIR, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { REDIS_URL } from '../support/services.js';
+import { createIntegration, postWebhook, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
@@ -35,22 +34,7 @@ const build = (app: string) =>
 describe('faults', () => {
   it('a worker process killed with SIGKILL mid-burst: its jobs are picked up by another worker, nothing is lost or doubled', async () => {
     const worker = spawn(process.execPath, [WORKER], {
-      env: {
-        PATH: process.env.PATH,
-        ADMIN_TOKEN,
-        SECRET_KEY,
-        DATABASE_URL: stack.config.databaseUrl,
-        REDIS_URL,
-        QUEUE_PREFIX: stack.config.queuePrefix,
-        CONFIG_DIR,
-        WORKER_PORT: '0',
-        LOG_LEVEL: 'silent',
-        SLACK_BOT_TOKEN: slack.token,
-        SLACK_API_URL: slack.apiUrl,
-        SLACK_DEFAULT_CHANNEL: '#general',
-        SLACK_CHANNEL_INTERVAL_MS: '20',
-        WORKER_LOCK_MS: '1000',
-      },
+      env: workerProcessEnv(stack, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '20', WORKER_LOCK_MS: '1000' }),
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => worker.on('exit', resolve));

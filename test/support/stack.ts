@@ -182,3 +182,19 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** Environment for a compiled worker process on this stack's database and queues. */
+export function workerProcessEnv(stack: TestStack, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    ADMIN_TOKEN,
+    SECRET_KEY,
+    DATABASE_URL: stack.config.databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: stack.config.queuePrefix,
+    CONFIG_DIR,
+    WORKER_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}

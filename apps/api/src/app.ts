@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): Express {
   registerIntegrationRoutes(routes, integrationDeps, integrationOps);
   // Heroku sends the browser back here; the signed `state` is the authorization.
   root.get('/oauth/heroku/callback', async (req, res) => {
-    const result = await completeHerokuOAuth(integrationDeps, req.query);
+    const result = await completeHerokuOAuth(integrationDeps, integrationOps, req.query);
     res.status(result.status).json(result.body);
   });
   registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });

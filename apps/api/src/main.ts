@@ -1,14 +1,10 @@
-import { RuleError, bootOrExit, createRuntime, handleShutdownSignals, loadRuleSet } from '@pulsebridge/core';
+import { bootOrExit, loadRulesOrExit, createRuntime, handleShutdownSignals } from '@pulsebridge/core';
 import { startApiServer } from './server.js';
 
 /** Composition root of the API process. */
 async function main(): Promise<void> {
   const config = await bootOrExit();
-  const rules = await loadRuleSet(config.configDir).catch((error: unknown) => {
-    if (!(error instanceof RuleError)) throw error;
-    process.stderr.write(`rules: ${error.message}\n`);
-    process.exit(1);
-  });
+  const rules = await loadRulesOrExit(config.configDir);
   const runtime = createRuntime(config, { process: 'api' });
   const api = await startApiServer(runtime, { port: config.port, rules });
   runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');

@@ -1,15 +1,11 @@
-import { RuleError, SlackTemplateError, bootOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadRuleSet, loadSlackTemplates } from '@pulsebridge/core';
+import { SlackTemplateError, bootOrExit, loadRulesOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadSlackTemplates } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
 /** Composition root of the worker process. */
 async function main(): Promise<void> {
   const config = await bootOrExit();
-  const rules = await loadRuleSet(config.configDir).catch((error: unknown) => {
-    if (!(error instanceof RuleError)) throw error;
-    process.stderr.write(`rules: ${error.message}\n`);
-    process.exit(1);
-  });
+  const rules = await loadRulesOrExit(config.configDir);
   const slackTemplates = await loadSlackTemplates(config.configDir).catch((error: unknown) => {
     if (!(error instanceof SlackTemplateError)) throw error;
     process.stderr.write(`slack templates: ${error.message}\n`);

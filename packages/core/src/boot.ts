@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { checkPostgres, checkRedis } from './connectivity.js';
+import { RuleError, loadRuleSet, type RuleSet } from './rules/rule-set.js';
 
 /** Runs a config loader; on a ConfigError prints its lines (one per bad variable) and exits 1. */
 export function exitOnConfigError<T>(load: () => T): T {
@@ -26,4 +27,15 @@ export async function bootOrExit(): Promise<Config> {
     process.exit(1);
   }
   return config;
+}
+
+/** The rules of CONFIG_DIR, or one line naming the file, rule and problem, and exit 1. */
+export async function loadRulesOrExit(configDir: string): Promise<RuleSet> {
+  try {
+    return await loadRuleSet(configDir);
+  } catch (error) {
+    if (!(error instanceof RuleError)) throw error;
+    process.stderr.write(`rules: ${error.message}\n`);
+    process.exit(1);
+  }
 }

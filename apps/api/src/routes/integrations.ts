@@ -316,6 +316,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
  */
 export async function completeHerokuOAuth(
   deps: IntegrationRouteDeps,
+  ops: IntegrationOps,
   query: { code?: unknown; state?: unknown; error?: unknown },
 ): Promise<{ status: number; body: unknown }> {
   const fail = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
@@ -329,18 +330,11 @@ export async function completeHerokuOAuth(
   } catch (error) {
     return fail(502, 'oauth_failed', `Heroku did not accept the authorization code: ${error instanceof HerokuApiError ? error.describe() : (error as Error).message}`);
   }
-  const row = await deps.prisma.herokuIntegration.findUnique({ where: { id: integrationId }, select: SELECT });
-  if (!row) return fail(404, 'not_found', 'the integration was deleted meanwhile');
-  const client = new HerokuClient({
-    apiUrl: deps.heroku.apiUrl,
-    tokens: integrationTokenSource({ pool: deps.pool, secretKey: deps.secretKey, oauth: { idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret } }, integrationId),
-  });
-  const managedWebhooks = await syncManagedWebhooks(deps.prisma, client, {
-    integrationId,
-    monitoredApps: row.monitoredApps,
-    webhookUrl: `${deps.publicUrl}/webhooks/heroku/${integrationId}`,
-    secret: decryptSecret(deps.secretKey, row.secretCiphertext),
-    include: deps.webhookInclude,
-  });
-  return { status: 200, body: { id: integrationId, status: 'connected', connection: 'oauth', managedWebhooks } };
+  try {
+    const integration = await ops.sync(integrationId);
+    return { status: 200, body: { id: integrationId, status: 'connected', connection: 'oauth', managedWebhooks: integration.managedWebhooks } };
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'not_found') return fail(404, 'not_found', 'the integration was deleted meanwhile');
+    throw error;
+  }
 }

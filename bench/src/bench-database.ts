@@ -1,0 +1,25 @@
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { defaultMigrationsDir, deleteKeysMatching, migrateDatabase } from '@pulsebridge/core';
+
+/** A fresh, migrated database named `runId` on the server at `pgBase`; returns its URL. */
+export async function createBenchDatabase(pgBase: string, runId: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${runId}"`);
+  await admin.end();
+  const url = `${pgBase}/${runId}`;
+  await migrateDatabase(url, defaultMigrationsDir());
+  return url;
+}
+
+/** Drops the run's database and deletes its Redis keys, so benches leave nothing behind. */
+export async function dropBenchData(pgBase: string, redisUrl: string, runId: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
+  await admin.end();
+  const redis = new Redis(redisUrl);
+  await deleteKeysMatching(redis, `${runId}*`);
+  redis.disconnect();
+}
