@@ -260,3 +260,18 @@ describe('Heroku client', () => {
     expect(error).toMatchObject({ status: 404, id: 'not_found', message: "Couldn't find that app." });
   });
 });
+
+describe('Heroku OAuth in a browser', () => {
+  it('a person connecting from the UI lands back on the integration page', async () => {
+    heroku.oauth.setAccountApps(['spare']);
+    heroku.oauth.setAccessTokenTtl(3600);
+    const created = await create(['spare'], null);
+    const start = await fetch(`${stack.url}/api/v1/integrations/heroku/${created.body.id}/oauth/start`, { headers: { authorization: 'Bearer test-admin-token-0123456789' }, redirect: 'manual' });
+    const approved = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+    const back = new URL(approved.headers.get('location')!, heroku.idUrl);
+    const callback = await fetch(`${stack.url}/oauth/heroku/callback?${back.searchParams}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(callback.status).toBe(303);
+    expect(callback.headers.get('location')).toBe(`/integrations/${created.body.id}?notice=${encodeURIComponent('Connected with Heroku; managed webhooks synced.')}`);
+    expect((await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`)).body).toMatchObject({ connection: 'oauth', managedWebhooks: [expect.objectContaining({ appName: 'spare', state: 'active' })] });
+  });
+});

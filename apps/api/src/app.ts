@@ -92,6 +92,12 @@ export function createApp(deps: AppDeps): Express {
   // Heroku sends the browser back here; the signed `state` is the authorization.
   root.get('/oauth/heroku/callback', async (req, res) => {
     const result = await completeHerokuOAuth(integrationDeps, integrationOps, req.query);
+    // A person who clicked "Connect with Heroku" goes back to the integration's page.
+    const connected = result.body as { id?: string; error?: { message: string } };
+    if (req.accepts(['json', 'html']) === 'html') {
+      const notice = connected.error ? `Heroku connection failed: ${connected.error.message}` : 'Connected with Heroku; managed webhooks synced.';
+      return res.redirect(303, `${connected.id ? `/integrations/${connected.id}` : '/integrations'}?notice=${encodeURIComponent(notice)}`);
+    }
     res.status(result.status).json(result.body);
   });
   registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });
