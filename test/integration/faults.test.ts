@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,10 @@ beforeAll(async () => {
   });
   integration = await createIntegration(stack, APPS);
 });
+// Children are stopped even when a test fails before it kills them.
+const children: ChildProcess[] = [];
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await stack?.stop();
   await slack?.close();
 });
@@ -37,6 +40,7 @@ describe('faults', () => {
       env: workerProcessEnv(stack, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '20', WORKER_LOCK_MS: '1000' }),
       stdio: 'ignore',
     });
+    children.push(worker);
     const exited = new Promise((resolve) => worker.on('exit', resolve));
     // 20 apps, each: a crash of web.1 (twice) and a build: 20 incidents with 2 alerts, 20 pulses.
     const bodies = APPS.flatMap((app) => [crash(app, 'web.1'), crash(app, 'web.1'), build(app)]);

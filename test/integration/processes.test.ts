@@ -19,9 +19,16 @@ interface Running {
 }
 
 /** Runs a compiled entry point as `npm run start:*` would, capturing what it prints. */
+// Children are stopped even when a test fails before it stops them.
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 function run(script: string, env: Record<string, string | undefined>): Running {
   const started = Date.now();
   const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

@@ -18,13 +18,16 @@ beforeAll(async () => {
   stack = await startTestStack({ config: slackConfig });
   integration = await createIntegration(stack, ['first', 'second']);
 });
+// Children are stopped even when a test fails before it kills them.
+const children: ChildProcess[] = [];
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await stack?.stop();
   await slack?.close();
 });
 
 function startWorkerProcess(): ChildProcess {
-  return spawn(process.execPath, [WORKER], {
+  const child = spawn(process.execPath, [WORKER], {
     env: workerProcessEnv(stack, {
       LOG_LEVEL: 'warn',
       SLACK_BOT_TOKEN: slack.token,
@@ -35,6 +38,8 @@ function startWorkerProcess(): ChildProcess {
     }),
     stdio: 'ignore',
   });
+  children.push(child);
+  return child;
 }
 
 const crash = (app: string) => {
