@@ -8,7 +8,7 @@
 // when a target is missed.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createBenchDatabase, dropBenchData } from './bench-database.js';
+import { writeLatencyPlot } from './latency-plot.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -260,10 +261,11 @@ async function main() {
     redis.disconnect();
 
     const incidents = await db.query<{ dedup_key: string; alert_count: number; status: string; created_at: Date }>('SELECT dedup_key, alert_count, status::text, created_at FROM incidents');
-    const incidentLatencies = incidents.rows.flatMap((row) => {
+    const incidentPoints: [number, number][] = incidents.rows.flatMap((row) => {
       const sentAt = acceptedAt.get(row.dedup_key);
-      return sentAt === undefined ? [] : [Math.max(0, row.created_at.getTime() - sentAt)];
+      return sentAt === undefined ? [] : [[(sentAt - started) / 1000, Math.max(0, row.created_at.getTime() - sentAt)] as [number, number]];
     });
+    const incidentLatencies = incidentPoints.map(([, ms]) => ms);
     const firstPost = new Map<string, number>();
     for (const post of slack.posts) {
       if (post.threadTs) continue;
@@ -272,10 +274,11 @@ async function main() {
       const key = match?.[1] && dyno ? `heroku:${match[1]}:dyno:${dyno[1]}` : match?.[2] ? `heroku:${match[2]}:build` : match?.[3] ? `heroku:${match[3]}:formation:worker` : null;
       if (key && !firstPost.has(key)) firstPost.set(key, post.at);
     }
-    const slackLatencies = [...firstPost].flatMap(([key, at]) => {
+    const slackPoints: [number, number][] = [...firstPost].flatMap(([key, at]) => {
       const sentAt = acceptedAt.get(key);
-      return sentAt === undefined ? [] : [Math.max(0, at - sentAt)];
+      return sentAt === undefined ? [] : [[(sentAt - started) / 1000, Math.max(0, at - sentAt)] as [number, number]];
     });
+    const slackLatencies = slackPoints.map(([, ms]) => ms);
 
     // Exact correctness.
     const problems: string[] = [];
@@ -309,6 +312,22 @@ async function main() {
     console.log(`webhook -> Slack:    ${fmt(slackLatencies)}   (target p99 < ${TARGETS.slackP99Ms} ms)`);
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
+
+    mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
+    const plot = path.join(repo, 'bench/results/pipeline-latency.png');
+    const plotted = await writeLatencyPlot(
+      plot,
+      `pulsebridge pipeline at ${RATE} events/s, ${APPS} apps: latency of each incident's first delivery`,
+      [
+        { label: 'webhook -> incident committed', color: '#3b5bdb', points: incidentPoints },
+        { label: 'webhook -> first Slack post', color: '#e8590c', points: slackPoints },
+      ],
+      [
+        { label: `incident p99 target ${TARGETS.incidentP99Ms} ms`, ms: TARGETS.incidentP99Ms },
+        { label: `Slack p99 target ${TARGETS.slackP99Ms} ms`, ms: TARGETS.slackP99Ms },
+      ],
+    );
+    if (plotted) console.log(`plot: ${path.relative(repo, plot)}`);
 
     const misses: string[] = [...problems];
     if (sustained < RATE * 0.98) misses.push(`sustained ${sustained.toFixed(0)}/s below ${RATE}/s`);
