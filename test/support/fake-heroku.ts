@@ -278,20 +278,8 @@ export function validateSchema(schema: JsonSchema, value: unknown, root: JsonSch
 // ---------------------------------------------------------------------------------------------
 // The server
 
-interface DynoRecord {
-  id: string;
-  app: string;
-  name: string;
-  command: string;
-  size: string;
-  type: string;
-  attach: boolean;
-  time_to_live: number;
-  attach_url: string | null;
-  created_at: string;
-  env?: Record<string, string>;
-  secret: string;
-}
+/** What the fake stores; `state` and `exit_status` come from the dyno's Rendezvous session. */
+type DynoRecord = Omit<FakeDyno, 'state' | 'exit_status' | 'secret'> & { secret: string };
 
 type Principal = { kind: 'api'; apps: Set<string>; forbidden: Set<string> } | { kind: 'oauth' };
 

@@ -39,3 +39,4 @@ export * from './heroku/oauth-state.js';
 export * from './heroku/run-command.js';
 export * from './heroku/rendezvous.js';
 export * from './heroku/execute-run.js';
+export { registerCommonFilters } from './config-files.js';

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Liquid } from 'liquidjs';
+import { registerCommonFilters } from '@pulsebridge/core';
 
 const VIEWS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../views');
 
@@ -27,6 +28,5 @@ export function createViewEngine(): Liquid {
   liquid.registerFilter('ago', (value: unknown) => relativeTime(value as Date | string | null));
   liquid.registerFilter('iso', (value: unknown) => (value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : ''));
   liquid.registerFilter('json', (value: unknown) => JSON.stringify(value, null, 2));
-  liquid.registerFilter('short_sha', (value: unknown) => (typeof value === 'string' ? value.slice(0, 7) : value));
-  return liquid;
+  return registerCommonFilters(liquid);
 }

@@ -1,4 +1,5 @@
 import { Liquid } from 'liquidjs';
+import { registerCommonFilters } from '../config-files.js';
 
 /**
  * The one Liquid engine for rules: strict about filters (a typo fails at start-up), lenient
@@ -6,8 +7,5 @@ import { Liquid } from 'liquidjs';
  * text: whoever displays it (Slack, HTML) escapes it there.
  */
 export function createRuleLiquid(): Liquid {
-  const liquid = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, relativeReference: false, cache: false });
-  liquid.registerFilter('short_sha', (value: unknown) => (typeof value === 'string' ? value.slice(0, 7) : value));
-  liquid.registerFilter('short_id', (value: unknown) => (typeof value === 'string' ? value.slice(0, 8) : value));
-  return liquid;
+  return registerCommonFilters(new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, relativeReference: false, cache: false }));
 }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Liquid, Template } from 'liquidjs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { compileTemplate, parseConfigYaml, readConfigFile } from '../config-files.js';
 import { createRuleLiquid } from './liquid.js';
 
 import type { Severity } from '../generated/prisma/enums.js';
@@ -90,13 +88,7 @@ export class RuleError extends Error {
 }
 
 function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRule {
-  const parse = (field: string, source: string): Template[] => {
-    try {
-      return liquid.parse(source);
-    } catch (error) {
-      throw new RuleError(`${where}: ${field}: ${(error as Error).message.replace(/, file:.*$/, '')}`);
-    }
-  };
+  const parse = (field: string, source: string): Template[] => compileTemplate(liquid, source, `${where}: ${field}`, (message) => new RuleError(message));
   const optional = (field: string, source: string | undefined) => (source === undefined ? null : parse(field, source));
   const incident = rule.incident;
   const pulse = rule.pulse;
@@ -136,13 +128,7 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
 
 /** Validates and compiles rules from YAML text; `file` is only used in error messages. */
 export function compileRules(source: string, file: string): RuleSet {
-  let document: unknown;
-  try {
-    document = parseYaml(source);
-  } catch (error) {
-    throw new RuleError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  const top = RulesFileSchema.safeParse(document);
+  const top = RulesFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
   if (!top.success) throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule`);
   const liquid = createRuleLiquid();
   const names = new Set<string>();
@@ -164,12 +150,6 @@ export function compileRules(source: string, file: string): RuleSet {
 
 /** Loads `<configDir>/rules.yaml`; start-up fails with a RuleError naming what is wrong. */
 export async function loadRuleSet(configDir: string): Promise<RuleSet> {
-  const file = path.join(configDir, 'rules.yaml');
-  let source: string;
-  try {
-    source = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new RuleError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set CONFIG_DIR to a folder with rules.yaml`);
-  }
+  const { file, source } = await readConfigFile(configDir, 'rules.yaml', (message) => new RuleError(`${message}; set CONFIG_DIR to a folder with rules.yaml`));
   return compileRules(source, file);
 }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { compileTemplate, parseConfigYaml, readConfigFile, registerCommonFilters } from '../config-files.js';
 import { escapeMrkdwn, SLACK_LIMITS, truncateText } from './mrkdwn.js';
 
 const template = z.string();
@@ -68,30 +66,18 @@ function createSlackLiquid(): Liquid {
     ownPropertyOnly: true,
     outputEscape: (value: unknown) => escapeMrkdwn(value === null || value === undefined ? '' : String(value)),
   });
-  liquid.registerFilter('short_sha', (value: unknown) => (typeof value === 'string' ? value.slice(0, 7) : value));
-  return liquid;
+  return registerCommonFilters(liquid);
 }
 
 export function compileSlackTemplates(source: string, file: string): SlackTemplates {
-  let document: unknown;
-  try {
-    document = parseYaml(source);
-  } catch (error) {
-    throw new SlackTemplateError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  const parsed = SlackTemplatesSchema.safeParse(document);
+  const fail = (message: string) => new SlackTemplateError(message);
+  const parsed = SlackTemplatesSchema.safeParse(parseConfigYaml(source, file, fail));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new SlackTemplateError(`${file}: ${issue.path.join('.') || 'top level'}: ${issue.message}`);
   }
   const liquid = createSlackLiquid();
-  const compile = (where: string, source: string): Template[] => {
-    try {
-      return liquid.parse(source);
-    } catch (error) {
-      throw new SlackTemplateError(`${file}: ${where}: ${(error as Error).message.replace(/, file:.*$/, '')}`);
-    }
-  };
+  const compile = (where: string, source: string): Template[] => compileTemplate(liquid, source, `${file}: ${where}`, fail);
   const message = (where: string, input: z.output<typeof MessageSchema>): CompiledMessage => ({
     text: compile(`${where}.text`, input.text),
     header: compile(`${where}.header`, input.header),
@@ -111,13 +97,7 @@ export function compileSlackTemplates(source: string, file: string): SlackTempla
 
 /** Loads `<configDir>/slack.yaml`; a broken file fails start-up naming it. */
 export async function loadSlackTemplates(configDir: string): Promise<SlackTemplates> {
-  const file = path.join(configDir, 'slack.yaml');
-  let source: string;
-  try {
-    source = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new SlackTemplateError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  const { file, source } = await readConfigFile(configDir, 'slack.yaml', (message) => new SlackTemplateError(message));
   return compileSlackTemplates(source, file);
 }
 
