@@ -88,6 +88,24 @@ describe('builds', () => {
   });
 });
 
+describe('releases', () => {
+  it('a release that fails after an informational alert raises the open incident to high and retitles it; a later lower alert leaves both', async () => {
+    const id = randomUUID();
+    await deliver(release('ordering', 0, { id, status: 'pending', current: false, action: 'create', version: 7 }));
+    expect(await incidents(`heroku:ordering:release:${id}`)).toMatchObject([{ severity: 'info', alert_count: 1 }]);
+    await deliver(release('ordering', 1, { id, status: 'failed', current: false, version: 7 }));
+    await deliver(release('ordering', 2, { id, status: 'succeeded', current: true, version: 7 }));
+    const [incident] = await incidents(`heroku:ordering:release:${id}`);
+    expect(incident).toMatchObject({ status: 'triggered', alert_count: 3, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
+    const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    expect(detail.body.timeline.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
+      'triggered: Triggered: Release v7 pending on ordering: Deploy 1a2b3c4d',
+      'alert: Alert raised severity to high: Release v7 failed on ordering: Deploy 1a2b3c4d',
+      'alert: Alert: Release v7 succeeded on ordering: Deploy 1a2b3c4d',
+    ]);
+  });
+});
+
 describe('dyno crashes: ordering, grouping, staleness', () => {
   it('crashes of one dyno group into one incident; up resolves it; a later crash opens a new one', async () => {
     await deliver(dyno('shop-web', 'web.1', 'crashed', 0), dyno('shop-web', 'web.1', 'crashed', 1), dyno('shop-web', 'web.1', 'crashed', 2));
