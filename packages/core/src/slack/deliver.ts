@@ -7,6 +7,9 @@ import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
 import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
 import { routeToChannels, type RoutedService } from './routing.js';
 
+/** A pool, or the connection holding an incident's lock: both run the same queries. */
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
 export interface SlackDeliveryDeps {
   pool: pg.Pool;
   slack: WebClient;
@@ -75,16 +78,16 @@ async function findPosted(deps: SlackDeliveryDeps, channelId: string | null, tok
   }
 }
 
-async function knownChannelId(pool: pg.Pool, target: string): Promise<string | null> {
+async function knownChannelId(db: Queryable, target: string): Promise<string | null> {
   if (/^[CGD][A-Z0-9]{6,}$/.test(target)) return target;
-  const { rows } = await pool.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [target]);
+  const { rows } = await db.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [target]);
   return rows[0]?.channel ?? null;
 }
 
-async function recordFailure(deps: SlackDeliveryDeps, row: MessageRow, error: string, incidentId: string | null) {
-  await deps.pool.query(`UPDATE slack_messages SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, [row.id, error]);
+async function recordFailure(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, error: string, incidentId: string | null) {
+  await db.query(`UPDATE slack_messages SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, [row.id, error]);
   if (incidentId !== null) {
-    await deps.pool.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'slack_error', $2, $3, 'slack')`, [
+    await db.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'slack_error', $2, $3, 'slack')`, [
       incidentId,
       `Slack could not deliver to ${row.target}: ${error}`,
       JSON.stringify({ target: row.target, error }),
@@ -93,22 +96,37 @@ async function recordFailure(deps: SlackDeliveryDeps, row: MessageRow, error: st
   deps.logger.warn({ target: row.target, error, incidentId }, 'Slack refused the message; not retrying this channel');
 }
 
-/** Gets or creates the message row for a target; `created` says whether it is new (no earlier attempt). */
-async function messageRow(pool: pg.Pool, owner: { incidentId: string } | { pulseId: string }, target: string): Promise<{ row: MessageRow; created: boolean }> {
+const MESSAGE_COLUMNS = 'id, target, channel, ts, status, client_token, rendered_at, thread_seq::text, pending_reply_token, pending_reply_seq::text';
+
+/**
+ * Gets or creates the message row for a target; `created` says whether it is new (no earlier
+ * attempt). `known` are the owner's rows already read, so an existing one costs no query.
+ */
+async function messageRow(db: Queryable, owner: { incidentId: string } | { pulseId: string }, target: string, known: MessageRow[] = []): Promise<{ row: MessageRow; created: boolean }> {
+  const existing = known.find((row) => row.target === target);
+  if (existing !== undefined) return { row: existing, created: false };
   const column = 'incidentId' in owner ? 'incident_id' : 'pulse_id';
   const ownerId = 'incidentId' in owner ? owner.incidentId : owner.pulseId;
-  const inserted = await pool.query<MessageRow>(
-    `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING *`,
+  const inserted = await db.query<MessageRow>(
+    `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
     [ownerId, target, randomUUID()],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
-  const { rows } = await pool.query<MessageRow>(`SELECT * FROM slack_messages WHERE ${column} = $1 AND target = $2`, [ownerId, target]);
+  const { rows } = await db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM slack_messages WHERE ${column} = $1 AND target = $2`, [ownerId, target]);
   return { row: rows[0]!, created: false };
 }
 
 /** Posts the top-level message of a row once, adopting an earlier post found by its token. */
-async function postRoot(deps: SlackDeliveryDeps, row: MessageRow, created: boolean, message: { text: string; blocks: Block[] }, after: (channel: string, ts: string) => Promise<void>, incidentId: string | null): Promise<boolean> {
-  const channelId = created ? null : await knownChannelId(deps.pool, row.target);
+async function postRoot(
+  deps: SlackDeliveryDeps,
+  db: Queryable,
+  row: MessageRow,
+  created: boolean,
+  message: { text: string; blocks: Block[] },
+  after: (channel: string, ts: string) => Promise<void>,
+  incidentId: string | null,
+): Promise<boolean> {
+  const channelId = created ? null : await knownChannelId(db, row.target);
   const earlier = created ? null : await findPosted(deps, channelId, row.client_token);
   if (earlier !== null && channelId !== null) {
     await after(channelId, earlier);
@@ -125,7 +143,7 @@ async function postRoot(deps: SlackDeliveryDeps, row: MessageRow, created: boole
     }),
   );
   if (!result.ok) {
-    await recordFailure(deps, row, result.error, incidentId);
+    await recordFailure(deps, db, row, result.error, incidentId);
     return false;
   }
   await after(result.value.channel ?? row.target, result.value.ts ?? '');
@@ -147,25 +165,52 @@ interface IncidentState {
   resolved_by: string | null;
 }
 
-async function loadIncident(pool: pg.Pool, incidentId: string) {
-  const { rows } = await pool.query<IncidentState>(
-    `SELECT id, number, title, status::text, severity::text, app_name, alert_count, dedup_key, triggered_at, updated_at, acknowledged_by, resolved_by FROM incidents WHERE id = $1`,
-    [incidentId],
+interface ThreadEntry {
+  seq: string;
+  kind: string;
+  message: string;
+}
+
+interface LoadedIncident {
+  incident: IncidentState;
+  services: RoutedService[];
+  suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number } | null;
+  /** Timeline entries that become thread replies, in order. */
+  entries: ThreadEntry[];
+  /** The incident's Slack message rows so far. */
+  messages: MessageRow[];
+}
+
+/** Everything a sync needs about an incident, in one query. */
+async function loadIncident(db: Queryable, incidentId: string): Promise<LoadedIncident | null> {
+  const { rows } = await db.query<IncidentState & { services: RoutedService[]; suspect: LoadedIncident['suspect']; entries: ThreadEntry[]; messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[] }>(
+    `SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
+            i.acknowledged_by, i.resolved_by,
+            (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
+               FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id) AS services,
+            (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
+                                      'minutes_before', (t.data->>'minutes')::int)
+               FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
+              WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1) AS suspect,
+            (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
+               FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY($2)) AS entries,
+            (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
+                                                        'client_token', m.client_token, 'rendered_at', m.rendered_at, 'thread_seq', m.thread_seq::text,
+                                                        'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text)), '[]')
+               FROM slack_messages m WHERE m.incident_id = i.id) AS messages
+       FROM incidents i WHERE i.id = $1`,
+    [incidentId, THREAD_KINDS],
   );
-  const incident = rows[0];
-  if (incident === undefined) return null;
-  const services = await pool.query<RoutedService & { id: string }>(
-    `SELECT s.id, s.name, s.slack_channels AS "slackChannels", s.post_pulses AS "postPulses"
-       FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = $1 ORDER BY s.name`,
-    [incidentId],
-  );
-  const suspect = await pool.query<{ summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number }>(
-    `SELECT p.summary, p.version, p.commit_sha, p.actor_email, (t.data->>'minutes')::int AS minutes_before
-       FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
-      WHERE t.incident_id = $1 AND t.kind = 'suspect_deploy' LIMIT 1`,
-    [incidentId],
-  );
-  return { incident, services: services.rows, suspect: suspect.rows[0] ?? null };
+  const row = rows[0];
+  if (row === undefined) return null;
+  const { services, suspect, entries, messages, ...incident } = row;
+  return {
+    incident,
+    services,
+    suspect,
+    entries,
+    messages: messages.map((message) => ({ ...message, rendered_at: message.rendered_at === null ? null : new Date(message.rendered_at) })),
+  };
 }
 
 export type SyncResult = { status: 'synced'; posted: number; updated: number; replies: number; failed: number } | { status: 'missing' } | { status: 'no_channels' };
@@ -178,12 +223,13 @@ export type SyncResult = { status: 'synced'; posted: number; updated: number; re
  * can never overwrite a newer status; an interrupted run resumes where it stopped.
  */
 export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: string): Promise<SyncResult> {
-  const lock = await deps.pool.connect();
+  // Every query runs on the connection that holds the lock: one connection per sync.
+  const db = await deps.pool.connect();
   try {
-    await lock.query(`SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]);
-    const loaded = await loadIncident(deps.pool, incidentId);
+    await db.query(`SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]);
+    const loaded = await loadIncident(db, incidentId);
     if (loaded === null) return { status: 'missing' };
-    const { incident, services, suspect } = loaded;
+    const { incident, services, suspect, entries, messages } = loaded;
     const targets = routeToChannels(services, deps.defaultChannel, 'incident');
     if (targets.length === 0) return { status: 'no_channels' };
 
@@ -195,20 +241,16 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
     const rendered = renderMessage(deps.templates, deps.templates.incident, scope);
     const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident.id, incident.status)];
     const message = { text: rendered.text, blocks };
-    const { rows: entries } = await deps.pool.query<{ seq: string; kind: string; message: string }>(
-      `SELECT seq::text, kind, message FROM timeline_entries WHERE incident_id = $1 AND kind = ANY($2) ORDER BY seq`,
-      [incidentId, THREAD_KINDS],
-    );
     const lastSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : '0';
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
 
     for (const target of targets) {
-      const { row, created } = await messageRow(deps.pool, { incidentId }, target);
+      const { row, created } = await messageRow(db, { incidentId }, target, messages);
       if (row.status === 'failed') continue;
       if (row.ts === null) {
         // The new message shows the state as it is, so the changes so far need no replies.
-        const ok = await postRoot(deps, row, created, message, async (channel, ts) => {
-          await deps.pool.query(
+        const ok = await postRoot(deps, db, row, created, message, async (channel, ts) => {
+          await db.query(
             `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
             [row.id, channel, ts, incident.updated_at, lastSeq],
           );
@@ -217,49 +259,66 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
         else result.failed += 1;
         continue;
       }
-      if (row.rendered_at === null || row.rendered_at.getTime() < incident.updated_at.getTime()) {
+      const reply = await planReply(deps, db, row, entries);
+      const stale = row.rendered_at === null || row.rendered_at.getTime() < incident.updated_at.getTime();
+      if (stale) {
         const updated = await call(deps, row.target, () => deps.slack.chat.update({ channel: row.channel!, ts: row.ts!, text: message.text, blocks: message.blocks }));
         if (!updated.ok) {
-          await recordFailure(deps, row, updated.error, incidentId);
+          await recordFailure(deps, db, row, updated.error, incidentId);
           result.failed += 1;
           continue;
         }
-        await deps.pool.query('UPDATE slack_messages SET rendered_at = $2, updated_at = now() WHERE id = $1', [row.id, incident.updated_at]);
         result.updated += 1;
       }
-      if (await replyInThread(deps, row, entries, incidentId)) result.replies += 1;
+      // The new rendering and the reply about to be posted are recorded together.
+      if (stale || reply !== null) {
+        await db.query(
+          `UPDATE slack_messages SET rendered_at = CASE WHEN $2 THEN $3 ELSE rendered_at END, pending_reply_token = $4, pending_reply_seq = $5, updated_at = now() WHERE id = $1`,
+          [row.id, stale, incident.updated_at, reply?.token ?? null, reply?.upto ?? null],
+        );
+      }
+      if (reply !== null && (await postReply(deps, db, row, reply, incidentId))) result.replies += 1;
     }
     return result;
   } finally {
-    await lock.query(`SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]).catch(() => undefined);
-    lock.release();
+    await db.query(`SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]).catch(() => undefined);
+    db.release();
   }
 }
 
-/** One reply for every change after the last one posted in the thread. */
-async function replyInThread(deps: SlackDeliveryDeps, row: MessageRow, entries: { seq: string; kind: string; message: string }[], incidentId: string): Promise<boolean> {
+interface PlannedReply {
+  token: string;
+  upto: string;
+  text: string;
+}
+
+/**
+ * The one reply covering every change after the last one posted in the thread, or null. A
+ * reply recorded as pending by an interrupted run counts as posted when Slack has it.
+ */
+async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, entries: ThreadEntry[]): Promise<PlannedReply | null> {
   let covered = BigInt(row.thread_seq);
   if (row.pending_reply_token !== null && row.pending_reply_seq !== null) {
     const earlier = await findPosted(deps, row.channel, row.pending_reply_token, row.ts!);
     if (earlier !== null) {
       covered = BigInt(row.pending_reply_seq);
-      await deps.pool.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', [row.id, row.pending_reply_seq]);
+      await db.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', [row.id, row.pending_reply_seq]);
     }
   }
   const fresh = entries.filter((entry) => BigInt(entry.seq) > covered);
-  if (fresh.length === 0) return false;
-  const upto = fresh[fresh.length - 1]!.seq;
-  const token = randomUUID();
-  await deps.pool.query('UPDATE slack_messages SET pending_reply_token = $2, pending_reply_seq = $3 WHERE id = $1', [row.id, token, upto]);
-  const text = renderThreadReply(deps.templates, { changes: fresh.map((entry) => entry.message).join('\n') });
+  if (fresh.length === 0) return null;
+  return { token: randomUUID(), upto: fresh[fresh.length - 1]!.seq, text: renderThreadReply(deps.templates, { changes: fresh.map((entry) => entry.message).join('\n') }) };
+}
+
+async function postReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, reply: PlannedReply, incidentId: string): Promise<boolean> {
   const posted = await call(deps, row.target, () =>
-    deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text, metadata: { event_type: METADATA_EVENT, event_payload: { token } } }),
+    deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text: reply.text, metadata: { event_type: METADATA_EVENT, event_payload: { token: reply.token } } }),
   );
   if (!posted.ok) {
-    await recordFailure(deps, row, posted.error, incidentId);
+    await recordFailure(deps, db, row, posted.error, incidentId);
     return false;
   }
-  await deps.pool.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1', [row.id, upto]);
+  await db.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1', [row.id, reply.upto]);
   return true;
 }
 
@@ -274,28 +333,46 @@ function actionButtons(incidentId: string, status: string): Block {
 
 /** Posts a pulse once to each routed channel. */
 export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string): Promise<SyncResult> {
-  const { rows } = await deps.pool.query<{ id: string; kind: 'build' | 'release' | 'deploy'; summary: string; app_name: string | null; status: string | null; version: string | null; commit_sha: string | null; actor_email: string | null; external_id: string | null; occurred_at: Date; data: Record<string, unknown> }>(
-    `SELECT id, kind::text, summary, app_name, status, version, commit_sha, actor_email, external_id, occurred_at, data FROM pulses WHERE id = $1`,
+  const { rows } = await deps.pool.query<{
+    id: string;
+    kind: 'build' | 'release' | 'deploy';
+    summary: string;
+    app_name: string | null;
+    status: string | null;
+    version: string | null;
+    commit_sha: string | null;
+    actor_email: string | null;
+    external_id: string | null;
+    occurred_at: Date;
+    data: Record<string, unknown>;
+    services: RoutedService[];
+    messages: MessageRow[];
+  }>(
+    `SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
+            (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
+               FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = p.id) AS services,
+            (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
+                                                        'client_token', m.client_token, 'rendered_at', NULL, 'thread_seq', m.thread_seq::text,
+                                                        'pending_reply_token', NULL, 'pending_reply_seq', NULL)), '[]')
+               FROM slack_messages m WHERE m.pulse_id = p.id) AS messages
+       FROM pulses p WHERE p.id = $1`,
     [pulseId],
   );
-  const pulse = rows[0];
-  if (pulse === undefined) return { status: 'missing' };
-  const services = await deps.pool.query<RoutedService>(
-    `SELECT s.name, s.slack_channels AS "slackChannels", s.post_pulses AS "postPulses" FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = $1 ORDER BY s.name`,
-    [pulseId],
-  );
-  const targets = routeToChannels(services.rows, deps.defaultChannel, 'pulse');
+  const loaded = rows[0];
+  if (loaded === undefined) return { status: 'missing' };
+  const { services, messages, ...pulse } = loaded;
+  const targets = routeToChannels(services, deps.defaultChannel, 'pulse');
   if (targets.length === 0) return { status: 'no_channels' };
   const scope = {
     pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
-    services: services.rows.filter((s) => s.postPulses).map((s) => s.name).join(', '),
+    services: services.filter((s) => s.postPulses).map((s) => s.name).join(', '),
   };
   const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope);
   const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
   for (const target of targets) {
-    const { row, created } = await messageRow(deps.pool, { pulseId }, target);
+    const { row, created } = await messageRow(deps.pool, { pulseId }, target, messages);
     if (row.status !== 'posting') continue;
-    const ok = await postRoot(deps, row, created, message, async (channel, ts) => {
+    const ok = await postRoot(deps, deps.pool, row, created, message, async (channel, ts) => {
       await deps.pool.query(`UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`, [row.id, channel, ts]);
     }, null);
     if (ok) result.posted += 1;
