@@ -45,7 +45,7 @@ export function startWorkers(
           pool: db.pool,
           slack: slackClient,
           templates: options.slackTemplates,
-          pacer: createChannelPacer(runtime.redis, { prefix: config.queuePrefix, intervalMs: config.slack.channelIntervalMs }),
+          pacer: createChannelPacer(runtime.redis, { prefix: config.queuePrefix, intervalMs: config.slack.channelIntervalMs, burst: config.slack.channelBurst }),
           logger,
           publicUrl: config.publicUrl,
           defaultChannel: config.slack.defaultChannel,

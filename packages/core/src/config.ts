@@ -69,6 +69,8 @@ export const ConfigSchema = z
     INGEST_MAX_BATCH: positiveInt(200),
     /** Slack allows about one message per second per channel. */
     SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+    /** Messages a quiet channel takes at once before the interval applies (Slack allows short bursts). */
+    SLACK_CHANNEL_BURST: positiveInt(3),
     SLACK_CONCURRENCY: positiveInt(8),
     /** PostgreSQL connections per process (event jobs, Slack jobs and API requests share them). */
     DATABASE_POOL_SIZE: positiveInt(20),
@@ -98,6 +100,7 @@ export const ConfigSchema = z
       defaultChannel: env.SLACK_DEFAULT_CHANNEL,
       signingSecret: env.SLACK_SIGNING_SECRET,
       channelIntervalMs: env.SLACK_CHANNEL_INTERVAL_MS,
+      channelBurst: env.SLACK_CHANNEL_BURST,
       concurrency: env.SLACK_CONCURRENCY,
     },
     heroku: {

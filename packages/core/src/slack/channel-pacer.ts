@@ -1,27 +1,33 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Reserves the next send slot of a channel when it is at most `maxWait` away and returns the
- * wait; a caller that would wait longer gets the wait without reserving anything (so stepping
- * aside never pushes the channel's slots further out). Slots are `interval` apart.
+ * A generic cell rate algorithm: the key holds the channel's theoretical next send time (TAT).
+ * A send may start once `TAT - (burst - 1) * interval` is reached, so a quiet channel takes
+ * `burst` messages at once and then one per `interval`. Reserves the slot when it is at most
+ * `maxWait` away and returns the wait; a caller that would wait longer gets the wait without
+ * reserving anything (so stepping aside never pushes the channel's slots further out).
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local maxWait = tonumber(ARGV[3])
-local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(now, nextAt)
-if start - now <= maxWait then
-  redis.call('SET', KEYS[1], tostring(start + interval), 'PX', 3600000)
+local burst = tonumber(ARGV[4])
+local tat = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local wait = math.max(0, tat - (burst - 1) * interval - now)
+if wait <= maxWait then
+  redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', 3600000)
 end
-return start - now
+return wait
 `;
 
+/** After a 429 the channel starts again with an empty bucket: one message per interval. */
 const BLOCK = `
 local untilAt = tonumber(ARGV[1])
 local ms = tonumber(ARGV[2])
-local nextAt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if untilAt > nextAt then redis.call('SET', KEYS[1], tostring(untilAt), 'PX', 3600000) end
+local interval = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local tat = untilAt + (burst - 1) * interval
+if tat > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], tostring(tat), 'PX', 3600000) end
 if redis.call('PTTL', KEYS[2]) < ms then redis.call('SET', KEYS[2], '1', 'PX', ms) end
 return 1
 `;
@@ -43,12 +49,16 @@ export class PacingWaitTooLong extends Error {
   }
 }
 
-/** About one message per second per channel (Slack's limit), shared by every worker through Redis. */
-export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; maxWaitMs?: number }): ChannelPacer {
+/**
+ * About one message per second per channel (Slack's limit, which allows short bursts), shared
+ * by every worker through Redis.
+ */
+export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; burst?: number; maxWaitMs?: number }): ChannelPacer {
   const key = (channel: string) => `${options.prefix}:slack:pace:${channel}`;
   const blockedKey = (channel: string) => `${options.prefix}:slack:blocked:${channel}`;
   // Longer waits free the worker slot: the job is delayed until the channel has room.
   const maxWaitMs = options.maxWaitMs ?? 100;
+  const burst = String(options.burst ?? 1);
   const checkBlocked = async (channel: string) => {
     const blockedFor = await redis.pttl(blockedKey(channel));
     if (blockedFor > 0) throw new PacingWaitTooLong(blockedFor);
@@ -56,13 +66,13 @@ export function createChannelPacer(redis: Redis, options: { prefix: string; inte
   return {
     async acquire(channel) {
       await checkBlocked(channel);
-      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs), String(maxWaitMs)));
+      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs), String(maxWaitMs), burst));
       if (wait > maxWaitMs) throw new PacingWaitTooLong(wait);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       await checkBlocked(channel);
     },
     async block(channel, ms) {
-      await redis.eval(BLOCK, 2, key(channel), blockedKey(channel), String(Date.now() + ms), String(ms));
+      await redis.eval(BLOCK, 2, key(channel), blockedKey(channel), String(Date.now() + ms), String(ms), String(options.intervalMs), burst);
     },
   };
 }
