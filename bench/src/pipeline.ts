@@ -67,6 +67,7 @@ async function startSlackReceiver() {
 }
 
 interface Delivery {
+  app: string;
   body: string;
   /** The dedup key of the incident this delivery opens, when it opens one. */
   opens?: string;
@@ -74,7 +75,7 @@ interface Delivery {
 
 /**
  * The workload, as a list of deliveries in sending order with the exact results they must
- * produce. Per app, in turn: a dyno crash cycle (crash, crash again, up), a build (pending,
+ * produce. Per app, in turn (each app starting at a different one): a dyno crash cycle (crash, crash again, up), a build (pending,
  * failed) and the next build (pending, succeeded), a release with a release phase (create
  * pending, non-current update, current update), a formation scale; 5% are redelivered.
  */
@@ -89,10 +90,11 @@ function buildWorkload(total: number, apps: string[]) {
   const opens = new Map<object, string>();
   let planned = 0;
   for (let cycle = 0; planned < total; cycle += 1) {
-    for (const app of apps) {
+    for (const [index, app] of apps.entries()) {
       if (planned >= total) break;
       const steps = perApp.get(app)!;
-      const kind = cycle % 4;
+      // Apps start at different points of the cycle, so even a short run has the whole mix.
+      const kind = (cycle + index) % 4;
       const add = (payload: object, key?: string) => {
         steps.push([payload]);
         if (key) opens.set(payload, key);
@@ -148,9 +150,9 @@ function buildWorkload(total: number, apps: string[]) {
       const payload = perApp.get(app)![step]?.[0];
       if (payload === undefined) continue;
       const key = opens.get(payload);
-      deliveries.push({ body: JSON.stringify(payload), ...(key && { opens: key }) });
+      deliveries.push({ app, body: JSON.stringify(payload), ...(key && { opens: key }) });
       // Heroku redelivers about 5% (retries, Private Space duplicates): they must change nothing.
-      if (Math.random() < 0.05) deliveries.push({ body: JSON.stringify(payload) });
+      if (Math.random() < 0.05) deliveries.push({ app, body: JSON.stringify(payload) });
     }
   }
   return { deliveries, expected };
@@ -204,14 +206,25 @@ async function main() {
     const call = (method: string, url: string, body: unknown) =>
       fetch(`http://127.0.0.1:3280${url}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string; secret: string }>);
     const apps = Array.from({ length: APPS }, (_, i) => `bench-app-${i}`);
-    const integration = await call('POST', '/api/v1/integrations/heroku', { name: 'bench', monitoredApps: apps });
+    // An integration monitors at most 500 apps: a team with more connects several accounts.
+    const integrationOf = new Map<string, { id: string; secret: string }>();
+    for (let i = 0; i < apps.length; i += 500) {
+      const monitoredApps = apps.slice(i, i + 500);
+      const integration = await call('POST', '/api/v1/integrations/heroku', { name: `bench ${i / 500 + 1}`, monitoredApps });
+      if (typeof integration.secret !== 'string') throw new Error(`could not create an integration: ${JSON.stringify(integration)}`);
+      for (const app of monitoredApps) integrationOf.set(app, integration);
+    }
     // One service and channel per app, as a team with many apps would set it up.
-    await Promise.all(apps.map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
+    for (let i = 0; i < apps.length; i += 50) {
+      await Promise.all(apps.slice(i, i + 50).map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
+    }
     await db.connect();
 
     const { deliveries, expected } = buildWorkload(RATE * DURATION, apps);
-    const signed = deliveries.map((d) => ({ ...d, signature: createHmac('sha256', integration.secret).update(d.body).digest('base64') }));
-    const url = `http://127.0.0.1:3280/webhooks/heroku/${integration.id}`;
+    const signed = deliveries.map((d) => {
+      const integration = integrationOf.get(d.app)!;
+      return { ...d, url: `http://127.0.0.1:3280/webhooks/heroku/${integration.id}`, signature: createHmac('sha256', integration.secret).update(d.body).digest('base64') };
+    });
     const acceptedAt = new Map<string, number>();
     let accepted = 0;
     let refused = 0;
@@ -224,7 +237,7 @@ async function main() {
       const wait = due - Date.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const delivery = signed[i]!;
-      const sent = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'heroku-webhook-hmac-sha256': delivery.signature }, body: delivery.body })
+      const sent = fetch(delivery.url, { method: 'POST', headers: { 'content-type': 'application/json', 'heroku-webhook-hmac-sha256': delivery.signature }, body: delivery.body })
         .then(async (response) => {
           await response.arrayBuffer();
           if (response.status !== 202) {
