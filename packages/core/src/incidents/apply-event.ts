@@ -30,16 +30,17 @@ interface EventRow {
   occurred_at: Date | null;
   received_at: Date;
   payload: unknown;
-  monitored_apps: string[] | null;
+  /** Whether the integration monitors the event's app (read in SQL: the list can be long). */
+  app_monitored: boolean;
   integration_exists: boolean;
 }
 
 /** Why an event is archived but not acted on, or null when it should be acted on. */
-export function skipReason(event: { source: string; app_name: string | null; integration_exists: boolean; monitored_apps: string[] | null }): string | null {
+export function skipReason(event: { source: string; app_name: string | null; integration_exists: boolean; app_monitored: boolean }): string | null {
   if (event.source !== 'heroku_webhook') return null;
   if (!event.integration_exists) return 'its integration was deleted';
   if (event.app_name === null) return 'the event names no app';
-  if (!(event.monitored_apps ?? []).includes(event.app_name)) return `app ${event.app_name} is not monitored by its integration`;
+  if (!event.app_monitored) return `app ${event.app_name} is not monitored by its integration`;
   return null;
 }
 
@@ -63,16 +64,18 @@ interface AppliedResult {
  *
  * Two round trips: the event is read, mapped to commands here (the rules are code and data in
  * this process), and the commands are applied by `pulsebridge_apply_event` (see its migration),
- * which locks the event, checks it is still to do and writes everything in one statement.
+ * which locks the event, checks it is still to do and writes everything in one statement. Both
+ * are named statements, planned once per connection.
  */
 export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: string, options: { replay?: boolean } = {}): Promise<ApplyOutcome> {
-  const { rows } = await pool.query<EventRow>(
-    `SELECT e.id, e.source, e.status, e.entity, e.resource, e.action, e.app_name, e.occurred_at, e.received_at, e.payload,
-            i.monitored_apps, (i.id IS NOT NULL) AS integration_exists
+  const { rows } = await pool.query<EventRow>({
+    name: 'pb-apply-read-event',
+    text: `SELECT e.id, e.source, e.status, e.entity, e.resource, e.action, e.app_name, e.occurred_at, e.received_at, e.payload,
+            COALESCE(e.app_name = ANY(i.monitored_apps), false) AS app_monitored, (i.id IS NOT NULL) AS integration_exists
        FROM events e LEFT JOIN heroku_integrations i ON i.id = e.integration_id
       WHERE e.id = $1`,
-    [eventRowId],
-  );
+    values: [eventRowId],
+  });
   const event = rows[0];
   if (event === undefined) return { status: 'missing' };
   const replay = options.replay === true;
@@ -89,12 +92,11 @@ export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: st
     .sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : a.dedupKey > b.dedupKey ? 1 : 0));
   const pulses = commands.filter((command) => command.type === 'pulse');
 
-  const applied = await pool.query<{ result: AppliedResult }>('SELECT pulsebridge_apply_event($1, $2::jsonb, $3, $4) AS result', [
-    event.id,
-    JSON.stringify({ incidents, pulses }),
-    reason,
-    replay,
-  ]);
+  const applied = await pool.query<{ result: AppliedResult }>({
+    name: 'pb-apply-event',
+    text: 'SELECT pulsebridge_apply_event($1, $2::jsonb, $3, $4) AS result',
+    values: [event.id, JSON.stringify({ incidents, pulses }), reason, replay],
+  });
   const result = applied.rows[0]!.result;
   switch (result.status) {
     case 'missing':

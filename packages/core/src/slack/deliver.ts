@@ -7,7 +7,10 @@ import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
 import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
 import { routeToChannels, type RoutedService } from './routing.js';
 
-/** A pool, or the connection holding an incident's lock: both run the same queries. */
+/**
+ * A pool, or the connection holding an incident's lock: both run the same queries. Queries run
+ * for every Slack job are named (prepared once per connection), so PostgreSQL plans them once.
+ */
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export interface SlackDeliveryDeps {
@@ -107,10 +110,11 @@ async function messageRow(db: Queryable, owner: { incidentId: string } | { pulse
   if (existing !== undefined) return { row: existing, created: false };
   const column = 'incidentId' in owner ? 'incident_id' : 'pulse_id';
   const ownerId = 'incidentId' in owner ? owner.incidentId : owner.pulseId;
-  const inserted = await db.query<MessageRow>(
-    `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
-    [ownerId, target, randomUUID()],
-  );
+  const inserted = await db.query<MessageRow>({
+    name: `pb-slack-insert-${column}`,
+    text: `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
+    values: [ownerId, target, randomUUID()],
+  });
   if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
   const { rows } = await db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM slack_messages WHERE ${column} = $1 AND target = $2`, [ownerId, target]);
   return { row: rows[0]!, created: false };
@@ -183,8 +187,9 @@ interface LoadedIncident {
 
 /** Everything a sync needs about an incident, in one query. */
 async function loadIncident(db: Queryable, incidentId: string): Promise<LoadedIncident | null> {
-  const { rows } = await db.query<IncidentState & { services: RoutedService[]; suspect: LoadedIncident['suspect']; entries: ThreadEntry[]; messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[] }>(
-    `SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
+  const { rows } = await db.query<IncidentState & { services: RoutedService[]; suspect: LoadedIncident['suspect']; entries: ThreadEntry[]; messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[] }>({
+    name: 'pb-slack-load-incident',
+    text: `SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
             i.acknowledged_by, i.resolved_by,
             (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
                FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id) AS services,
@@ -199,8 +204,8 @@ async function loadIncident(db: Queryable, incidentId: string): Promise<LoadedIn
                                                         'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text)), '[]')
                FROM slack_messages m WHERE m.incident_id = i.id) AS messages
        FROM incidents i WHERE i.id = $1`,
-    [incidentId, THREAD_KINDS],
-  );
+    values: [incidentId, THREAD_KINDS],
+  });
   const row = rows[0];
   if (row === undefined) return null;
   const { services, suspect, entries, messages, ...incident } = row;
@@ -226,7 +231,7 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
   // Every query runs on the connection that holds the lock: one connection per sync.
   const db = await deps.pool.connect();
   try {
-    await db.query(`SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]);
+    await db.query({ name: 'pb-slack-lock', text: `SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, values: [incidentId] });
     const loaded = await loadIncident(db, incidentId);
     if (loaded === null) return { status: 'missing' };
     const { incident, services, suspect, entries, messages } = loaded;
@@ -250,10 +255,11 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
       if (row.ts === null) {
         // The new message shows the state as it is, so the changes so far need no replies.
         const ok = await postRoot(deps, db, row, created, message, async (channel, ts) => {
-          await db.query(
-            `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
-            [row.id, channel, ts, incident.updated_at, lastSeq],
-          );
+          await db.query({
+            name: 'pb-slack-incident-posted',
+            text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
+            values: [row.id, channel, ts, incident.updated_at, lastSeq],
+          });
         }, incidentId);
         if (ok) result.posted += 1;
         else result.failed += 1;
@@ -272,16 +278,17 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
       }
       // The new rendering and the reply about to be posted are recorded together.
       if (stale || reply !== null) {
-        await db.query(
-          `UPDATE slack_messages SET rendered_at = CASE WHEN $2 THEN $3 ELSE rendered_at END, pending_reply_token = $4, pending_reply_seq = $5, updated_at = now() WHERE id = $1`,
-          [row.id, stale, incident.updated_at, reply?.token ?? null, reply?.upto ?? null],
-        );
+        await db.query({
+          name: 'pb-slack-incident-rendered',
+          text: `UPDATE slack_messages SET rendered_at = CASE WHEN $2 THEN $3 ELSE rendered_at END, pending_reply_token = $4, pending_reply_seq = $5, updated_at = now() WHERE id = $1`,
+          values: [row.id, stale, incident.updated_at, reply?.token ?? null, reply?.upto ?? null],
+        });
       }
       if (reply !== null && (await postReply(deps, db, row, reply, incidentId))) result.replies += 1;
     }
     return result;
   } finally {
-    await db.query(`SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, [incidentId]).catch(() => undefined);
+    await db.query({ name: 'pb-slack-unlock', text: `SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, values: [incidentId] }).catch(() => undefined);
     db.release();
   }
 }
@@ -318,7 +325,11 @@ async function postReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow
     await recordFailure(deps, db, row, posted.error, incidentId);
     return false;
   }
-  await db.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1', [row.id, reply.upto]);
+  await db.query({
+    name: 'pb-slack-reply-posted',
+    text: 'UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1',
+    values: [row.id, reply.upto],
+  });
   return true;
 }
 
@@ -347,8 +358,9 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
     data: Record<string, unknown>;
     services: RoutedService[];
     messages: MessageRow[];
-  }>(
-    `SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
+  }>({
+    name: 'pb-slack-load-pulse',
+    text: `SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
             (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
                FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = p.id) AS services,
             (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
@@ -356,8 +368,8 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
                                                         'pending_reply_token', NULL, 'pending_reply_seq', NULL)), '[]')
                FROM slack_messages m WHERE m.pulse_id = p.id) AS messages
        FROM pulses p WHERE p.id = $1`,
-    [pulseId],
-  );
+    values: [pulseId],
+  });
   const loaded = rows[0];
   if (loaded === undefined) return { status: 'missing' };
   const { services, messages, ...pulse } = loaded;
@@ -373,7 +385,7 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
     const { row, created } = await messageRow(deps.pool, { pulseId }, target, messages);
     if (row.status !== 'posting') continue;
     const ok = await postRoot(deps, deps.pool, row, created, message, async (channel, ts) => {
-      await deps.pool.query(`UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`, [row.id, channel, ts]);
+      await deps.pool.query({ name: 'pb-slack-pulse-posted', text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`, values: [row.id, channel, ts] });
     }, null);
     if (ok) result.posted += 1;
     else result.failed += 1;
