@@ -98,7 +98,8 @@ describe('releases', () => {
     const [incident] = await incidents(`heroku:ordering:release:${id}`);
     expect(incident).toMatchObject({ status: 'triggered', alert_count: 3, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
     const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
-    expect(detail.body.timeline.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
+    const entries = detail.body.timeline.filter((t: { kind: string }) => t.kind !== 'suspect_deploy');
+    expect(entries.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
       'triggered: Triggered: Release v7 pending on ordering: Deploy 1a2b3c4d',
       'alert: Alert raised severity to high: Release v7 failed on ordering: Deploy 1a2b3c4d',
       'alert: Alert: Release v7 succeeded on ordering: Deploy 1a2b3c4d',
@@ -125,20 +126,35 @@ describe('dyno crashes: ordering, grouping, staleness', () => {
     expect(await incidents('heroku:shop-web:dyno:web.1')).toMatchObject([{ status: 'resolved' }, { status: 'triggered', alert_count: 1 }]);
   });
 
-  it('an old crash delivered after a newer up leaves no open incident', async () => {
+  it('an old crash applied after a newer up is recorded, already resolved: it happened, but it is never open', async () => {
     const crashedEarlier = dyno('ordering', 'worker.1', 'crashed', 0);
     await deliver(dyno('ordering', 'worker.1', 'up', 5));
     await deliver(crashedEarlier);
-    expect(await incidents('heroku:ordering:dyno:worker.1')).toEqual([]);
-    // A crash after the up is news and opens one.
+    const [recorded] = await incidents('heroku:ordering:dyno:worker.1');
+    expect(recorded).toMatchObject({ status: 'resolved', alert_count: 1, resolved_by: 'heroku (recovered before this alert was applied)' });
+    const detail = await stack.call('GET', `/api/v1/incidents/${recorded.id}`);
+    const entries = detail.body.timeline.filter((t: { kind: string }) => t.kind !== 'suspect_deploy');
+    expect(entries.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
+      'triggered: Triggered: Dyno worker.1 crashed on ordering (exit status 1)',
+      'resolved: Resolved: Heroku had already reported recovery when this alert was applied',
+    ]);
+    // Another crash from before the up joins it; a crash after the up is news and opens one.
+    await deliver(dyno('ordering', 'worker.1', 'crashed', 1));
     await deliver(dyno('ordering', 'worker.1', 'crashed', 6));
-    expect(await incidents('heroku:ordering:dyno:worker.1')).toMatchObject([{ status: 'triggered' }]);
+    expect(await incidents('heroku:ordering:dyno:worker.1')).toMatchObject([
+      { status: 'resolved', alert_count: 2 },
+      { status: 'triggered', alert_count: 1 },
+    ]);
   });
 
-  it('a stale crash never reopens a resolved incident, and an old up never resolves a newer crash', async () => {
+  it('a late crash from before the recovery counts in the resolved incident without reopening it, and an old up never resolves a newer crash', async () => {
     await deliver(dyno('ordering', 'web.2', 'crashed', 10), dyno('ordering', 'web.2', 'up', 12));
     await deliver(dyno('ordering', 'web.2', 'crashed', 11));
-    expect(await incidents('heroku:ordering:dyno:web.2')).toMatchObject([{ status: 'resolved', alert_count: 1 }]);
+    const [resolved] = await incidents('heroku:ordering:dyno:web.2');
+    expect(resolved).toMatchObject({ status: 'resolved', alert_count: 2 });
+    const timeline = (await stack.call('GET', `/api/v1/incidents/${resolved.id}`)).body.timeline.filter((t: { kind: string }) => t.kind !== 'suspect_deploy');
+    expect(timeline.map((t: { kind: string }) => t.kind)).toEqual(['triggered', 'resolved', 'alert']);
+    expect(timeline[2].message).toBe('Alert from before the recovery: Dyno web.2 crashed on ordering (exit status 1)');
 
     await deliver(dyno('ordering', 'web.3', 'crashed', 20));
     await deliver(dyno('ordering', 'web.3', 'up', 19));
@@ -265,7 +281,7 @@ describe('suspect deploys', () => {
 });
 
 describe('manual acknowledge and resolve', () => {
-  it('records who did it; a late alert from before the resolve does not reopen', async () => {
+  it('records who did it; a late alert from before the resolve counts without reopening', async () => {
     const responder = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'Dana (on call)', role: 'responder' } })).body.token;
     await deliver(dyno('manual', 'web.1', 'crashed', 0));
     const [incident] = await incidents('heroku:manual:dyno:web.1');
@@ -282,9 +298,9 @@ describe('manual acknowledge and resolve', () => {
     expect((await stack.call('POST', `/api/v1/incidents/${incident.id}/resolve`)).status).toBe(200);
 
     await deliver(dyno('manual', 'web.1', 'crashed', 2));
-    expect(await incidents('heroku:manual:dyno:web.1')).toHaveLength(1);
+    expect(await incidents('heroku:manual:dyno:web.1')).toMatchObject([{ status: 'resolved', alert_count: 3 }]);
     const timeline = (await stack.call('GET', `/api/v1/incidents/${incident.id}`)).body.timeline;
-    expect(timeline.map((t: { kind: string; actor: string | null }) => `${t.kind}:${t.actor ?? ''}`)).toEqual(['triggered:', 'acknowledged:Dana (on call)', 'alert:', 'resolved:Dana (on call)']);
+    expect(timeline.map((t: { kind: string; actor: string | null }) => `${t.kind}:${t.actor ?? ''}`)).toEqual(['triggered:', 'acknowledged:Dana (on call)', 'alert:', 'resolved:Dana (on call)', 'alert:']);
     expect((await stack.call('POST', `/api/v1/incidents/${randomUUID()}/resolve`)).status).toBe(404);
   });
 });

@@ -10,6 +10,10 @@
 --
 -- Returns {"status": "missing" | "already_done" | "skipped" | "processed", ...counts,
 -- "incidents": [{"id", "updatedAt" (epoch ms)}], "pulses": [id]}.
+-- When the change that resolved an incident happened at Heroku (or when a person resolved it):
+-- a trigger from before then, applied late, belongs to this incident and does not reopen it.
+ALTER TABLE "incidents" ADD COLUMN "resolved_event_at" TIMESTAMPTZ(3);
+
 CREATE FUNCTION pulsebridge_apply_event(p_event uuid, p_commands jsonb, p_skip_reason text, p_replay boolean)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -24,6 +28,8 @@ DECLARE
   open_incident RECORD;
   new_severity "Severity";
   raised boolean;
+  have_incident boolean;
+  late boolean;
   new_incident_id uuid;
   incident_updated timestamptz;
   new_pulse_id uuid;
@@ -68,24 +74,40 @@ BEGIN
         ON CONFLICT (dedup_key) DO UPDATE SET dedup_key = EXCLUDED.dedup_key
         RETURNING last_resolved_at INTO last_resolved;
       SELECT i.id, i.severity, i.triggered_at INTO open_incident FROM incidents i WHERE i.dedup_key = cmd ->> 'dedupKey' AND i.status <> 'resolved';
-      IF FOUND THEN
+      have_incident := FOUND;
+      -- A trigger that happened before the latest recovery but is applied after it (delivered
+      -- late, or applied by another worker first) belongs to the incident that was open when it
+      -- happened; it never reopens one.
+      late := NOT have_incident AND last_resolved IS NOT NULL AND event_time <= last_resolved;
+      IF late THEN
+        SELECT i.id, i.severity, i.triggered_at INTO open_incident FROM incidents i
+         WHERE i.dedup_key = cmd ->> 'dedupKey' AND i.triggered_at <= event_time AND (i.resolved_event_at IS NULL OR i.resolved_event_at >= event_time)
+         ORDER BY i.triggered_at DESC LIMIT 1;
+        have_incident := FOUND;
+      END IF;
+      IF have_incident THEN
         new_severity := LEAST(open_incident.severity, (cmd ->> 'severity')::"Severity");
         raised := new_severity <> open_incident.severity;
-        UPDATE incidents SET alert_count = alert_count + 1, updated_at = now(), severity = new_severity,
+        -- updated_at only ever grows per incident (NEXT_UPDATED_AT in incident-actions.ts).
+        UPDATE incidents SET alert_count = alert_count + 1, updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 millisecond'), severity = new_severity,
                title = CASE WHEN raised THEN cmd ->> 'title' ELSE title END
          WHERE id = open_incident.id RETURNING updated_at INTO incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', open_incident.id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
         INSERT INTO timeline_entries (incident_id, kind, message, data, event_id)
           VALUES (open_incident.id, 'alert',
-                  CASE WHEN raised THEN format('Alert raised severity to %s: %s', new_severity, cmd ->> 'title') ELSE 'Alert: ' || (cmd ->> 'title') END,
+                  CASE WHEN late THEN 'Alert from before the recovery' ELSE 'Alert' END
+                    || CASE WHEN raised THEN format(' raised severity to %s: %s', new_severity, cmd ->> 'title') ELSE ': ' || (cmd ->> 'title') END,
                   jsonb_build_object('rule', cmd ->> 'rule', 'severity', cmd ->> 'severity', 'occurredAt', event_time_text), p_event)
           ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
         INSERT INTO incident_services (incident_id, service_id) SELECT open_incident.id, unnest(service_ids) ON CONFLICT DO NOTHING;
         grouped_count := grouped_count + 1;
-      -- A trigger that happened before the latest resolve is old news delivered late.
-      ELSIF last_resolved IS NULL OR event_time > last_resolved THEN
-        INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at)
-          VALUES (cmd ->> 'title', (cmd ->> 'severity')::"Severity", cmd ->> 'dedupKey', ev.app_name, ev.entity, event_time)
+      ELSE
+        -- A new incident; one whose recovery was already reported is recorded as resolved.
+        INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at, status, resolved_at, resolved_by, resolved_event_at)
+          VALUES (cmd ->> 'title', (cmd ->> 'severity')::"Severity", cmd ->> 'dedupKey', ev.app_name, ev.entity, event_time,
+                  CASE WHEN late THEN 'resolved'::"IncidentStatus" ELSE 'triggered'::"IncidentStatus" END,
+                  CASE WHEN late THEN now() END, CASE WHEN late THEN 'heroku (recovered before this alert was applied)' END,
+                  CASE WHEN late THEN last_resolved END)
           RETURNING id, updated_at INTO new_incident_id, incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', new_incident_id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
         INSERT INTO incident_services (incident_id, service_id) SELECT new_incident_id, unnest(service_ids) ON CONFLICT DO NOTHING;
@@ -93,13 +115,27 @@ BEGIN
           VALUES (new_incident_id, 'triggered', 'Triggered: ' || (cmd ->> 'title'),
                   jsonb_build_object('rule', cmd ->> 'rule', 'severity', cmd ->> 'severity', 'occurredAt', event_time_text), p_event)
           ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
-        -- The deploy most likely behind it: the newest pulse of its app or services in the hour before.
-        SELECT p.id, p.kind::text AS kind, p.summary, p.version, p.actor_email, p.commit_sha, p.occurred_at INTO suspect
-          FROM pulses p
-         WHERE p.occurred_at BETWEEN event_time - interval '60 minutes' AND event_time
-           AND (p.app_name = ev.app_name OR p.id IN (SELECT ps.pulse_id FROM pulse_services ps WHERE ps.service_id = ANY(service_ids)))
-           AND (p.status IS NULL OR p.status NOT IN ('pending', 'failed'))
-         ORDER BY p.occurred_at DESC, p.id DESC
+        IF late THEN
+          INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)
+            VALUES (new_incident_id, 'resolved', 'Resolved: Heroku had already reported recovery when this alert was applied',
+                    jsonb_build_object('occurredAt', to_char(last_resolved AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')), 'heroku', p_event)
+            ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
+        END IF;
+        -- The deploy most likely behind it: the newest pulse of its app or services in the hour
+        -- before. Two index walks (by app, by service), never a scan of the hour's pulses.
+        SELECT c.id, c.kind, c.summary, c.version, c.actor_email, c.commit_sha, c.occurred_at INTO suspect
+          FROM ((SELECT p.id, p.kind::text AS kind, p.summary, p.version, p.actor_email, p.commit_sha, p.occurred_at
+                   FROM pulses p
+                  WHERE p.app_name = ev.app_name AND p.occurred_at BETWEEN event_time - interval '60 minutes' AND event_time
+                    AND (p.status IS NULL OR p.status NOT IN ('pending', 'failed'))
+                  ORDER BY p.occurred_at DESC, p.id DESC LIMIT 1)
+                UNION ALL
+                (SELECT p.id, p.kind::text, p.summary, p.version, p.actor_email, p.commit_sha, p.occurred_at
+                   FROM pulse_services ps JOIN pulses p ON p.id = ps.pulse_id
+                  WHERE ps.service_id = ANY(service_ids) AND ps.occurred_at BETWEEN event_time - interval '60 minutes' AND event_time
+                    AND (p.status IS NULL OR p.status NOT IN ('pending', 'failed'))
+                  ORDER BY ps.occurred_at DESC, p.id DESC LIMIT 1)) c
+         ORDER BY c.occurred_at DESC, c.id DESC
          LIMIT 1;
         IF FOUND THEN
           suspect_minutes := GREATEST(0, round(extract(epoch FROM event_time - suspect.occurred_at) / 60))::integer;
@@ -121,7 +157,8 @@ BEGIN
       SELECT i.id, i.severity, i.triggered_at INTO open_incident FROM incidents i WHERE i.dedup_key = cmd ->> 'dedupKey' AND i.status <> 'resolved';
       -- Only an incident opened before the resolving event happened: an old "up" must not resolve a newer crash.
       IF FOUND AND open_incident.triggered_at <= event_time THEN
-        UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = format('heroku (%s)', cmd ->> 'rule'), updated_at = now()
+        UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = format('heroku (%s)', cmd ->> 'rule'), resolved_event_at = event_time,
+               updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
          WHERE id = open_incident.id RETURNING updated_at INTO incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', open_incident.id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
         INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
+import { NEXT_UPDATED_AT } from '../incidents/incident-actions.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { HerokuApiError, type HerokuClient } from './platform-client.js';
 import { attachToDyno, RendezvousError } from './rendezvous.js';
@@ -151,7 +152,7 @@ async function publishRun(deps: RunDeps, runId: string) {
       [run.incident_id, summary, JSON.stringify({ runId: run.id, exitStatus: run.exit_status, status: run.status }), run.requested_by, run.id],
     );
     // A change of the incident: its Slack thread gets the result.
-    if (added.rowCount) await deps.pool.query('UPDATE incidents SET updated_at = now() WHERE id = $1', [run.incident_id]);
+    if (added.rowCount) await deps.pool.query(`UPDATE incidents SET updated_at = ${NEXT_UPDATED_AT} WHERE id = $1`, [run.incident_id]);
   }
   if (deps.slack === null) return;
   for (const channel of run.slack_channels.filter((c) => !run.slack_uploaded_to.includes(c))) {

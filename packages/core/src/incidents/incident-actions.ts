@@ -1,5 +1,12 @@
 import type pg from 'pg';
 
+/**
+ * The next `updated_at` of an incident, in SQL: it only ever grows, even for two changes in the
+ * same millisecond or a transaction that started before the last one committed. Slack delivery
+ * compares it with what a message shows, and a notification job's id includes it.
+ */
+export const NEXT_UPDATED_AT = "GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')";
+
 export type IncidentActionResult = { ok: true; changed: boolean } | { ok: false; reason: 'not_found' | 'already_resolved' };
 
 /**
@@ -30,10 +37,10 @@ export async function changeIncidentStatus(pool: pg.Pool, incidentId: string, ch
       return { ok: true, changed: false };
     }
     if (change === 'acknowledge') {
-      await client.query(`UPDATE incidents SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, updated_at = now() WHERE id = $1`, [incidentId, actor]);
+      await client.query(`UPDATE incidents SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, updated_at = ${NEXT_UPDATED_AT} WHERE id = $1`, [incidentId, actor]);
       await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, actor) VALUES ($1, 'acknowledged', $2, $3)`, [incidentId, `Acknowledged by ${actor}`, actor]);
     } else {
-      await client.query(`UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2, updated_at = now() WHERE id = $1`, [incidentId, actor]);
+      await client.query(`UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2, resolved_event_at = now(), updated_at = ${NEXT_UPDATED_AT} WHERE id = $1`, [incidentId, actor]);
       await client.query('UPDATE incident_keys SET last_resolved_at = GREATEST(COALESCE(last_resolved_at, now()), now()), updated_at = now() WHERE dedup_key = $1', [dedupKey]);
       await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, actor) VALUES ($1, 'resolved', $2, $3)`, [incidentId, `Resolved by ${actor}`, actor]);
     }
