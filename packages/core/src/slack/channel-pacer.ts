@@ -54,8 +54,10 @@ export class PacingWaitTooLong extends Error {
  * by every worker through Redis.
  */
 export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; burst?: number; maxWaitMs?: number }): ChannelPacer {
-  const key = (channel: string) => `${options.prefix}:slack:pace:${channel}`;
-  const blockedKey = (channel: string) => `${options.prefix}:slack:blocked:${channel}`;
+  // `#ops`, `ops` and `#Ops` are one channel to Slack, and so one pace.
+  const name = (channel: string) => channel.replace(/^#/, '').toLowerCase();
+  const key = (channel: string) => `${options.prefix}:slack:pace:${name(channel)}`;
+  const blockedKey = (channel: string) => `${options.prefix}:slack:blocked:${name(channel)}`;
   // Longer waits free the worker slot: the job is delayed until the channel has room.
   const maxWaitMs = options.maxWaitMs ?? 100;
   const burst = String(options.burst ?? 1);
