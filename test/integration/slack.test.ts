@@ -142,7 +142,8 @@ describe('delivery under Slack trouble', () => {
     expect(delivered).toHaveLength(3);
     // Nothing reached the channel until Retry-After had passed, and then one per interval.
     expect(delivered[0]!.at - calls[0]!.at).toBeGreaterThanOrEqual(950);
-    for (let i = 1; i < delivered.length; i += 1) expect(delivered[i]!.at - delivered[i - 1]!.at).toBeGreaterThanOrEqual(INTERVAL_MS - 20);
+    // (Arrival times at the server: a send may be a few tens of ms late on a busy machine.)
+    for (let i = 1; i < delivered.length; i += 1) expect(delivered[i]!.at - delivered[i - 1]!.at).toBeGreaterThanOrEqual(INTERVAL_MS - 40);
     expect(roots('general').filter((m) => header(m).includes('on limited'))).toHaveLength(3);
     expect(Date.now() - started).toBeLessThan(15_000);
   });

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
  * A fake Slack Web API on a real local HTTP server, for tests that drive pulsebridge (or
  * `@slack/web-api` directly) against something that answers like Slack: bearer-token auth,
  * parameter checks against Slack's OpenAPI spec, Block Kit limits, threads, edits, history,
- * the external file upload flow, and injectable faults (429, HTTP errors, `ok:false`, outages,
- * answers that arrive late).
+ * the external file upload flow, and injectable faults (429, HTTP errors, `ok:false`, for a
+ * number of calls or until cleared; outages; answers that arrive late).
  */
 
 export interface RecordedCall {
@@ -17,6 +17,8 @@ export interface RecordedCall {
   params: Record<string, unknown>;
   /** Date.now() when the request arrived. */
   at: number;
+  /** Date.now() when the answer was sent; unset until then. */
+  answeredAt?: number;
   status: number;
   ok: boolean;
   /** The Slack error code; for HTTP faults and outages `http_<status>`. */
@@ -73,11 +75,17 @@ export interface FakeSlack {
   failNext(method: string, count: number, fault: Fault): void;
   /** While on, every call answers HTTP 503 (an outage). */
   setOutage(on: boolean): void;
+  /**
+   * Until cleared (fault undefined), every call of `method` (or of any method with '*') answers
+   * with the fault, for faults that last a while rather than a number of calls. Faults queued by
+   * failNext are answered first.
+   */
+  setFault(method: string, fault: Fault | undefined): void;
   /** Delay the HTTP answer of the next call of `method` (or '*') by `ms` AFTER its effect is applied (message stored), to simulate a client that dies mid-send. */
   delayNextResponse(method: string, ms: number): void;
   /** Files announced through files.getUploadURLExternal, in order. */
   uploads(): FakeUpload[];
-  /** Clear calls, messages, uploads, faults, delays and the outage (channels stay). */
+  /** Clear calls, messages, uploads, faults (queued and standing), delays and the outage (channels stay). */
   reset(): void;
   close(): Promise<void>;
 }
@@ -328,6 +336,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   let uploads: FakeUpload[] = [];
   let faults: { method: string; remaining: number; fault: Fault }[] = [];
   let delays: { method: string; ms: number }[] = [];
+  const standing = new Map<string, Fault>();
   let outage = false;
   let lastMicros = 0;
   let fileCounter = 0;
@@ -513,7 +522,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
   const takeFault = (method: string): Fault | undefined => {
     const entry = faults.find((f) => f.remaining > 0 && (f.method === '*' || f.method === method));
-    if (!entry) return undefined;
+    if (!entry) return standing.get(method) ?? standing.get('*');
     entry.remaining -= 1;
     faults = faults.filter((f) => f.remaining > 0);
     return entry.fault;
@@ -575,6 +584,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const { params, problem } = parseParams(req, url, body);
     const call: RecordedCall = { method, params, at, status: 0, ok: false };
     calls.push(call);
+    res.once('finish', () => {
+      call.answeredAt = Date.now();
+    });
     let reply: Reply;
     if (outage) reply = { status: 503, body: 'fake-slack: outage' };
     else {
@@ -627,6 +639,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     setOutage(on) {
       outage = on;
     },
+    setFault(method, fault) {
+      if (fault === undefined) standing.delete(method);
+      else standing.set(method, fault);
+    },
     delayNextResponse(method, ms) {
       delays.push({ method, ms });
     },
@@ -637,6 +653,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       uploads = [];
       faults = [];
       delays = [];
+      standing.clear();
       outage = false;
     },
     close() {
