@@ -11,12 +11,14 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createBenchDatabase, dropBenchData } from './bench-database.js';
 import { writeLatencyPlot } from './latency-plot.js';
+import { cpuBetween, cpuSnapshot } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +27,8 @@ const { values: args } = parseArgs({
     apps: { type: 'string', default: '200' },
     pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
     redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    /** Keep the database afterwards, to look at its data and query plans. */
+    keep: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the worker into this folder. */
     'profile-worker': { type: 'string' },
   },
@@ -231,6 +235,8 @@ async function main() {
     const inflight = new Set<Promise<void>>();
     console.log(`bench/pipeline: ${signed.length} deliveries at ${RATE}/s over ${DURATION} s, ${APPS} apps (one service and Slack channel each), ${expected.incidents.size} incidents and ${expected.pulses} pulses expected`);
 
+    const processes = { api: api.pid, worker: worker.pid, 'bench client': process.pid };
+    const cpuBefore = cpuSnapshot(processes);
     const started = Date.now();
     for (let i = 0; i < signed.length; i += 1) {
       const due = started + (i * 1000) / RATE;
@@ -271,6 +277,7 @@ async function main() {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const drainSeconds = (Date.now() - drainStart) / 1000;
+    const cpuUsed = cpuBetween(cpuBefore, cpuSnapshot(processes));
     redis.disconnect();
 
     const incidents = await db.query<{ dedup_key: string; alert_count: number; status: string; created_at: Date }>('SELECT dedup_key, alert_count, status::text, created_at FROM incidents');
@@ -323,6 +330,9 @@ async function main() {
     console.log(`sustained: ${sustained.toFixed(0)} events/s accepted (${accepted} in ${sendSeconds.toFixed(1)} s); backlog drained ${drainSeconds.toFixed(1)} s after the last delivery`);
     console.log(`webhook -> incident: ${fmt(incidentLatencies)}   (target p99 < ${TARGETS.incidentP99Ms} ms)`);
     console.log(`webhook -> Slack:    ${fmt(slackLatencies)}   (target p99 < ${TARGETS.slackP99Ms} ms)`);
+    const cpuTotal = [...cpuUsed.values()].reduce((a, b) => a + b, 0);
+    const cpuParts = [...cpuUsed].sort((a, b) => b[1] - a[1]).map(([label, seconds]) => `${label} ${((seconds * 1e6) / accepted).toFixed(0)}`);
+    console.log(`CPU per accepted event, until drained: ${((cpuTotal * 1e6) / accepted).toFixed(0)} us (${cpuParts.join(', ')}); machine busy ${((100 * cpuTotal) / ((sendSeconds + drainSeconds) * availableParallelism())).toFixed(0)}% of ${availableParallelism()} cores`);
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
 
@@ -359,7 +369,8 @@ async function main() {
     await db.end().catch(() => undefined);
     await slack.close();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await dropBenchData(args.pg, args.redis, runId);
+    if (args.keep) console.log(`kept database ${databaseUrl}`);
+    else await dropBenchData(args.pg, args.redis, runId);
   }
 }
 
