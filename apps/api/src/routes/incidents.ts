@@ -118,7 +118,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
       const row = await find(params.id);
       const serviceIds = row.services.map((link) => link.serviceId);
       const [timeline, suspects] = await Promise.all([
-        prisma.timelineEntry.findMany({ where: { incidentId: row.id }, orderBy: [{ at: 'asc' }, { id: 'asc' }], select: { at: true, kind: true, message: true, actor: true, data: true } }),
+        prisma.timelineEntry.findMany({ where: { incidentId: row.id }, orderBy: [{ at: 'asc' }, { seq: 'asc' }], select: { at: true, kind: true, message: true, actor: true, data: true } }),
         prisma.pulse.findMany({
           select: PULSE_SELECT,
           where: {
