@@ -23,7 +23,7 @@ export async function processEvent(job: EventProcessJob, deps: ProcessEventDeps)
     if (deps.queues && outcome.status !== 'skipped') {
       // What this run changed; for an event applied by an earlier attempt, read it back.
       const touched = outcome.status === 'processed' ? outcome.touched : await touchedByEvent(deps.pool, job.eventRowId);
-      await Promise.all([deps.queues.enqueueSlackIncidents(touched.incidents), deps.queues.enqueueSlackPulses(touched.pulseIds)]);
+      await deps.queues.enqueueSlack(touched);
     }
     if (outcome.status === 'processed' && outcome.incidentsOpened + outcome.alertsGrouped + outcome.incidentsResolved + outcome.pulsesCreated > 0) {
       deps.logger.debug({ eventRowId: job.eventRowId, ...outcome }, 'event applied');

@@ -16,6 +16,8 @@ export interface Queues {
   /** Brings an incident's Slack messages up to date; one job per incident revision. */
   enqueueSlackIncidents(incidents: { id: string; updatedAt: Date }[]): Promise<void>;
   enqueueSlackPulses(pulseIds: string[]): Promise<void>;
+  /** Both at once, in one round trip: what one event changed. */
+  enqueueSlack(touched: { incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] }): Promise<void>;
   heroku: Queue;
   enqueueRun(runId: string): Promise<void>;
   byName(name: QueueName): Queue;
@@ -28,6 +30,14 @@ export interface Queues {
 export function jobIdForEvent(eventId: string): string {
   return eventJobId(eventId, sha256Hex);
 }
+
+/** One job per incident revision: a change never hides behind an earlier job for the same incident. */
+const slackIncidentJob = (incident: { id: string; updatedAt: Date }) => ({
+  name: 'slack.incident',
+  data: { incidentId: incident.id },
+  opts: { ...JOB_CATALOG['slack.incident'].options(), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
+});
+const slackPulseJob = (pulseId: string) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } });
 
 export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number }): Queues {
   const events = new Queue(QUEUE_NAMES.events, { connection: options.connection, prefix: options.prefix });
@@ -43,20 +53,14 @@ export function createQueues(options: { connection: Redis; prefix: string; event
       await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: `heroku-run-${runId}` });
     },
     async enqueueSlackIncidents(incidents) {
-      if (incidents.length === 0) return;
-      await slack.addBulk(
-        incidents.map((incident) => ({
-          name: 'slack.incident',
-          data: { incidentId: incident.id },
-          opts: { ...JOB_CATALOG['slack.incident'].options(), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
-        })),
-      );
+      if (incidents.length > 0) await slack.addBulk(incidents.map(slackIncidentJob));
     },
     async enqueueSlackPulses(pulseIds) {
-      if (pulseIds.length === 0) return;
-      await slack.addBulk(
-        pulseIds.map((pulseId) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } })),
-      );
+      if (pulseIds.length > 0) await slack.addBulk(pulseIds.map(slackPulseJob));
+    },
+    async enqueueSlack(touched) {
+      const jobs = [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)];
+      if (jobs.length > 0) await slack.addBulk(jobs);
     },
     byName: (name) => all[name],
     async enqueueEvents(list) {

@@ -5,9 +5,12 @@ import type { Redis } from 'ioredis';
  * A send may start once `TAT - (burst - 1) * interval` is reached, so a quiet channel takes
  * `burst` messages at once and then one per `interval`. Reserves the slot when it is at most
  * `maxWait` away and returns the wait; a caller that would wait longer gets the wait without
- * reserving anything (so stepping aside never pushes the channel's slots further out).
+ * reserving anything (so stepping aside never pushes the channel's slots further out). A channel
+ * Slack blocked (429) answers minus the time left on the block.
  */
 const RESERVE = `
+local blocked = redis.call('PTTL', KEYS[2])
+if blocked > 0 then return -blocked end
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local maxWait = tonumber(ARGV[3])
@@ -53,7 +56,18 @@ export class PacingWaitTooLong extends Error {
  * About one message per second per channel (Slack's limit, which allows short bursts), shared
  * by every worker through Redis.
  */
+type PacerRedis = Redis & {
+  pulsebridgePaceReserve(pace: string, blocked: string, now: string, intervalMs: string, maxWaitMs: string, burst: string): Promise<number>;
+  pulsebridgePaceBlock(pace: string, blocked: string, untilAt: string, ms: string, intervalMs: string, burst: string): Promise<number>;
+};
+
 export function createChannelPacer(redis: Redis, options: { prefix: string; intervalMs: number; burst?: number; maxWaitMs?: number }): ChannelPacer {
+  // Scripts run by their digest (EVALSHA), not sent in full on every call.
+  const scripts = redis as PacerRedis;
+  if (!('pulsebridgePaceReserve' in redis)) {
+    redis.defineCommand('pulsebridgePaceReserve', { numberOfKeys: 2, lua: RESERVE });
+    redis.defineCommand('pulsebridgePaceBlock', { numberOfKeys: 2, lua: BLOCK });
+  }
   // `#ops`, `ops` and `#Ops` are one channel to Slack, and so one pace.
   const name = (channel: string) => channel.replace(/^#/, '').toLowerCase();
   const key = (channel: string) => `${options.prefix}:slack:pace:${name(channel)}`;
@@ -61,20 +75,18 @@ export function createChannelPacer(redis: Redis, options: { prefix: string; inte
   // Longer waits free the worker slot: the job is delayed until the channel has room.
   const maxWaitMs = options.maxWaitMs ?? 100;
   const burst = String(options.burst ?? 1);
-  const checkBlocked = async (channel: string) => {
-    const blockedFor = await redis.pttl(blockedKey(channel));
-    if (blockedFor > 0) throw new PacingWaitTooLong(blockedFor);
-  };
   return {
     async acquire(channel) {
-      await checkBlocked(channel);
-      const wait = Number(await redis.eval(RESERVE, 1, key(channel), String(Date.now()), String(options.intervalMs), String(maxWaitMs), burst));
-      if (wait > maxWaitMs) throw new PacingWaitTooLong(wait);
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      await checkBlocked(channel);
+      const wait = Number(await scripts.pulsebridgePaceReserve(key(channel), blockedKey(channel), String(Date.now()), String(options.intervalMs), String(maxWaitMs), burst));
+      if (wait < 0 || wait > maxWaitMs) throw new PacingWaitTooLong(Math.abs(wait));
+      if (wait === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      // Slack may have said wait (a 429 to another worker) while this one waited.
+      const blockedFor = await redis.pttl(blockedKey(channel));
+      if (blockedFor > 0) throw new PacingWaitTooLong(blockedFor);
     },
     async block(channel, ms) {
-      await redis.eval(BLOCK, 2, key(channel), blockedKey(channel), String(Date.now() + ms), String(ms), String(options.intervalMs), burst);
+      await scripts.pulsebridgePaceBlock(key(channel), blockedKey(channel), String(Date.now() + ms), String(ms), String(options.intervalMs), burst);
     },
   };
 }
