@@ -43,7 +43,9 @@ export const JOB_CATALOG = {
     }),
   },
   'slack.incident': { queue: QUEUE_NAMES.slack, schema: SlackIncidentJobSchema, options: slackOptions },
-  'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: slackOptions },
+  // Incidents are urgent, deploy pulses informational: when Slack work queues up (a burst, a
+  // Slack outage), every waiting incident message goes before any waiting pulse.
+  'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: (): JobsOptions => ({ ...slackOptions(), priority: 1 }) },
   'heroku.run': {
     queue: QUEUE_NAMES.heroku,
     schema: HerokuRunJobSchema,
