@@ -9,7 +9,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { Agent, createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
   options: {
     rate: { type: 'string', default: '500' },
     duration: { type: 'string', default: '60' },
+    /** Seconds of traffic on other apps first, ramping up to the rate, not measured (connections, plans, JIT). */
+    warmup: { type: 'string', default: '10' },
     apps: { type: 'string', default: '200' },
     pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
     redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
 });
 const RATE = Number(args.rate);
 const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
 const APPS = Number(args.apps);
 const TARGETS = { incidentP99Ms: 250, slackP99Ms: 500, workerRssMb: 200 };
 
@@ -73,6 +76,8 @@ async function startSlackReceiver() {
 interface Delivery {
   app: string;
   body: string;
+  /** The Slack text of the pulse this delivery makes first, when it makes one. */
+  pulse?: string;
   /** The dedup key of the incident this delivery opens, when it opens one. */
   opens?: string;
 }
@@ -92,6 +97,9 @@ function buildWorkload(total: number, apps: string[]) {
   let clock = Date.UTC(2026, 10, 24, 9, 0, 0);
   const at = () => new Date((clock += 10)).toISOString();
   const opens = new Map<object, string>();
+  // The Slack text of the pulse a delivery makes, for the first delivery making each text.
+  const makesPulse = new Map<object, string>();
+  const pulseTexts = new Set<string>();
   let planned = 0;
   for (let cycle = 0; planned < total; cycle += 1) {
     for (const [index, app] of apps.entries()) {
@@ -99,9 +107,13 @@ function buildWorkload(total: number, apps: string[]) {
       const steps = perApp.get(app)!;
       // Apps start at different points of the cycle, so even a short run has the whole mix.
       const kind = (cycle + index) % 4;
-      const add = (payload: object, key?: string) => {
+      const add = (payload: object, key?: string, pulse?: string) => {
         steps.push([payload]);
         if (key) opens.set(payload, key);
+        if (pulse && !pulseTexts.has(pulse)) {
+          pulseTexts.add(pulse);
+          makesPulse.set(payload, pulse);
+        }
         planned += 1;
       };
       if (kind === 0) {
@@ -121,10 +133,11 @@ function buildWorkload(total: number, apps: string[]) {
         const build = (id: string, status: string) => ({ id: randomUUID(), resource: 'build', action: status === 'pending' ? 'create' : 'update', data: { id, app: { name: app }, status, source_blob: { version: randomBytes(20).toString('hex') } }, actor: { email: 'dev@example.com' }, created_at: at(), updated_at: at() });
         const first = randomUUID();
         const second = randomUUID();
-        add(build(first, 'pending'));
-        add(build(first, 'failed'), key);
-        add(build(second, 'pending'));
-        add(build(second, 'succeeded'));
+        const summary = (status: string) => `[Heroku][Build] ${app} ${status}`;
+        add(build(first, 'pending'), undefined, summary('pending'));
+        add(build(first, 'failed'), key, summary('failed'));
+        add(build(second, 'pending'), undefined, summary('pending'));
+        add(build(second, 'succeeded'), undefined, summary('succeeded'));
         expected.incidents.set(`${key}#${cycle}`, { alerts: 1, status: 'resolved' });
         expected.pulses += 4;
         expected.slackRoots += 1 + 4;
@@ -132,9 +145,11 @@ function buildWorkload(total: number, apps: string[]) {
         const releaseId = randomUUID();
         const key = `heroku:${app}:release:${releaseId}`;
         const release = (action: string, status: string, current: boolean) => ({ id: randomUUID(), resource: 'release', action, data: { id: releaseId, app: { name: app }, status, current, version: cycle, description: `Deploy ${randomBytes(4).toString('hex')}`, slug: { commit: randomBytes(20).toString('hex') } }, actor: { email: 'dev@example.com' }, created_at: at(), updated_at: at() });
-        add(release('create', 'pending', false), key);
+        const created = release('create', 'pending', false);
+        const current = release('update', 'succeeded', true);
+        add(created, key, `[Heroku][Release] ${created.data.description}`);
         add(release('update', 'succeeded', false));
-        add(release('update', 'succeeded', true));
+        add(current, undefined, `[Heroku][Release] ${current.data.description}`);
         expected.incidents.set(key, { alerts: 3, status: 'triggered' });
         expected.pulses += 2;
         expected.slackRoots += 1 + 2;
@@ -154,12 +169,26 @@ function buildWorkload(total: number, apps: string[]) {
       const payload = perApp.get(app)![step]?.[0];
       if (payload === undefined) continue;
       const key = opens.get(payload);
-      deliveries.push({ app, body: JSON.stringify(payload), ...(key && { opens: key }) });
+      const pulse = makesPulse.get(payload);
+      deliveries.push({ app, body: JSON.stringify(payload), ...(key && { opens: key }), ...(pulse && { pulse }) });
       // Heroku redelivers about 5% (retries, Private Space duplicates): they must change nothing.
       if (Math.random() < 0.05) deliveries.push({ app, body: JSON.stringify(payload) });
     }
   }
   return { deliveries, expected };
+}
+
+/** The sender: plain node:http with kept-alive connections, so the load generator costs little CPU. */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function startProcess(script: string, env: Record<string, string>, execArgv: string[] = []): ChildProcess {
@@ -210,48 +239,68 @@ async function main() {
     const call = (method: string, url: string, body: unknown) =>
       fetch(`http://127.0.0.1:3280${url}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string; secret: string }>);
     const apps = Array.from({ length: APPS }, (_, i) => `bench-app-${i}`);
+    const warmupApps = WARMUP > 0 ? Array.from({ length: 500 }, (_, i) => `warmup-app-${i}`) : [];
+    const allApps = [...warmupApps, ...apps];
     // An integration monitors at most 500 apps: a team with more connects several accounts.
     const integrationOf = new Map<string, { id: string; secret: string }>();
-    for (let i = 0; i < apps.length; i += 500) {
-      const monitoredApps = apps.slice(i, i + 500);
+    for (let i = 0; i < allApps.length; i += 500) {
+      const monitoredApps = allApps.slice(i, i + 500);
       const integration = await call('POST', '/api/v1/integrations/heroku', { name: `bench ${i / 500 + 1}`, monitoredApps });
       if (typeof integration.secret !== 'string') throw new Error(`could not create an integration: ${JSON.stringify(integration)}`);
       for (const app of monitoredApps) integrationOf.set(app, integration);
     }
     // One service and channel per app, as a team with many apps would set it up.
-    for (let i = 0; i < apps.length; i += 50) {
-      await Promise.all(apps.slice(i, i + 50).map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
+    for (let i = 0; i < allApps.length; i += 50) {
+      await Promise.all(allApps.slice(i, i + 50).map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
     }
     await db.connect();
 
-    const { deliveries, expected } = buildWorkload(RATE * DURATION, apps);
+    // The warm-up's deliveries go first; their results count for correctness, not for latency.
+    // Ramping linearly from zero to the rate sends rate * warmup / 2 deliveries.
+    const warmup = buildWorkload(Math.round((RATE * WARMUP) / 2), warmupApps);
+    const measured = buildWorkload(RATE * DURATION, apps);
+    const deliveries = [...warmup.deliveries, ...measured.deliveries];
+    const expected = {
+      incidents: new Map([...warmup.expected.incidents, ...measured.expected.incidents]),
+      pulses: warmup.expected.pulses + measured.expected.pulses,
+      slackRoots: warmup.expected.slackRoots + measured.expected.slackRoots,
+    };
+    const firstMeasured = warmup.deliveries.length;
     const signed = deliveries.map((d) => {
       const integration = integrationOf.get(d.app)!;
       return { ...d, url: `http://127.0.0.1:3280/webhooks/heroku/${integration.id}`, signature: createHmac('sha256', integration.secret).update(d.body).digest('base64') };
     });
     const acceptedAt = new Map<string, number>();
+    const pulseAcceptedAt = new Map<string, number>();
     let accepted = 0;
+    let acceptedMeasured = 0;
     let refused = 0;
     const inflight = new Set<Promise<void>>();
-    console.log(`bench/pipeline: ${signed.length} deliveries at ${RATE}/s over ${DURATION} s, ${APPS} apps (one service and Slack channel each), ${expected.incidents.size} incidents and ${expected.pulses} pulses expected`);
+    console.log(`bench/pipeline: ${signed.length} deliveries: ${WARMUP} s ramping up to ${RATE}/s (not measured), then ${RATE}/s for ${DURATION} s, ${APPS} apps (one service and Slack channel each), ${expected.incidents.size} incidents and ${expected.pulses} pulses expected`);
 
     const processes = { api: api.pid, worker: worker.pid, 'bench client': process.pid };
     const cpuBefore = cpuSnapshot(processes);
-    const started = Date.now();
+    const sendStart = Date.now();
+    let started = sendStart;
+    const warmupMs = WARMUP * 1000;
     for (let i = 0; i < signed.length; i += 1) {
-      const due = started + (i * 1000) / RATE;
+      // During the warm-up the rate grows linearly: delivery i is due when rate * t^2 / (2 * warmup) = i.
+      const due = i < firstMeasured ? sendStart + Math.sqrt((2 * i * warmupMs * 1000) / RATE) : sendStart + warmupMs + ((i - firstMeasured) * 1000) / RATE;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const delivery = signed[i]!;
-      const sent = fetch(delivery.url, { method: 'POST', headers: { 'content-type': 'application/json', 'heroku-webhook-hmac-sha256': delivery.signature }, body: delivery.body })
-        .then(async (response) => {
-          await response.arrayBuffer();
-          if (response.status !== 202) {
+      if (i === firstMeasured) started = Date.now();
+      const isMeasured = i >= firstMeasured;
+      const sent = post(delivery.url, delivery.body, { 'content-type': 'application/json', 'heroku-webhook-hmac-sha256': delivery.signature })
+        .then((status) => {
+          if (status !== 202) {
             refused += 1;
             return;
           }
           accepted += 1;
-          if (delivery.opens && !acceptedAt.has(delivery.opens)) acceptedAt.set(delivery.opens, Date.now());
+          if (isMeasured) acceptedMeasured += 1;
+          if (isMeasured && delivery.opens && !acceptedAt.has(delivery.opens)) acceptedAt.set(delivery.opens, Date.now());
+          if (isMeasured && delivery.pulse) pulseAcceptedAt.set(delivery.pulse, Date.now());
         })
         .catch(() => {
           refused += 1;
@@ -260,14 +309,16 @@ async function main() {
       void sent.finally(() => inflight.delete(sent));
     }
     await Promise.all(inflight);
-    const sendSeconds = (Date.now() - started) / 1000;
+    const sendSeconds = (Date.now() - sendStart) / 1000;
+    const measuredSeconds = (Date.now() - started) / 1000;
 
     // Wait for the backlog to drain: every event applied and every Slack job done.
     const redis = new Redis(args.redis);
     const drainStart = Date.now();
     for (;;) {
       const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'received'");
-      const slackWaiting = (await redis.zcard(`${runId}:slack:delayed`)) + (await redis.llen(`${runId}:slack:wait`)) + (await redis.llen(`${runId}:slack:active`));
+      const slackWaiting =
+        (await redis.zcard(`${runId}:slack:delayed`)) + (await redis.zcard(`${runId}:slack:prioritized`)) + (await redis.llen(`${runId}:slack:wait`)) + (await redis.llen(`${runId}:slack:active`));
       if (rows[0]!.n === 0 && slackWaiting === 0) break;
       if (Date.now() - drainStart > 120_000) {
         const keys = await redis.keys(`${runId}:slack:*`);
@@ -299,6 +350,13 @@ async function main() {
       return sentAt === undefined ? [] : [[(sentAt - started) / 1000, Math.max(0, at - sentAt)] as [number, number]];
     });
     const slackLatencies = slackPoints.map(([, ms]) => ms);
+    // Deploy pulses wait behind incident messages under load: how long, is printed too.
+    const firstPulsePost = new Map<string, number>();
+    for (const post of slack.posts) if (!post.threadTs && post.text.startsWith('[Heroku][') && !firstPulsePost.has(post.text)) firstPulsePost.set(post.text, post.at);
+    const pulseLatencies = [...pulseAcceptedAt].flatMap(([text, sentAt]) => {
+      const at = firstPulsePost.get(text);
+      return at === undefined ? [] : [Math.max(0, at - sentAt)];
+    });
 
     // Exact correctness.
     const problems: string[] = [];
@@ -325,11 +383,12 @@ async function main() {
 
     const apiRss = peakRssMb(api.pid);
     const workerRss = peakRssMb(worker.pid);
-    const sustained = accepted / sendSeconds;
+    const sustained = acceptedMeasured / measuredSeconds;
     const fmt = (values: number[]) => `p50 ${percentile(values, 50).toFixed(0)} ms  p95 ${percentile(values, 95).toFixed(0)} ms  p99 ${percentile(values, 99).toFixed(0)} ms  (n=${values.length})`;
-    console.log(`sustained: ${sustained.toFixed(0)} events/s accepted (${accepted} in ${sendSeconds.toFixed(1)} s); backlog drained ${drainSeconds.toFixed(1)} s after the last delivery`);
+    console.log(`sustained: ${sustained.toFixed(0)} events/s accepted (${acceptedMeasured} in the measured ${measuredSeconds.toFixed(1)} s, ${accepted} with the warm-up); backlog drained ${drainSeconds.toFixed(1)} s after the last delivery`);
     console.log(`webhook -> incident: ${fmt(incidentLatencies)}   (target p99 < ${TARGETS.incidentP99Ms} ms)`);
     console.log(`webhook -> Slack:    ${fmt(slackLatencies)}   (target p99 < ${TARGETS.slackP99Ms} ms)`);
+    console.log(`webhook -> pulse in Slack: ${fmt(pulseLatencies)}   (no target: deploy pulses yield to incidents)`);
     const cpuTotal = [...cpuUsed.values()].reduce((a, b) => a + b, 0);
     const cpuParts = [...cpuUsed].sort((a, b) => b[1] - a[1]).map(([label, seconds]) => `${label} ${((seconds * 1e6) / accepted).toFixed(0)}`);
     console.log(`CPU per accepted event, until drained: ${((cpuTotal * 1e6) / accepted).toFixed(0)} us (${cpuParts.join(', ')}); machine busy ${((100 * cpuTotal) / ((sendSeconds + drainSeconds) * availableParallelism())).toFixed(0)}% of ${availableParallelism()} cores`);
