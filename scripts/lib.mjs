@@ -40,3 +40,11 @@ export function canConnect(host, port, timeoutMs = 2000) {
 export function start(command, args, env = process.env) {
   return spawn(command, args, { cwd: root, stdio: 'inherit', env });
 }
+
+/**
+ * How the worker's Node runs: a heap it collects before it grows (its live data is small; the
+ * queues are in Redis). Without a limit V8 lets garbage pile up to several hundred MB under
+ * load. The same flags are in package.json (start:worker, used by the Procfile),
+ * docker-compose.yml and bench/pipeline.
+ */
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=4'];

@@ -2,7 +2,7 @@
 // database, then runs the API and the worker together until stopped (Ctrl-C or SIGTERM).
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { ensureInstalled, root, run, start } from './lib.mjs';
+import { WORKER_NODE_FLAGS, ensureInstalled, root, run, start } from './lib.mjs';
 
 const envFile = `${root}/.env`;
 if (!existsSync(envFile) && !process.env.ADMIN_TOKEN && !process.env.SECRET_KEY) {
@@ -20,7 +20,7 @@ ensureInstalled();
 run('npm', ['run', '--silent', 'build']);
 run('node', ['packages/core/dist/cli/migrate.js']);
 
-const children = [start('node', ['apps/api/dist/main.js']), start('node', ['apps/worker/dist/main.js'])];
+const children = [start('node', ['apps/api/dist/main.js']), start('node', [...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'])];
 let stopping = false;
 const stopAll = (signal) => {
   if (stopping) return;

@@ -225,7 +225,9 @@ async function main() {
     CONFIG_DIR: path.join(repo, 'config'),
   };
   const api = startProcess('apps/api/dist/main.js', env);
-  const worker = startProcess('apps/worker/dist/main.js', env, args['profile-worker'] ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-worker']}`] : []);
+  // The worker runs with the heap flags `npm start` and the Procfile give it (scripts/lib.mjs).
+  const workerFlags = ['--max-old-space-size=128', '--max-semi-space-size=4'];
+  const worker = startProcess('apps/worker/dist/main.js', env, [...workerFlags, ...(args['profile-worker'] ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-worker']}`] : [])]);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
     for (let i = 0; ; i += 1) {
