@@ -13,12 +13,17 @@ export async function createBenchDatabase(pgBase: string, runId: string): Promis
   return url;
 }
 
-/** Drops the run's database and deletes its Redis keys, so benches leave nothing behind. */
-export async function dropBenchData(pgBase: string, redisUrl: string, runId: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
-  await admin.end();
+/**
+ * Drops the run's database (unless asked to keep it, to look at) and deletes its Redis keys, so
+ * benches leave nothing behind.
+ */
+export async function dropBenchData(pgBase: string, redisUrl: string, runId: string, options: { keepDatabase?: boolean } = {}): Promise<void> {
+  if (!options.keepDatabase) {
+    const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${runId}" WITH (FORCE)`);
+    await admin.end();
+  }
   const redis = new Redis(redisUrl);
   await deleteKeysMatching(redis, `${runId}*`);
   redis.disconnect();

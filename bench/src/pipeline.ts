@@ -430,8 +430,8 @@ async function main() {
     await db.end().catch(() => undefined);
     await slack.close();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await dropBenchData(args.pg, args.redis, runId, { keepDatabase: args.keep });
     if (args.keep) console.log(`kept database ${databaseUrl}`);
-    else await dropBenchData(args.pg, args.redis, runId);
   }
 }
 
