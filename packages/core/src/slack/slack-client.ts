@@ -1,4 +1,5 @@
 import { WebClient } from '@slack/web-api';
+import { slackHttpTransport } from './http-transport.js';
 
 /**
  * The Slack Web API client, or null when no bot token is configured (Slack off). Retries are
@@ -12,6 +13,7 @@ export function createSlackClient(options: { botToken: string | undefined; apiUr
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: options.timeoutMs ?? 10_000,
+    fetch: slackHttpTransport,
   });
 }
 
