@@ -9,7 +9,7 @@
 --   p_replay       re-apply an event already processed (each rule still acts at most once)
 --
 -- Returns {"status": "missing" | "already_done" | "skipped" | "processed", ...counts,
--- "incidents": [{"id", "updatedAt" (epoch ms)}], "pulses": [id]}.
+-- "incidents": [{"id", "updatedAt" (epoch ms), "opened" (when this event created it)}], "pulses": [id]}.
 -- When the change that resolved an incident happened at Heroku (or when a person resolved it):
 -- a trigger from before then, applied late, belongs to this incident and does not reopen it.
 ALTER TABLE "incidents" ADD COLUMN "resolved_event_at" TIMESTAMPTZ(3);
@@ -109,7 +109,7 @@ BEGIN
                   CASE WHEN late THEN now() END, CASE WHEN late THEN 'heroku (recovered before this alert was applied)' END,
                   CASE WHEN late THEN last_resolved END)
           RETURNING id, updated_at INTO new_incident_id, incident_updated;
-        touched_incidents := touched_incidents || jsonb_build_object('id', new_incident_id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
+        touched_incidents := touched_incidents || jsonb_build_object('id', new_incident_id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint, 'opened', true);
         INSERT INTO incident_services (incident_id, service_id) SELECT new_incident_id, unnest(service_ids) ON CONFLICT DO NOTHING;
         INSERT INTO timeline_entries (incident_id, kind, message, data, event_id)
           VALUES (new_incident_id, 'triggered', 'Triggered: ' || (cmd ->> 'title'),

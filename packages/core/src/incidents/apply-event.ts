@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { mapEvent } from '../rules/map-event.js';
 import type { RuleSet } from '../rules/rule-set.js';
+import type { TouchedIncident } from '../queues/queues.js';
 
 /** How far back a deploy counts as a suspect for an incident (also in `pulsebridge_apply_event`). */
 export const SUSPECT_WINDOW_MS = 60 * 60 * 1000;
@@ -13,7 +14,7 @@ export type ApplyOutcome =
       incidentsResolved: number;
       pulsesCreated: number;
       /** What changed, for notifications: incidents with their new `updated_at`, new pulses. */
-      touched: { incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] };
+      touched: { incidents: TouchedIncident[]; pulseIds: string[] };
     }
   | { status: 'skipped'; reason: string }
   | { status: 'already_done' }
@@ -51,7 +52,7 @@ interface AppliedResult {
   alertsGrouped?: number;
   incidentsResolved?: number;
   pulsesCreated?: number;
-  incidents?: { id: string; updatedAt: number }[];
+  incidents?: { id: string; updatedAt: number; opened?: boolean }[];
   pulses?: string[];
 }
 
@@ -112,7 +113,7 @@ export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: st
         incidentsResolved: result.incidentsResolved ?? 0,
         pulsesCreated: result.pulsesCreated ?? 0,
         touched: {
-          incidents: (result.incidents ?? []).map((incident) => ({ id: incident.id, updatedAt: new Date(incident.updatedAt) })),
+          incidents: (result.incidents ?? []).map((incident) => ({ id: incident.id, updatedAt: new Date(incident.updatedAt), opened: incident.opened === true })),
           pulseIds: result.pulses ?? [],
         },
       };
@@ -124,13 +125,16 @@ export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: st
  * its transaction committed (or a replay) finds them again, so their notifications are never
  * skipped.
  */
-export async function touchedByEvent(pool: pg.Pool, eventRowId: string): Promise<{ incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] }> {
+export async function touchedByEvent(pool: pg.Pool, eventRowId: string): Promise<{ incidents: TouchedIncident[]; pulseIds: string[] }> {
   const [incidents, pulses] = await Promise.all([
-    pool.query<{ id: string; updated_at: Date }>(
-      'SELECT i.id, i.updated_at FROM incidents i WHERE i.id IN (SELECT incident_id FROM timeline_entries WHERE event_id = $1)',
+    pool.query<{ id: string; updated_at: Date; opened: boolean }>(
+      `SELECT i.id, i.updated_at, bool_or(t.kind = 'triggered') AS opened
+         FROM incidents i JOIN timeline_entries t ON t.incident_id = i.id
+        WHERE t.event_id = $1
+        GROUP BY i.id, i.updated_at`,
       [eventRowId],
     ),
     pool.query<{ id: string }>('SELECT id FROM pulses WHERE event_id = $1', [eventRowId]),
   ]);
-  return { incidents: incidents.rows.map((row) => ({ id: row.id, updatedAt: row.updated_at })), pulseIds: pulses.rows.map((row) => row.id) };
+  return { incidents: incidents.rows.map((row) => ({ id: row.id, updatedAt: row.updated_at, opened: row.opened })), pulseIds: pulses.rows.map((row) => row.id) };
 }

@@ -42,10 +42,14 @@ export const JOB_CATALOG = {
       removeOnFail: { age: 7 * 24 * 3_600 },
     }),
   },
-  'slack.incident': { queue: QUEUE_NAMES.slack, schema: SlackIncidentJobSchema, options: slackOptions },
-  // Incidents are urgent, deploy pulses informational: when Slack work queues up (a burst, a
-  // Slack outage), every waiting incident message goes before any waiting pulse.
-  'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: (): JobsOptions => ({ ...slackOptions(), priority: 1 }) },
+  // When Slack work queues up (a burst, a Slack outage), a new incident's message goes first,
+  // then changes to incidents already posted, then deploy pulses (informational).
+  'slack.incident': {
+    queue: QUEUE_NAMES.slack,
+    schema: SlackIncidentJobSchema,
+    options: (revision: 'new' | 'change'): JobsOptions => ({ ...slackOptions(), ...(revision === 'change' && { priority: 1 }) }),
+  },
+  'slack.pulse': { queue: QUEUE_NAMES.slack, schema: SlackPulseJobSchema, options: (): JobsOptions => ({ ...slackOptions(), priority: 2 }) },
   'heroku.run': {
     queue: QUEUE_NAMES.heroku,
     schema: HerokuRunJobSchema,

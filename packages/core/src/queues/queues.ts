@@ -14,10 +14,10 @@ export interface Queues {
   events: Queue;
   slack: Queue;
   /** Brings an incident's Slack messages up to date; one job per incident revision. */
-  enqueueSlackIncidents(incidents: { id: string; updatedAt: Date }[]): Promise<void>;
+  enqueueSlackIncidents(incidents: TouchedIncident[]): Promise<void>;
   enqueueSlackPulses(pulseIds: string[]): Promise<void>;
   /** Both at once, in one round trip: what one event changed. */
-  enqueueSlack(touched: { incidents: { id: string; updatedAt: Date }[]; pulseIds: string[] }): Promise<void>;
+  enqueueSlack(touched: { incidents: TouchedIncident[]; pulseIds: string[] }): Promise<void>;
   heroku: Queue;
   enqueueRun(runId: string): Promise<void>;
   byName(name: QueueName): Queue;
@@ -31,11 +31,18 @@ export function jobIdForEvent(eventId: string): string {
   return eventJobId(eventId, sha256Hex);
 }
 
+/** An incident a change touched: `opened` when the change created it (its first message is due). */
+export interface TouchedIncident {
+  id: string;
+  updatedAt: Date;
+  opened?: boolean;
+}
+
 /** One job per incident revision: a change never hides behind an earlier job for the same incident. */
-const slackIncidentJob = (incident: { id: string; updatedAt: Date }) => ({
+const slackIncidentJob = (incident: TouchedIncident) => ({
   name: 'slack.incident',
   data: { incidentId: incident.id },
-  opts: { ...JOB_CATALOG['slack.incident'].options(), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
+  opts: { ...JOB_CATALOG['slack.incident'].options(incident.opened ? 'new' : 'change'), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
 });
 const slackPulseJob = (pulseId: string) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } });
 
