@@ -47,4 +47,4 @@ export function start(command, args, env = process.env) {
  * load. The same flags are in package.json (start:worker, used by the Procfile),
  * docker-compose.yml and bench/pipeline.
  */
-export const WORKER_NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=4'];
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=128'];

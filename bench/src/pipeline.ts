@@ -226,7 +226,7 @@ async function main() {
   };
   const api = startProcess('apps/api/dist/main.js', env);
   // The worker runs with the heap flags `npm start` and the Procfile give it (scripts/lib.mjs).
-  const workerFlags = ['--max-old-space-size=128', '--max-semi-space-size=4'];
+  const workerFlags = ['--max-old-space-size=128'];
   const worker = startProcess('apps/worker/dist/main.js', env, [...workerFlags, ...(args['profile-worker'] ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-worker']}`] : [])]);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
