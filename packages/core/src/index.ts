@@ -29,6 +29,7 @@ export * from './incidents/incident-actions.js';
 export * from './slack/mrkdwn.js';
 export * from './slack/message-templates.js';
 export * from './slack/slack-client.js';
+export * from './slack/http-transport.js';
 export * from './slack/channel-pacer.js';
 export * from './slack/routing.js';
 export * from './slack/deliver.js';
