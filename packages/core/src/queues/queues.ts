@@ -15,8 +15,7 @@ export interface Queues {
   slack: Queue;
   /** Brings an incident's Slack messages up to date; one job per incident revision. */
   enqueueSlackIncidents(incidents: TouchedIncident[]): Promise<void>;
-  enqueueSlackPulses(pulseIds: string[]): Promise<void>;
-  /** Both at once, in one round trip: what one event changed. */
+  /** Notifications for what one event changed (incidents and pulses), in one round trip. */
   enqueueSlack(touched: { incidents: TouchedIncident[]; pulseIds: string[] }): Promise<void>;
   heroku: Queue;
   enqueueRun(runId: string): Promise<void>;
@@ -61,9 +60,6 @@ export function createQueues(options: { connection: Redis; prefix: string; event
     },
     async enqueueSlackIncidents(incidents) {
       if (incidents.length > 0) await slack.addBulk(incidents.map(slackIncidentJob));
-    },
-    async enqueueSlackPulses(pulseIds) {
-      if (pulseIds.length > 0) await slack.addBulk(pulseIds.map(slackPulseJob));
     },
     async enqueueSlack(touched) {
       const jobs = [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)];
