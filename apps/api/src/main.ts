@@ -7,7 +7,6 @@ async function main(): Promise<void> {
   const rules = await loadRulesOrExit(config.configDir);
   const runtime = createRuntime(config, { process: 'api' });
   const api = await startApiServer(runtime, { port: config.port, rules });
-  runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,
@@ -16,6 +15,8 @@ async function main(): Promise<void> {
       await runtime.close();
     },
   });
+  // Only once a SIGTERM would be handled: whoever waits for this line may stop the process next.
+  runtime.logger.info({ url: config.publicUrl, port: config.port }, 'pulsebridge API listening');
 }
 
 main().catch((error: unknown) => {

@@ -16,7 +16,6 @@ async function main(): Promise<void> {
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
   const workers = startWorkers(runtime, { connection, rules, slackTemplates });
   const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);
-  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port, rules: rules.rules.length, rulesFile: rules.file, slack: config.slack.botToken ? 'on' : 'off (no SLACK_BOT_TOKEN)' }, 'pulsebridge worker running');
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,
@@ -27,6 +26,8 @@ async function main(): Promise<void> {
       await runtime.close();
     },
   });
+  // Only once a SIGTERM would be handled: whoever waits for this line may stop the process next.
+  runtime.logger.info({ concurrency: config.worker.concurrency, metricsPort: config.worker.port, rules: rules.rules.length, rulesFile: rules.file, slack: config.slack.botToken ? 'on' : 'off (no SLACK_BOT_TOKEN)' }, 'pulsebridge worker running');
 }
 
 main().catch((error: unknown) => {
