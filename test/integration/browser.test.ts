@@ -121,6 +121,17 @@ describe('web UI in a real browser', () => {
     await page.context().close();
   });
 
+  it('a malformed id in a URL is a not-found page, never a server error', async () => {
+    const page = await signIn(ADMIN_TOKEN);
+    const notUuid = '-'.repeat(36);
+    expect((await page.goto(`${stack.url}/incidents/${notUuid}`))!.status()).toBe(404);
+    expect((await page.goto(`${stack.url}/events/${notUuid}`))!.status()).toBe(404);
+    expect((await page.goto(`${stack.url}/integrations/${notUuid}`))!.status()).toBe(404);
+    expect((await page.goto(`${stack.url}/integrations/${integration.id}?test=${notUuid}`))!.status()).toBe(200);
+    expect((await page.goto(`${stack.url}/deploys?service=${notUuid}`))!.status()).toBe(200);
+    await page.context().close();
+  });
+
   it('a payload with markup is shown as text, never run', async () => {
     const description = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
     const release = { id: randomUUID(), resource: 'release', action: 'update', data: { id: randomUUID(), app: { name: 'xss-app' }, status: 'failed', version: 3, description }, created_at: new Date().toISOString() };

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { changeIncidentStatus, type Logger } from '@pulsebridge/core';
 import type pg from 'pg';
+import { isUuid } from '../ids.js';
 
 /** Slack rejects replays older than five minutes; so do we. */
 const MAX_SKEW_SECONDS = 5 * 60;
@@ -48,7 +49,7 @@ export function registerSlackInteractions(
     const user = payload.user?.name ?? payload.user?.username ?? payload.user?.id ?? 'someone';
     for (const action of payload.actions ?? []) {
       const change = action.action_id ? ACTIONS[action.action_id] : undefined;
-      if (change === undefined || !action.value || !/^[0-9a-f-]{36}$/i.test(action.value)) continue;
+      if (change === undefined || !isUuid(action.value)) continue;
       const result = await changeIncidentStatus(deps.pool, action.value, change, `${user} (Slack)`);
       if (result.ok && result.changed) await deps.onIncidentChanged(action.value);
       else if (!result.ok) deps.logger.info({ incidentId: action.value, reason: result.reason, change }, 'Slack action not applied');

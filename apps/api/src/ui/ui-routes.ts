@@ -21,6 +21,7 @@ import {
 import type { IntegrationOps } from '../routes/integrations.js';
 import { HerokuAppNameSchema, SlackChannelSchema } from '../routes/services.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
+import { isUuid } from '../ids.js';
 
 export interface UiDeps {
   db: Database;
@@ -114,7 +115,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       status: ['triggered', 'acknowledged', 'resolved'].includes(String(query.status)) ? (String(query.status) as 'triggered') : undefined,
       severity: ['critical', 'high', 'medium', 'low', 'info'].includes(String(query.severity)) ? (String(query.severity) as 'high') : undefined,
       appName: typeof query.app === 'string' && query.app !== '' ? query.app : undefined,
-      serviceId: typeof query.service === 'string' && /^[0-9a-f-]{36}$/.test(query.service) ? query.service : undefined,
+      serviceId: isUuid(query.service) ? query.service : undefined,
     };
     const [rows, counts, services] = await Promise.all([
       prisma.incident.findMany({
@@ -145,7 +146,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/incidents/:id', async (req, res) => {
     const id = String(req.params.id);
-    if (!/^[0-9a-f-]{36}$/.test(id)) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
+    if (!isUuid(id)) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
     const incident = await prisma.incident.findUnique({
       where: { id },
       include: {
@@ -216,7 +217,7 @@ export function registerUi(router: Router, deps: UiDeps) {
   // ---- Deploys and events ---------------------------------------------------------------------
   ui.get('/deploys', async (req, res) => {
     const app = typeof req.query.app === 'string' && req.query.app !== '' ? req.query.app : undefined;
-    const service = typeof req.query.service === 'string' && /^[0-9a-f-]{36}$/.test(req.query.service) ? req.query.service : undefined;
+    const service = isUuid(req.query.service) ? req.query.service : undefined;
     const [pulses, services] = await Promise.all([
       prisma.pulse.findMany({
         where: { appName: app, ...(service && { services: { some: { serviceId: service } } }) },
@@ -235,7 +236,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/events', async (req, res) => {
     const status = ['received', 'processed', 'skipped', 'failed'].includes(String(req.query.status)) ? (String(req.query.status) as 'failed') : undefined;
-    const integrationId = typeof req.query.integration === 'string' && /^[0-9a-f-]{36}$/.test(req.query.integration) ? req.query.integration : undefined;
+    const integrationId = isUuid(req.query.integration) ? req.query.integration : undefined;
     const events = await prisma.event.findMany({
       where: { status, integrationId },
       select: { id: true, eventId: true, entity: true, action: true, appName: true, status: true, error: true, receivedAt: true, deliveryCount: true },
@@ -247,7 +248,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/events/:id', async (req, res) => {
     const id = String(req.params.id);
-    const event = /^[0-9a-f-]{36}$/.test(id) ? await prisma.event.findUnique({ where: { id } }) : null;
+    const event = isUuid(id) ? await prisma.event.findUnique({ where: { id } }) : null;
     if (!event) return render(req, res, 'error', { title: 'Not found', message: 'No event has this id.' }, 404);
     const touched = await touchedByEvent(pool, event.id);
     await render(req, res, 'event', { event, payload: JSON.stringify(event.payload, null, 2), incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length });
@@ -334,7 +335,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/integrations/:id', adminOnly, async (req, res) => {
     const id = String(req.params.id);
-    if (!/^[0-9a-f-]{36}$/.test(id)) return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
+    if (!isUuid(id)) return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
     let integration;
     try {
       integration = deps.integrationOps.present(await deps.integrationOps.find(id));
@@ -347,7 +348,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       prisma.event.groupBy({ by: ['status'], where: { integrationId: id, receivedAt: { gte: since } }, _count: { _all: true } }),
     ]);
     const counts = Object.fromEntries(['received', 'processed', 'skipped', 'failed'].map((status) => [status, byStatus.find((s) => s.status === status)?._count._all ?? 0]));
-    const testEvent = typeof req.query.test === 'string' && /^[0-9a-f-]{36}$/.test(req.query.test) ? await testEventOutcome(req.query.test) : null;
+    const testEvent = isUuid(req.query.test) ? await testEventOutcome(req.query.test) : null;
     const view = { integration, lastEventAt: lastEvent?.receivedAt ?? null, counts, testEvent, cli: cliLines(integration) };
     if (req.query.fragment === 'test') return render(req, res, 'test-event', view);
     await render(req, res, 'integration', view);
@@ -400,9 +401,11 @@ export function registerUi(router: Router, deps: UiDeps) {
   }));
 
   const testEventOutcome = async (eventRowId: string) => {
+    // What the event made first, then its status: both commit together, so a page never shows
+    // a pulse made by an event that still reads as waiting.
+    const touched = await touchedByEvent(pool, eventRowId);
     const event = await prisma.event.findUnique({ where: { id: eventRowId }, select: { id: true, status: true, error: true, appName: true } });
     if (!event) return null;
-    const touched = await touchedByEvent(pool, event.id);
     const slack = touched.pulseIds.length
       ? await prisma.slackMessage.findMany({ where: { pulseId: { in: touched.pulseIds } }, select: { target: true, status: true, error: true } })
       : [];
