@@ -401,11 +401,12 @@ export function registerUi(router: Router, deps: UiDeps) {
   }));
 
   const testEventOutcome = async (eventRowId: string) => {
-    // What the event made first, then its status: both commit together, so a page never shows
-    // a pulse made by an event that still reads as waiting.
-    const touched = await touchedByEvent(pool, eventRowId);
+    // The status first, then what the event made: the event's effects commit with its status,
+    // so once the status says done, the effects read after it are complete (the panel stops
+    // refreshing then). Read the other way round, a panel could stop on "processed, no pulse".
     const event = await prisma.event.findUnique({ where: { id: eventRowId }, select: { id: true, status: true, error: true, appName: true } });
     if (!event) return null;
+    const touched = await touchedByEvent(pool, eventRowId);
     const slack = touched.pulseIds.length
       ? await prisma.slackMessage.findMany({ where: { pulseId: { in: touched.pulseIds } }, select: { target: true, status: true, error: true } })
       : [];
