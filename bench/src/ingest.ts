@@ -15,6 +15,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { createBenchDatabase, dropBenchData } from './bench-database.js';
+import { printVerdict } from './verdict.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -225,12 +226,7 @@ async function main() {
     const results = { at: new Date().toISOString(), durationSeconds: DURATION, connections: CONNECTIONS, naive: naiveRun, pulsebridge: pbRun, ratio, fixedRate: { rate: RATE, ...fixedRun }, durability: { acceptedTotal, rows, jobs }, failures };
     mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
     writeFileSync(path.join(repo, 'bench/results/ingest.json'), `${JSON.stringify(results, null, 2)}\n`);
-    if (failures.length > 0) {
-      console.error(`FAILED: ${failures.join('; ')}`);
-      process.exitCode = 1;
-    } else {
-      console.log('all ingest targets met');
-    }
+    printVerdict(failures, 'all ingest targets met');
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await redis.quit();

@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { createBenchDatabase, dropBenchData } from './bench-database.js';
 import { writeLatencyPlot } from './latency-plot.js';
 import { cpuBetween, cpuSnapshot } from './process-cpu.js';
+import { printVerdict } from './verdict.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -418,12 +419,7 @@ async function main() {
     if (percentile(incidentLatencies, 99) >= TARGETS.incidentP99Ms) misses.push('webhook -> incident p99');
     if (percentile(slackLatencies, 99) >= TARGETS.slackP99Ms) misses.push('webhook -> Slack p99');
     if (workerRss >= TARGETS.workerRssMb) misses.push('worker RSS');
-    if (misses.length > 0) {
-      console.error(`FAILED: ${misses.join('; ')}`);
-      process.exitCode = 1;
-    } else {
-      console.log('all pipeline targets met');
-    }
+    printVerdict(misses, 'all pipeline targets met');
   } finally {
     api.kill('SIGTERM');
     worker.kill('SIGTERM');

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIntegration, postWebhook, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
@@ -11,12 +11,12 @@ const APPS = Array.from({ length: 20 }, (_, i) => `fault-app-${i}`);
 let slack: FakeSlack;
 let stack: TestStack;
 let integration: { id: string; secret: string };
+/** The same settings for the in-process stack and the worker processes. */
+const settings = () => slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20', WORKER_LOCK_MS: '1000' });
 
 beforeAll(async () => {
   slack = await startFakeSlack();
-  stack = await startTestStack({
-    config: { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '20', WORKER_LOCK_MS: '1000' },
-  });
+  stack = await startTestStack({ config: settings() });
   integration = await createIntegration(stack, APPS);
 });
 // Children are stopped even when a test fails before it kills them.
@@ -37,7 +37,7 @@ const build = (app: string) =>
 describe('faults', () => {
   it('a worker process killed with SIGKILL mid-burst: its jobs are picked up by another worker, nothing is lost or doubled', async () => {
     const worker = spawn(process.execPath, [WORKER], {
-      env: workerProcessEnv(stack, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '20', WORKER_LOCK_MS: '1000' }),
+      env: workerProcessEnv(stack, settings()),
       stdio: 'ignore',
     });
     children.push(worker);

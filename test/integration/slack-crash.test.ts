@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIntegration, postWebhook, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
@@ -11,11 +11,12 @@ const LOCK_MS = '1000';
 let slack: FakeSlack;
 let stack: TestStack;
 let integration: { id: string; secret: string };
+/** The same settings for the in-process stack and the worker processes. */
+const settings = () => slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '50', WORKER_LOCK_MS: LOCK_MS });
 
 beforeAll(async () => {
   slack = await startFakeSlack();
-  const slackConfig = { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: '50', WORKER_LOCK_MS: LOCK_MS };
-  stack = await startTestStack({ config: slackConfig });
+  stack = await startTestStack({ config: settings() });
   integration = await createIntegration(stack, ['first', 'second']);
 });
 // Children are stopped even when a test fails before it kills them.
@@ -28,14 +29,7 @@ afterAll(async () => {
 
 function startWorkerProcess(): ChildProcess {
   const child = spawn(process.execPath, [WORKER], {
-    env: workerProcessEnv(stack, {
-      LOG_LEVEL: 'warn',
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_DEFAULT_CHANNEL: '#general',
-      SLACK_CHANNEL_INTERVAL_MS: '50',
-      WORKER_LOCK_MS: LOCK_MS,
-    }),
+    env: workerProcessEnv(stack, { LOG_LEVEL: 'warn', ...settings() }),
     stdio: 'ignore',
   });
   children.push(child);

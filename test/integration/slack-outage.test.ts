@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeMessage, type FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 
 const INTERVAL_MS = 100;
@@ -35,9 +35,7 @@ let integration: { id: string; secret: string };
 
 beforeAll(async () => {
   slack = await startFakeSlack();
-  stack = await startTestStack({
-    config: { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', SLACK_CHANNEL_INTERVAL_MS: String(INTERVAL_MS) },
-  });
+  stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: String(INTERVAL_MS) }) });
   integration = await createIntegration(stack, APPS);
   for (const service of SERVICES) expect((await stack.call('POST', '/api/v1/services', { body: service })).status).toBe(201);
   stack.startWorker();

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { DEFAULT_FAKE_SLACK_CHANNELS, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 const SIGNING_SECRET = 'slack-signing-secret-for-tests';
@@ -14,13 +14,7 @@ let minute = 0;
 beforeAll(async () => {
   slack = await startFakeSlack({ channels: { ...DEFAULT_FAKE_SLACK_CHANNELS, 'private-ops': 'C0PRIVATE1' }, notInChannel: ['private-ops'] });
   stack = await startTestStack({
-    config: {
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_DEFAULT_CHANNEL: '#general',
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_CHANNEL_INTERVAL_MS: String(INTERVAL_MS),
-    },
+    config: slackSettings(slack, { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_CHANNEL_INTERVAL_MS: String(INTERVAL_MS) }),
   });
   integration = await createIntegration(stack, ['shop', 'billing', 'quiet', 'evil', 'limited', 'down', 'broken', 'orderly', 'clicky', 'deploys-app']);
   await stack.call('POST', '/api/v1/services', { body: { name: 'shop', herokuAppNames: ['shop'], slackChannels: ['#ops'] } });

@@ -183,6 +183,11 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
   }
 }
 
+/** The settings that point pulsebridge at a fake Slack, posting to `#general` by default, plus `extra`. */
+export function slackSettings(slack: { token: string; apiUrl: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', ...extra };
+}
+
 /** Environment for a compiled worker process on this stack's database and queues. */
 export function workerProcessEnv(stack: TestStack, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
