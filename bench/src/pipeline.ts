@@ -32,8 +32,8 @@ const { values: args } = parseArgs({
     redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     /** Keep the database afterwards, to look at its data and query plans. */
     keep: { type: 'boolean', default: false },
-    /** Write a V8 CPU profile of the worker into this folder. */
-    'profile-worker': { type: 'string' },
+    /** Write V8 CPU profiles of the API and the worker into this folder. */
+    profile: { type: 'string' },
   },
 });
 const RATE = Number(args.rate);
@@ -225,10 +225,11 @@ async function main() {
     SLACK_API_URL: slack.url,
     CONFIG_DIR: path.join(repo, 'config'),
   };
-  const api = startProcess('apps/api/dist/main.js', env);
+  const profileFlags = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+  const api = startProcess('apps/api/dist/main.js', env, profileFlags);
   // The worker runs with the heap flags `npm start` and the Procfile give it (scripts/lib.mjs).
   const workerFlags = ['--max-old-space-size=128'];
-  const worker = startProcess('apps/worker/dist/main.js', env, [...workerFlags, ...(args['profile-worker'] ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-worker']}`] : [])]);
+  const worker = startProcess('apps/worker/dist/main.js', env, [...workerFlags, ...profileFlags]);
   const db = new pg.Client({ connectionString: databaseUrl });
   try {
     for (let i = 0; ; i += 1) {

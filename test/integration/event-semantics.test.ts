@@ -4,7 +4,7 @@ import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys'];
+const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -277,6 +277,23 @@ describe('suspect deploys', () => {
     const [releasePulse, buildPulse] = detail.body.suspectPulses;
     expect(releasePulse.linkedPulseIds).toEqual([buildPulse.id]);
     expect(buildPulse.linkedPulseIds).toEqual([releasePulse.id]);
+  });
+
+  it("names the latest deploy of another app of the crashed app's service, passing over failed builds and other services", async () => {
+    await stack.call('POST', '/api/v1/services', { body: { name: 'suspect-shop', herokuAppNames: ['suspect-web', 'suspect-worker'] } });
+    await stack.call('POST', '/api/v1/services', { body: { name: 'suspect-elsewhere', herokuAppNames: ['suspect-other'] } });
+    await deliver(
+      release('suspect-worker', -30, { version: 7 }),
+      release('suspect-worker', -10, { version: 8 }),
+      build('suspect-worker', 'failed', -5),
+      release('suspect-other', -2, { version: 99 }),
+    );
+    await deliver(dyno('suspect-web', 'web.1', 'crashed', 0));
+    const [incident] = await incidents('heroku:suspect-web:dyno:web.1');
+    const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    expect(detail.body.timeline.filter((t: { kind: string }) => t.kind === 'suspect_deploy').map((t: { message: string }) => t.message)).toEqual([
+      'Triggered 10 min after release v8 by alice@example.com (1a2b3c4)',
+    ]);
   });
 });
 
