@@ -95,8 +95,7 @@ describe('PostgreSQL stopped for a few seconds mid-burst', () => {
   it('ingress answers 503 meanwhile and Heroku retries, the worker process pauses and recovers, nothing is half-applied or doubled', async () => {
     const { id: integrationId, secret } = await createIntegration(stack!, APPS);
 
-    // A compiled worker process, so a real process rides out the outage. One job at a time,
-    // so the burst leaves it a backlog to work on while PostgreSQL is down.
+    // A compiled worker process, so a real process rides out the outage, one job at a time.
     worker = spawn(process.execPath, [WORKER], {
       env: workerProcessEnv(stack!, {
         WORKER_CONCURRENCY: '1',
@@ -197,14 +196,17 @@ describe('PostgreSQL stopped for a few seconds mid-burst', () => {
     const earlySending = settledLater(sendAll(early, { senders: 8, gapMs: 0 }));
     await wellIntoVolley;
 
-    // PostgreSQL stops while the burst is coming in, and it keeps coming.
+    // PostgreSQL stops while the burst is coming in, and it keeps coming. The worker falls
+    // behind ingress meanwhile, as a busy one does: it is held (SIGSTOP) until the server is
+    // down, whatever the speed of this machine, so it faces the outage with work left.
+    worker!.kill('SIGSTOP');
     const stopRequestedAt = Date.now();
     const lateSending = settledLater(sendAll(late, { senders: 3, gapMs: 100 }));
     await cluster!.stop();
     const stoppedAt = Date.now();
-    // The worker has work left that it cannot do now (one job at a time lags behind ingress):
-    // it must pause on it, not drop it.
     const backlog = await stack!.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    worker!.kill('SIGCONT');
+    // The worker has work left that it cannot do now: it must pause on it, not drop it.
     expect(Object.values(backlog).reduce((a, b) => a + b, 0), 'jobs left when PostgreSQL stopped').toBeGreaterThan(0);
 
     const ready = await fetch(`${stack!.url}/readyz`);
