@@ -16,14 +16,13 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createSlackClient } from '@pulsebridge/core';
-import { createBenchDatabase, dropBenchData } from './bench-database.js';
+import { BENCH_SERVER_OPTIONS, createBenchDatabase, dropBenchData } from './bench-database.js';
 import { cpuBetween, cpuSnapshot } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
     ops: { type: 'string', default: '5000' },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
-    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    ...BENCH_SERVER_OPTIONS,
     // Per event of bench/pipeline's mix (3,000 apps): Slack calls (posts, updates, replies), BullMQ
     // jobs (the event's and its Slack jobs) and durable writes (the stored event, its apply, each
     // Slack message's intent and its result), as counted at 200-250 events/s.
@@ -120,6 +119,9 @@ async function bullmqJob(prefix: string) {
 
 async function durableWrite(url: string) {
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY });
+  // pool.end() resolves before its connections are closed; dropping the database right after
+  // may terminate one of them, which is expected then.
+  pool.on('error', () => undefined);
   await pool.query('CREATE TABLE floor_writes (id bigserial PRIMARY KEY, body text NOT NULL)');
   const cost = await measure((i) => pool.query({ name: 'floor-write', text: 'INSERT INTO floor_writes (body) VALUES ($1)', values: [`row ${i}`] }));
   await pool.end();

@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { createBenchDatabase, dropBenchData } from './bench-database.js';
+import { BENCH_SERVER_OPTIONS, createBenchDatabase, dropBenchData } from './bench-database.js';
 import { printVerdict } from './verdict.js';
 
 const { values: args } = parseArgs({
@@ -22,8 +22,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     rate: { type: 'string', default: '1000' },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
-    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    ...BENCH_SERVER_OPTIONS,
     keep: { type: 'boolean', default: false },
   },
 });

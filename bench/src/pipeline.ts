@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { createBenchDatabase, dropBenchData } from './bench-database.js';
+import { BENCH_SERVER_OPTIONS, createBenchDatabase, dropBenchData } from './bench-database.js';
 import { writeLatencyPlot } from './latency-plot.js';
 import { cpuBetween, cpuSnapshot } from './process-cpu.js';
 import { printVerdict } from './verdict.js';
@@ -28,8 +28,7 @@ const { values: args } = parseArgs({
     /** Seconds of traffic on other apps first, ramping up to the rate, not measured (connections, plans, JIT). */
     warmup: { type: 'string', default: '10' },
     apps: { type: 'string', default: '200' },
-    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432' },
-    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    ...BENCH_SERVER_OPTIONS,
     /** Keep the database afterwards, to look at its data and query plans. */
     keep: { type: 'boolean', default: false },
     /** Write V8 CPU profiles of the API and the worker into this folder. */
