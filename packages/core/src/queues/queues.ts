@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sha256Hex } from '../crypto.js';
 import { JOB_CATALOG, QUEUE_NAMES, eventJobId, type QueueName } from './catalog.js';
@@ -45,6 +45,25 @@ const slackIncidentJob = (incident: TouchedIncident) => ({
 });
 const slackPulseJob = (pulseId: string) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } });
 
+/** Past this many jobs, one `addBulk` costs less than separate adds. */
+const BULK_FROM = 8;
+
+/**
+ * Adds jobs, each atomically and idempotently by its id. BullMQ's `addBulk` builds a MULTI
+ * pipeline, and ioredis copies every loaded script (64 for BullMQ) onto each pipeline: for the
+ * one to a few jobs an event or a delivery batch usually makes, that costs the producer up to
+ * twice the CPU of separate adds sent together (one job: 450 against 240 us). All-or-nothing is not needed:
+ * a caller that fails retries the lot, and ids make the jobs already added no-ops.
+ */
+async function addJobs(queue: Queue, jobs: { name: string; data: object; opts: JobsOptions }[]): Promise<void> {
+  if (jobs.length === 0) return;
+  if (jobs.length >= BULK_FROM) {
+    await queue.addBulk(jobs);
+    return;
+  }
+  await Promise.all(jobs.map((job) => queue.add(job.name, job.data, job.opts)));
+}
+
 export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number }): Queues {
   const events = new Queue(QUEUE_NAMES.events, { connection: options.connection, prefix: options.prefix });
   const slack = new Queue(QUEUE_NAMES.slack, { connection: options.connection, prefix: options.prefix });
@@ -59,16 +78,15 @@ export function createQueues(options: { connection: Redis; prefix: string; event
       await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: `heroku-run-${runId}` });
     },
     async enqueueSlackIncidents(incidents) {
-      if (incidents.length > 0) await slack.addBulk(incidents.map(slackIncidentJob));
+      await addJobs(slack, incidents.map(slackIncidentJob));
     },
     async enqueueSlack(touched) {
-      const jobs = [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)];
-      if (jobs.length > 0) await slack.addBulk(jobs);
+      await addJobs(slack, [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)]);
     },
     byName: (name) => all[name],
     async enqueueEvents(list) {
-      if (list.length === 0) return;
-      await events.addBulk(
+      await addJobs(
+        events,
         list.map((event) => ({
           name: 'event.process',
           data: { eventRowId: event.eventRowId },
