@@ -185,37 +185,76 @@ interface LoadedIncident {
   messages: MessageRow[];
 }
 
-/** Everything a sync needs about an incident, in one query. */
-async function loadIncident(db: Queryable, incidentId: string): Promise<LoadedIncident | null> {
-  const { rows } = await db.query<IncidentState & { services: RoutedService[]; suspect: LoadedIncident['suspect']; entries: ThreadEntry[]; messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[] }>({
-    name: 'pb-slack-load-incident',
-    text: `SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
-            i.acknowledged_by, i.resolved_by,
-            (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
-               FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id) AS services,
-            (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
-                                      'minutes_before', (t.data->>'minutes')::int)
-               FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
-              WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1) AS suspect,
-            (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
-               FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY($2)) AS entries,
-            (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
-                                                        'client_token', m.client_token, 'rendered_at', m.rendered_at, 'thread_seq', m.thread_seq::text,
-                                                        'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text)), '[]')
-               FROM slack_messages m WHERE m.incident_id = i.id) AS messages
-       FROM incidents i WHERE i.id = $1`,
-    values: [incidentId, THREAD_KINDS],
-  });
-  const row = rows[0];
-  if (row === undefined) return null;
-  const { services, suspect, entries, messages, ...incident } = row;
-  return {
-    incident,
-    services,
-    suspect,
-    entries,
-    messages: messages.map((message) => ({ ...message, rendered_at: message.rendered_at === null ? null : new Date(message.rendered_at) })),
-  };
+type LockedIncidentRow = IncidentState & {
+  services: RoutedService[];
+  suspect: LoadedIncident['suspect'];
+  entries: ThreadEntry[];
+  messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[];
+};
+
+/** The advisory lock key of an incident's Slack sync, as SQL over parameter `$n`. */
+const lockKey = (n: number) => `hashtextextended('slack-incident:' || $${n}, 0)`;
+
+/**
+ * An incident's Slack lock, held on one connection for a whole sync. Taking it and reading the
+ * incident are one round trip (`pulsebridge_slack_lock_incident`), and the sync's last write
+ * releases it in the same statement, keeping a transaction-level hold until that write
+ * commits: the next holder's read therefore sees it. Only a sync that ends without writing
+ * (or on an error) spends a round trip on the release.
+ */
+class IncidentSlackLock {
+  private held = true;
+
+  private constructor(
+    readonly db: pg.PoolClient,
+    private readonly incidentId: string,
+  ) {}
+
+  /** Waits for the lock and reads everything the sync needs; null when the incident is gone. */
+  static async acquire(pool: pg.Pool, incidentId: string): Promise<{ lock: IncidentSlackLock; loaded: LoadedIncident | null }> {
+    const db = await pool.connect();
+    const lock = new IncidentSlackLock(db, incidentId);
+    try {
+      const { rows } = await db.query<LockedIncidentRow>({
+        name: 'pb-slack-lock-incident',
+        text: 'SELECT * FROM pulsebridge_slack_lock_incident($1, $2)',
+        values: [incidentId, THREAD_KINDS],
+      });
+      const row = rows[0];
+      if (row === undefined) return { lock, loaded: null };
+      const { services, suspect, entries, messages, ...incident } = row;
+      const toMessage = (message: LockedIncidentRow['messages'][number]): MessageRow => ({ ...message, rendered_at: message.rendered_at === null ? null : new Date(message.rendered_at) });
+      return { lock, loaded: { incident, services, suspect, entries, messages: messages.map(toMessage) } };
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /** Runs a write (an UPDATE without RETURNING); `last` releases the lock with it. */
+  async write(query: { name: string; text: string; values: unknown[] }, last: boolean): Promise<void> {
+    if (!last || !this.held) {
+      await this.db.query(query);
+      return;
+    }
+    const key = lockKey(query.values.length + 1);
+    await this.db.query({
+      name: `${query.name}-unlock`,
+      text: `WITH written AS (${query.text} RETURNING 1)
+             SELECT pg_advisory_unlock(${key}) FROM (SELECT pg_advisory_xact_lock(${key}), count(*) FROM written) AS w`,
+      values: [...query.values, this.incidentId],
+    });
+    this.held = false;
+  }
+
+  /** Releases the lock if no write did, and gives the connection back. */
+  async release(): Promise<void> {
+    if (this.held) {
+      this.held = false;
+      await this.db.query({ name: 'pb-slack-unlock', text: `SELECT pg_advisory_unlock(${lockKey(1)})`, values: [this.incidentId] }).catch(() => undefined);
+    }
+    this.db.release();
+  }
 }
 
 export type SyncResult = { status: 'synced'; posted: number; updated: number; replies: number; failed: number } | { status: 'missing' } | { status: 'no_channels' };
@@ -229,10 +268,9 @@ export type SyncResult = { status: 'synced'; posted: number; updated: number; re
  */
 export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: string): Promise<SyncResult> {
   // Every query runs on the connection that holds the lock: one connection per sync.
-  const db = await deps.pool.connect();
+  const { lock, loaded } = await IncidentSlackLock.acquire(deps.pool, incidentId);
+  const db = lock.db;
   try {
-    await db.query({ name: 'pb-slack-lock', text: `SELECT pg_advisory_lock(hashtextextended('slack-incident:' || $1, 0))`, values: [incidentId] });
-    const loaded = await loadIncident(db, incidentId);
     if (loaded === null) return { status: 'missing' };
     const { incident, services, suspect, entries, messages } = loaded;
     const targets = routeToChannels(services, deps.defaultChannel, 'incident');
@@ -249,17 +287,19 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
     const lastSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : '0';
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
 
-    for (const target of targets) {
+    for (const [index, target] of targets.entries()) {
+      // The last target's last write releases the lock.
+      const lastTarget = index === targets.length - 1;
       const { row, created } = await messageRow(db, { incidentId }, target, messages);
       if (row.status === 'failed') continue;
       if (row.ts === null) {
         // The new message shows the state as it is, so the changes so far need no replies.
         const ok = await postRoot(deps, db, row, created, message, async (channel, ts) => {
-          await db.query({
+          await lock.write({
             name: 'pb-slack-incident-posted',
             text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
             values: [row.id, channel, ts, incident.updated_at, lastSeq],
-          });
+          }, lastTarget);
         }, incidentId);
         if (ok) result.posted += 1;
         else result.failed += 1;
@@ -278,18 +318,17 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
       }
       // The new rendering and the reply about to be posted are recorded together.
       if (stale || reply !== null) {
-        await db.query({
+        await lock.write({
           name: 'pb-slack-incident-rendered',
           text: `UPDATE slack_messages SET rendered_at = CASE WHEN $2 THEN $3 ELSE rendered_at END, pending_reply_token = $4, pending_reply_seq = $5, updated_at = now() WHERE id = $1`,
           values: [row.id, stale, incident.updated_at, reply?.token ?? null, reply?.upto ?? null],
-        });
+        }, lastTarget && reply === null);
       }
-      if (reply !== null && (await postReply(deps, db, row, reply, incidentId))) result.replies += 1;
+      if (reply !== null && (await postReply(deps, lock, row, reply, incidentId, lastTarget))) result.replies += 1;
     }
     return result;
   } finally {
-    await db.query({ name: 'pb-slack-unlock', text: `SELECT pg_advisory_unlock(hashtextextended('slack-incident:' || $1, 0))`, values: [incidentId] }).catch(() => undefined);
-    db.release();
+    await lock.release();
   }
 }
 
@@ -317,19 +356,19 @@ async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow
   return { token: randomUUID(), upto: fresh[fresh.length - 1]!.seq, text: renderThreadReply(deps.templates, { changes: fresh.map((entry) => entry.message).join('\n') }) };
 }
 
-async function postReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, reply: PlannedReply, incidentId: string): Promise<boolean> {
+async function postReply(deps: SlackDeliveryDeps, lock: IncidentSlackLock, row: MessageRow, reply: PlannedReply, incidentId: string, last: boolean): Promise<boolean> {
   const posted = await call(deps, row.target, () =>
     deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text: reply.text, metadata: { event_type: METADATA_EVENT, event_payload: { token: reply.token } } }),
   );
   if (!posted.ok) {
-    await recordFailure(deps, db, row, posted.error, incidentId);
+    await recordFailure(deps, lock.db, row, posted.error, incidentId);
     return false;
   }
-  await db.query({
+  await lock.write({
     name: 'pb-slack-reply-posted',
     text: 'UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL, updated_at = now() WHERE id = $1',
     values: [row.id, reply.upto],
-  });
+  }, last);
   return true;
 }
 
