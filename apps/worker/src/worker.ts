@@ -23,6 +23,7 @@ import {
 } from '@pulsebridge/core';
 import { processEvent } from './processors/process-event.js';
 import { startReconciler } from './reconciler.js';
+import { createSlackNotifier } from './slack-notifier.js';
 
 type Handlers = { [N in JobName]: (payload: JobPayload<N>, job: Job, token: string | undefined) => Promise<void> };
 
@@ -50,6 +51,18 @@ export function startWorkers(
           publicUrl: config.publicUrl,
           defaultChannel: config.slack.defaultChannel,
         };
+
+  // Syncs right after an event never wait for a busy channel: they leave that to the queue.
+  const notify =
+    slack === null
+      ? undefined
+      : createSlackNotifier({
+          slack: { ...slack, pacer: createChannelPacer(runtime.redis, { prefix: config.queuePrefix, intervalMs: config.slack.channelIntervalMs, burst: config.slack.channelBurst, maxWaitMs: 0 }) },
+          queues: runtime.queues,
+          inlineSyncs: config.slack.inlineSyncs,
+          metrics,
+          logger,
+        });
 
   const oauth = { idUrl: config.heroku.idUrl, clientId: config.heroku.oauthId, clientSecret: config.heroku.oauthSecret };
   const runDeps = {
@@ -85,7 +98,8 @@ export function startWorkers(
 
   // Typed against the catalog: a job name without a handler does not compile.
   const handlers: Handlers = {
-    'event.process': (payload) => processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(slack && { queues: runtime.queues }) }),
+    'event.process': (payload, job) =>
+      processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(notify && { notify }) }, (job.processedOn ?? Date.now()) - job.timestamp),
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
     'heroku.run': async (payload) => {

@@ -72,6 +72,8 @@ export const ConfigSchema = z
     /** Messages a quiet channel takes at once before the interval applies (Slack allows short bursts). */
     SLACK_CHANNEL_BURST: positiveInt(3),
     SLACK_CONCURRENCY: positiveInt(8),
+    /** Incident syncs a worker runs right after applying an event, at once; 0 sends every notification through the Slack queue. */
+    SLACK_INLINE_SYNCS: z.coerce.number().int().min(0).default(4),
     /** PostgreSQL connections per process (event jobs, Slack jobs and API requests share them). */
     DATABASE_POOL_SIZE: positiveInt(20),
     /** How long a job's lock lasts; a worker that dies loses its jobs to others after this. */
@@ -102,6 +104,7 @@ export const ConfigSchema = z
       channelIntervalMs: env.SLACK_CHANNEL_INTERVAL_MS,
       channelBurst: env.SLACK_CHANNEL_BURST,
       concurrency: env.SLACK_CONCURRENCY,
+      inlineSyncs: env.SLACK_INLINE_SYNCS,
     },
     heroku: {
       apiUrl: env.HEROKU_API_URL.replace(/\/+$/, ''),

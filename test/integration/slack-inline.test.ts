@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+
+// A new incident's message is sent by the worker that applied the event, right after the commit,
+// so a busy (here: paused) Slack queue does not hold the page back. Pulses, and the Slack work
+// of events that waited in their own queue (workers behind), go through the Slack queue.
+
+let slack: FakeSlack;
+let stack: TestStack;
+let integration: { id: string; secret: string };
+
+beforeAll(async () => {
+  slack = await startFakeSlack();
+  stack = await startTestStack({ config: slackSettings(slack) });
+  integration = await createIntegration(stack, ['inline-app', 'late-app']);
+  stack.startWorker();
+});
+afterAll(async () => {
+  await stack?.stop();
+  await slack?.close();
+});
+
+const crash = (app: string) => {
+  const id = randomUUID();
+  return { id, data: { app: { name: app }, name: 'web.1', state: 'crashed', management: 'formation', exit_status: 1 }, created_at: new Date().toISOString(), webhook_metadata: { event: { id, include: 'dyno' } } };
+};
+const build = (app: string) => ({
+  id: randomUUID(),
+  resource: 'build',
+  action: 'update',
+  data: { id: randomUUID(), app: { name: app }, status: 'succeeded', source_blob: { version: 'abc1234' } },
+  created_at: new Date().toISOString(),
+});
+async function send(event: object) {
+  expect((await postWebhook(stack, integration.id, JSON.stringify(event), { secret: integration.secret })).status).toBe(202);
+}
+const roots = (text: string) => slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === undefined && m.text.includes(text));
+/** Every event applied and its job finished (notifications sent or queued). */
+const eventsDone = () =>
+  waitFor(async () => Object.values(await stack.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0), { what: 'events done' });
+const slackQueued = async () => Object.values(await stack.runtime.queues.slack.getJobCounts('waiting', 'prioritized')).reduce((a, b) => a + b, 0);
+
+describe('Slack right after the event', () => {
+  it('a new incident reaches Slack while the Slack queue is held up; its pulse waits for the queue', async () => {
+    await stack.runtime.queues.slack.pause();
+    try {
+      await send(crash('inline-app'));
+      await send(build('inline-app'));
+      await waitFor(() => roots('crashed on inline-app').length === 1, { what: 'incident message posted' });
+      await eventsDone();
+      expect(roots('[Heroku][Build] inline-app')).toHaveLength(0);
+      expect(await slackQueued()).toBe(1);
+    } finally {
+      await stack.runtime.queues.slack.resume();
+    }
+    await waitFor(() => roots('[Heroku][Build] inline-app').length === 1, { what: 'pulse posted from the queue' });
+    expect(roots('crashed on inline-app')).toHaveLength(1);
+  });
+
+  it('an event that waited in its queue leaves its Slack work to the Slack queue', async () => {
+    await stack.runtime.queues.slack.pause();
+    await stack.runtime.queues.events.pause();
+    try {
+      await send(crash('late-app'));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await stack.runtime.queues.events.resume();
+      await eventsDone();
+      expect((await stack.sql("SELECT count(*)::int AS n FROM incidents WHERE app_name = 'late-app'"))[0].n).toBe(1);
+      expect(roots('crashed on late-app')).toHaveLength(0);
+      expect(await slackQueued()).toBe(1);
+    } finally {
+      await stack.runtime.queues.events.resume();
+      await stack.runtime.queues.slack.resume();
+    }
+    await waitFor(() => roots('crashed on late-app').length === 1, { what: 'incident message posted from the queue' });
+  });
+});
