@@ -50,10 +50,10 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
       labelNames: ['queue', 'name', 'final'] as const,
       registers: [registry],
     }),
-    slackInlineSyncs: new Counter({
-      name: 'pulsebridge_slack_inline_syncs_total',
-      help: "Incident syncs tried right after an event's commit: synced, queued (failed or its channel was busy), no_slot or behind (queued at once: slots taken, or the event waited long in its queue)",
-      labelNames: ['outcome'] as const,
+    slackInline: new Counter({
+      name: 'pulsebridge_slack_inline_total',
+      help: "Slack deliveries (incident syncs, pulse posts) tried right after an event's commit: sent, queued (failed or its channel was busy), no_slot or behind (queued at once: slots taken, or the event waited long in its queue)",
+      labelNames: ['kind', 'outcome'] as const,
       registers: [registry],
     }),
     reconcilerRequeued: new Counter({
