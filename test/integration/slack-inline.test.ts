@@ -4,8 +4,8 @@ import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor,
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 // A new incident's message and a pulse are sent by the worker that applied the event, right after
-// the commit, so a busy (here: paused) Slack queue does not hold them back. The Slack work of
-// events that waited in their own queue (workers behind) goes through the Slack queue.
+// the commit, so a busy (here: paused) Slack queue does not hold them back. When events wait in
+// their own queue (workers behind), only new incidents still page at once.
 
 let slack: FakeSlack;
 let stack: TestStack;
@@ -57,22 +57,34 @@ describe('Slack right after the event', () => {
     }
   });
 
-  it('an event that waited in its queue leaves its Slack work to the Slack queue', async () => {
-    await stack.runtime.queues.slack.pause();
-    await stack.runtime.queues.events.pause();
-    try {
-      await send(crash('late-app'));
-      await send(build('late-app'));
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      await stack.runtime.queues.events.resume();
+  it('when events wait in their queue, a new incident still pages at once; changes and pulses go through the Slack queue', async () => {
+    const held = async (...events: object[]) => {
+      await stack.runtime.queues.events.pause();
+      try {
+        for (const event of events) await send(event);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      } finally {
+        await stack.runtime.queues.events.resume();
+      }
       await eventsDone();
-      expect((await stack.sql("SELECT count(*)::int AS n FROM incidents WHERE app_name = 'late-app'"))[0].n).toBe(1);
-      expect(roots('late-app')).toHaveLength(0);
+    };
+    await stack.runtime.queues.slack.pause();
+    try {
+      await held(crash('late-app'), build('late-app'));
+      expect(roots('crashed on late-app')).toHaveLength(1);
+      expect(roots('[Heroku][Build] late-app')).toHaveLength(0);
+      expect(await slackQueued()).toBe(1);
+
+      // A second crash is a change to the incident already in Slack: it waits for the queue.
+      await held(crash('late-app'));
+      const root = roots('crashed on late-app')[0]!;
+      expect(slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === root.ts)).toHaveLength(0);
       expect(await slackQueued()).toBe(2);
     } finally {
-      await stack.runtime.queues.events.resume();
       await stack.runtime.queues.slack.resume();
     }
-    await waitFor(() => roots('crashed on late-app').length === 1 && roots('[Heroku][Build] late-app').length === 1, { what: 'messages posted from the queue' });
+    await waitFor(() => roots('[Heroku][Build] late-app').length === 1, { what: 'pulse posted from the queue' });
+    const root = roots('crashed on late-app')[0]!;
+    await waitFor(() => slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === root.ts).length === 1, { what: 'alert reply posted from the queue' });
   });
 });

@@ -4,7 +4,8 @@ export type Touched = { incidents: TouchedIncident[]; pulseIds: string[] };
 
 /**
  * An event that waited longer than this in its queue means the workers are behind: then applying
- * the backlog comes first, and its Slack work goes through the Slack queue (new incidents first).
+ * the backlog comes first, and only a new incident's first message (the page) is still sent
+ * right away; changes and pulses go through the Slack queue.
  */
 export const INLINE_MAX_QUEUE_WAIT_MS = 200;
 
@@ -15,7 +16,7 @@ export const INLINE_MAX_QUEUE_WAIT_MS = 200;
  * worker runs fewer jobs. Everything else goes through the Slack queue, which retries, waits for
  * busy channels and puts new incidents first, then changes, then pulses: deliveries that find
  * every slot taken, any that fails or would have to wait (its job then finishes what this one
- * started), and all of an event's deliveries when the event waited long in its queue.
+ * started), and an event's changes and pulses when the event waited long in its queue.
  *
  * `deps.slack.pacer` must not wait (maxWaitMs 0): a wait would hold the event's slot.
  */
@@ -45,7 +46,8 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
     const behind = queueWaitMs > INLINE_MAX_QUEUE_WAIT_MS;
     const incidents: TouchedIncident[] = [];
     for (const incident of touched.incidents) {
-      if (!(await deliver('incident', incident.id, behind, () => syncIncidentToSlack(deps.slack, incident.id)))) incidents.push(incident);
+      const page = incident.opened === true;
+      if (!(await deliver('incident', incident.id, behind && !page, () => syncIncidentToSlack(deps.slack, incident.id)))) incidents.push(incident);
     }
     const pulseIds: string[] = [];
     for (const pulseId of touched.pulseIds) {
