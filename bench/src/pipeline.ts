@@ -242,7 +242,12 @@ async function main() {
     const call = (method: string, url: string, body: unknown) =>
       fetch(`http://127.0.0.1:3280${url}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string; secret: string }>);
     const apps = Array.from({ length: APPS }, (_, i) => `bench-app-${i}`);
-    const warmupApps = WARMUP > 0 ? Array.from({ length: 500 }, (_, i) => `warmup-app-${i}`) : [];
+    // One warm-up app per warm-up delivery: each gets only the first step of its cycle, the same
+    // mix (three in four open an incident) the measured part starts with. With fewer apps the
+    // ramp would end in their lighter second round, and the measured part would start with a
+    // step in load that no steady mix has.
+    const warmupDeliveries = Math.round((RATE * WARMUP) / 2);
+    const warmupApps = WARMUP > 0 ? Array.from({ length: Math.max(500, warmupDeliveries) }, (_, i) => `warmup-app-${i}`) : [];
     const allApps = [...warmupApps, ...apps];
     // An integration monitors at most 500 apps: a team with more connects several accounts.
     const integrationOf = new Map<string, { id: string; secret: string }>();
@@ -260,7 +265,7 @@ async function main() {
 
     // The warm-up's deliveries go first; their results count for correctness, not for latency.
     // Ramping linearly from zero to the rate sends rate * warmup / 2 deliveries.
-    const warmup = buildWorkload(Math.round((RATE * WARMUP) / 2), warmupApps);
+    const warmup = buildWorkload(warmupDeliveries, warmupApps);
     const measured = buildWorkload(RATE * DURATION, apps);
     const deliveries = [...warmup.deliveries, ...measured.deliveries];
     const expected = {
@@ -287,8 +292,10 @@ async function main() {
     let started = sendStart;
     const warmupMs = WARMUP * 1000;
     for (let i = 0; i < signed.length; i += 1) {
-      // During the warm-up the rate grows linearly: delivery i is due when rate * t^2 / (2 * warmup) = i.
-      const due = i < firstMeasured ? sendStart + Math.sqrt((2 * i * warmupMs * 1000) / RATE) : sendStart + warmupMs + ((i - firstMeasured) * 1000) / RATE;
+      // During the warm-up the rate grows linearly to RATE: delivery i of n is due at
+      // warmup * sqrt(i / n). (n counts the redeliveries too, so the ramp ends exactly when the
+      // measured part starts, instead of overrunning it and sending a burst at its start.)
+      const due = i < firstMeasured ? sendStart + warmupMs * Math.sqrt(i / firstMeasured) : sendStart + warmupMs + ((i - firstMeasured) * 1000) / RATE;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       const delivery = signed[i]!;
