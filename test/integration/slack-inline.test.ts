@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { DEFAULT_FAKE_SLACK_CHANNELS, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 // A new incident's message and a pulse are sent by the worker that applied the event, right after
 // the commit, so a busy (here: paused) Slack queue does not hold them back. When events wait in
 // their own queue (workers behind), only new incidents still page at once.
+
+const SLOW_APPS = Array.from({ length: 16 }, (_, i) => `slow-app-${i}`);
 
 let slack: FakeSlack;
 let stack: TestStack;
 let integration: { id: string; secret: string };
 
 beforeAll(async () => {
-  slack = await startFakeSlack();
+  slack = await startFakeSlack({ channels: { ...DEFAULT_FAKE_SLACK_CHANNELS, ...Object.fromEntries(SLOW_APPS.map((app, i) => [app, `C0SLOW${String(i).padStart(4, '0')}`])) } });
   stack = await startTestStack({ config: slackSettings(slack) });
-  integration = await createIntegration(stack, ['inline-app', 'late-app']);
+  integration = await createIntegration(stack, ['inline-app', 'late-app', ...SLOW_APPS]);
+  // Each slow app has its own channel, so Slack's per-channel pace holds nobody back.
+  for (const app of SLOW_APPS) await stack.call('POST', '/api/v1/services', { body: { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] } });
   stack.startWorker();
 });
 afterAll(async () => {
@@ -86,5 +90,22 @@ describe('Slack right after the event', () => {
     await waitFor(() => roots('[Heroku][Build] late-app').length === 1, { what: 'pulse posted from the queue' });
     const root = roots('crashed on late-app')[0]!;
     await waitFor(() => slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === root.ts).length === 1, { what: 'alert reply posted from the queue' });
+  });
+
+  it('a slow Slack holds at most the inline slots: every event is still applied at once', async () => {
+    // Each post takes 6 s to answer. Sixteen new incidents, ten event slots: if every slot waited
+    // on Slack, six events would be applied only once Slack answered.
+    for (const _ of SLOW_APPS) slack.delayNextResponse('chat.postMessage', 6_000);
+    const started = Date.now();
+    for (const app of SLOW_APPS) await send(crash(app));
+    await waitFor(
+      async () => (await stack.sql("SELECT count(*)::int AS n FROM incidents WHERE app_name LIKE 'slow-app-%'"))[0].n === SLOW_APPS.length,
+      { what: 'every incident recorded', timeoutMs: 10_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // And each gets its message once, inline or through the Slack queue.
+    const posted = (app: string) => slack.messages(slack.channelId(app)).filter((m) => m.thread_ts === undefined).length;
+    await waitFor(() => SLOW_APPS.every((app) => posted(app) === 1), { what: 'every message posted', timeoutMs: 20_000 });
+    expect(SLOW_APPS.map(posted)).toEqual(SLOW_APPS.map(() => 1));
   });
 });
