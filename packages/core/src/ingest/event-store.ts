@@ -38,6 +38,9 @@ const CASTS: Partial<Record<(typeof COLUMNS)[number], string>> = {
   delivery_count: '::int',
 };
 
+/** Batches of up to this many rows insert through a named (prepared) statement. */
+const PREPARED_BATCH_SIZES = 8;
+
 /** SQLSTATE class 22: the data itself is bad (e.g. `\u0000` in JSON text), not the database. */
 function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -120,12 +123,15 @@ async function insertRows(pool: pg.Pool, rows: { event: NewEvent; count: number 
     });
     return `(${placeholders.join(', ')})`;
   });
-  const result = await pool.query<{ id: string; event_id: string; inserted: boolean }>(
-    `INSERT INTO events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+  const result = await pool.query<{ id: string; event_id: string; inserted: boolean }>({
+    // Small batches, the usual case, reuse a prepared statement per size: parsing and planning
+    // the insert cost more than running it. Larger ones are rare and amortise their own.
+    name: rows.length <= PREPARED_BATCH_SIZES ? `pb-store-events-${rows.length}` : undefined,
+    text: `INSERT INTO events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
      ON CONFLICT (event_id) DO UPDATE
        SET delivery_count = events.delivery_count + EXCLUDED.delivery_count, last_delivered_at = now()
      RETURNING id, event_id, (xmax = 0) AS inserted`,
     values,
-  );
+  });
   return new Map(result.rows.map((row) => [row.event_id, { eventRowId: row.id, eventId: row.event_id, inserted: row.inserted }]));
 }
