@@ -6,6 +6,7 @@ import {
   createSlackClient,
   loadRuleSet,
   loadSlackTemplates,
+  postPulseToSlack,
   syncIncidentToSlack,
   type RuleSet,
   type SlackDeliveryDeps,
@@ -90,6 +91,25 @@ describe('syncs of one incident at once', () => {
       'Acknowledged by admin (ADMIN_TOKEN)',
     ]);
     // Every lock was released: a sync after all of them runs at once.
+    const [locks] = await stack.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    expect(locks!.n).toBe(0);
+  });
+});
+
+describe('posts of one pulse at once', () => {
+  it('post it once, and the ones that waited search nothing', async () => {
+    const id = randomUUID();
+    const body = { id, resource: 'build', action: 'update', data: { id: randomUUID(), app: { name: 'racy' }, status: 'succeeded', source_blob: { version: 'v42' } }, created_at: new Date().toISOString() };
+    expect((await postWebhook(stack, integration.id, JSON.stringify(body), { secret: integration.secret })).status).toBe(202);
+    const [event] = await stack.sql<{ id: string }>('SELECT id FROM events WHERE event_id = $1', [id]);
+    expect((await applyEvent(stack.runtime.db.pool, rules, event!.id)).status).toBe('processed');
+    const [pulse] = await stack.sql<{ id: string; summary: string }>('SELECT id, summary FROM pulses WHERE event_id = $1', [event!.id]);
+    const searchesBefore = count('conversations.history') + count('conversations.replies');
+
+    const results = await Promise.all(Array.from({ length: AT_ONCE }, () => postPulseToSlack(deps, pulse!.id)));
+    expect(results.filter((r) => r.status === 'synced' && r.posted === 1)).toHaveLength(1);
+    expect(slack.messages(slack.channelId('general')).filter((m) => m.text === pulse!.summary)).toHaveLength(1);
+    expect(count('conversations.history') + count('conversations.replies')).toBe(searchesBefore);
     const [locks] = await stack.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
     expect(locks!.n).toBe(0);
   });

@@ -31,7 +31,6 @@ export * from './slack/message-templates.js';
 export * from './slack/slack-client.js';
 export * from './slack/http-transport.js';
 export * from './slack/channel-pacer.js';
-export * from './slack/routing.js';
 export * from './slack/deliver.js';
 export * from './heroku/platform-client.js';
 export * from './heroku/integration-credentials.js';

@@ -5,7 +5,13 @@ import type { Logger } from 'pino';
 import { PacingWaitTooLong, type ChannelPacer } from './channel-pacer.js';
 import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
 import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
-import { routeToChannels, type RoutedService } from './routing.js';
+
+/** A service linked to an incident or pulse, as its message names it. */
+export interface RoutedService {
+  name: string;
+  slackChannels: string[];
+  postPulses: boolean;
+}
 
 /**
  * A pool, or the connection holding an incident's lock: both run the same queries. Queries run
@@ -39,6 +45,8 @@ interface MessageRow {
   thread_seq: string;
   pending_reply_token: string | null;
   pending_reply_seq: string | null;
+  /** Made by the read that returned it: no earlier attempt can have posted it. */
+  created: boolean;
 }
 
 /** Runs one Slack call for a channel: paced, and with its failure sorted out. */
@@ -99,25 +107,14 @@ async function recordFailure(deps: SlackDeliveryDeps, db: Queryable, row: Messag
   deps.logger.warn({ target: row.target, error, incidentId }, 'Slack refused the message; not retrying this channel');
 }
 
-const MESSAGE_COLUMNS = 'id, target, channel, ts, status, client_token, rendered_at, thread_seq::text, pending_reply_token, pending_reply_seq::text';
-
 /**
- * Gets or creates the message row for a target; `created` says whether it is new (no earlier
- * attempt). `known` are the owner's rows already read, so an existing one costs no query.
+ * The message row of a routed target. The read that routed the targets created the missing
+ * rows (`pulsebridge_slack_lock_incident`, `pulsebridge_slack_claim_pulse`), so each target has one.
  */
-async function messageRow(db: Queryable, owner: { incidentId: string } | { pulseId: string }, target: string, known: MessageRow[] = []): Promise<{ row: MessageRow; created: boolean }> {
-  const existing = known.find((row) => row.target === target);
-  if (existing !== undefined) return { row: existing, created: false };
-  const column = 'incidentId' in owner ? 'incident_id' : 'pulse_id';
-  const ownerId = 'incidentId' in owner ? owner.incidentId : owner.pulseId;
-  const inserted = await db.query<MessageRow>({
-    name: `pb-slack-insert-${column}`,
-    text: `INSERT INTO slack_messages (${column}, target, client_token) VALUES ($1, $2, $3) ON CONFLICT (${column}, target) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
-    values: [ownerId, target, randomUUID()],
-  });
-  if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
-  const { rows } = await db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM slack_messages WHERE ${column} = $1 AND target = $2`, [ownerId, target]);
-  return { row: rows[0]!, created: false };
+function messageRow(messages: MessageRow[], target: string): MessageRow {
+  const row = messages.find((message) => message.target === target);
+  if (row === undefined) throw new Error(`no Slack message row for routed target ${target}`);
+  return row;
 }
 
 /** Posts the top-level message of a row once, adopting an earlier post found by its token. */
@@ -125,13 +122,12 @@ async function postRoot(
   deps: SlackDeliveryDeps,
   db: Queryable,
   row: MessageRow,
-  created: boolean,
   message: { text: string; blocks: Block[] },
   after: (channel: string, ts: string) => Promise<void>,
   incidentId: string | null,
 ): Promise<boolean> {
-  const channelId = created ? null : await knownChannelId(db, row.target);
-  const earlier = created ? null : await findPosted(deps, channelId, row.client_token);
+  const channelId = row.created ? null : await knownChannelId(db, row.target);
+  const earlier = row.created ? null : await findPosted(deps, channelId, row.client_token);
   if (earlier !== null && channelId !== null) {
     await after(channelId, earlier);
     return true;
@@ -181,7 +177,9 @@ interface LoadedIncident {
   suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number } | null;
   /** Timeline entries that become thread replies, in order. */
   entries: ThreadEntry[];
-  /** The incident's Slack message rows so far. */
+  /** The channels the incident is routed to, in order. */
+  targets: string[];
+  /** The incident's Slack message rows, one at least per target. */
   messages: MessageRow[];
 }
 
@@ -189,42 +187,38 @@ type LockedIncidentRow = IncidentState & {
   services: RoutedService[];
   suspect: LoadedIncident['suspect'];
   entries: ThreadEntry[];
+  targets: string[];
   messages: (Omit<MessageRow, 'rendered_at'> & { rendered_at: string | null })[];
 };
 
-/** The advisory lock key of an incident's Slack sync, as SQL over parameter `$n`. */
-const lockKey = (n: number) => `hashtextextended('slack-incident:' || $${n}, 0)`;
+/** The advisory lock key of a message owner's Slack delivery, as SQL over parameter `$n`. */
+const lockKey = (n: number) => `hashtextextended($${n}, 0)`;
 
 /**
- * An incident's Slack lock, held on one connection for a whole sync. Taking it and reading the
- * incident are one round trip (`pulsebridge_slack_lock_incident`), and the sync's last write
- * releases it in the same statement, keeping a transaction-level hold until that write
- * commits: the next holder's read therefore sees it. Only a sync that ends without writing
- * (or on an error) spends a round trip on the release.
+ * The Slack lock of an incident or a pulse, held on one connection for a whole delivery, so two
+ * deliveries of one owner (jobs for several revisions, several workers, a job retried while
+ * another runs) take turns and each sees what the one before it wrote. Taking it and reading
+ * the owner are one round trip (`pulsebridge_slack_lock_incident`, `pulsebridge_slack_claim_pulse`,
+ * which take the same key), and the delivery's last write releases it in the same statement,
+ * keeping a transaction-level hold until that write commits: the next holder's read therefore
+ * sees it. Only a delivery that ends without writing (or on an error) spends a round trip on
+ * the release.
  */
-class IncidentSlackLock {
+class SlackLock {
   private held = true;
 
   private constructor(
     readonly db: pg.PoolClient,
-    private readonly incidentId: string,
+    /** `slack-incident:<id>` or `slack-pulse:<id>`, as the SQL functions build it. */
+    private readonly key: string,
   ) {}
 
-  /** Waits for the lock and reads everything the sync needs; null when the incident is gone. */
-  static async acquire(pool: pg.Pool, incidentId: string): Promise<{ lock: IncidentSlackLock; loaded: LoadedIncident | null }> {
+  /** Takes a connection and runs `read`, which takes the lock; the lock is released if it fails. */
+  static async acquire<T>(pool: pg.Pool, key: string, read: (db: pg.PoolClient) => Promise<T>): Promise<{ lock: SlackLock; loaded: T }> {
     const db = await pool.connect();
-    const lock = new IncidentSlackLock(db, incidentId);
+    const lock = new SlackLock(db, key);
     try {
-      const { rows } = await db.query<LockedIncidentRow>({
-        name: 'pb-slack-lock-incident',
-        text: 'SELECT * FROM pulsebridge_slack_lock_incident($1, $2)',
-        values: [incidentId, THREAD_KINDS],
-      });
-      const row = rows[0];
-      if (row === undefined) return { lock, loaded: null };
-      const { services, suspect, entries, messages, ...incident } = row;
-      const toMessage = (message: LockedIncidentRow['messages'][number]): MessageRow => ({ ...message, rendered_at: message.rendered_at === null ? null : new Date(message.rendered_at) });
-      return { lock, loaded: { incident, services, suspect, entries, messages: messages.map(toMessage) } };
+      return { lock, loaded: await read(db) };
     } catch (error) {
       await lock.release();
       throw error;
@@ -242,19 +236,39 @@ class IncidentSlackLock {
       name: `${query.name}-unlock`,
       text: `WITH written AS (${query.text} RETURNING 1)
              SELECT pg_advisory_unlock(${key}) FROM (SELECT pg_advisory_xact_lock(${key}), count(*) FROM written) AS w`,
-      values: [...query.values, this.incidentId],
+      values: [...query.values, this.key],
     });
     this.held = false;
   }
 
-  /** Releases the lock if no write did, and gives the connection back. */
+  /**
+   * Releases the lock if no write did, and gives the connection back; a connection whose
+   * release failed is closed instead (closing it releases its locks).
+   */
   async release(): Promise<void> {
+    let failed: Error | undefined;
     if (this.held) {
       this.held = false;
-      await this.db.query({ name: 'pb-slack-unlock', text: `SELECT pg_advisory_unlock(${lockKey(1)})`, values: [this.incidentId] }).catch(() => undefined);
+      await this.db.query({ name: 'pb-slack-unlock', text: `SELECT pg_advisory_unlock(${lockKey(1)})`, values: [this.key] }).catch((error: unknown) => {
+        failed = error instanceof Error ? error : new Error(String(error));
+      });
     }
-    this.db.release();
+    this.db.release(failed);
   }
+}
+
+/** Waits for an incident's lock and reads everything its sync needs, creating the message rows of its channels; null when the incident is gone. */
+async function lockIncident(db: pg.PoolClient, incidentId: string, defaultChannel: string | undefined): Promise<LoadedIncident | null> {
+  const { rows } = await db.query<LockedIncidentRow>({
+    name: 'pb-slack-lock-incident',
+    text: 'SELECT * FROM pulsebridge_slack_lock_incident($1, $2, $3)',
+    values: [incidentId, THREAD_KINDS, defaultChannel ?? null],
+  });
+  const row = rows[0];
+  if (row === undefined) return null;
+  const { services, suspect, entries, targets, messages, ...incident } = row;
+  const toMessage = (message: LockedIncidentRow['messages'][number]): MessageRow => ({ ...message, rendered_at: message.rendered_at === null ? null : new Date(message.rendered_at) });
+  return { incident, services, suspect, entries, targets, messages: messages.map(toMessage) };
 }
 
 export type SyncResult = { status: 'synced'; posted: number; updated: number; replies: number; failed: number } | { status: 'missing' } | { status: 'no_channels' };
@@ -268,12 +282,11 @@ export type SyncResult = { status: 'synced'; posted: number; updated: number; re
  */
 export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: string): Promise<SyncResult> {
   // Every query runs on the connection that holds the lock: one connection per sync.
-  const { lock, loaded } = await IncidentSlackLock.acquire(deps.pool, incidentId);
+  const { lock, loaded } = await SlackLock.acquire(deps.pool, `slack-incident:${incidentId}`, (db) => lockIncident(db, incidentId, deps.defaultChannel));
   const db = lock.db;
   try {
     if (loaded === null) return { status: 'missing' };
-    const { incident, services, suspect, entries, messages } = loaded;
-    const targets = routeToChannels(services, deps.defaultChannel, 'incident');
+    const { incident, services, suspect, entries, targets, messages } = loaded;
     if (targets.length === 0) return { status: 'no_channels' };
 
     const scope = {
@@ -290,11 +303,11 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
     for (const [index, target] of targets.entries()) {
       // The last target's last write releases the lock.
       const lastTarget = index === targets.length - 1;
-      const { row, created } = await messageRow(db, { incidentId }, target, messages);
+      const row = messageRow(messages, target);
       if (row.status === 'failed') continue;
       if (row.ts === null) {
         // The new message shows the state as it is, so the changes so far need no replies.
-        const ok = await postRoot(deps, db, row, created, message, async (channel, ts) => {
+        const ok = await postRoot(deps, db, row, message, async (channel, ts) => {
           await lock.write({
             name: 'pb-slack-incident-posted',
             text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
@@ -356,7 +369,7 @@ async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow
   return { token: randomUUID(), upto: fresh[fresh.length - 1]!.seq, text: renderThreadReply(deps.templates, { changes: fresh.map((entry) => entry.message).join('\n') }) };
 }
 
-async function postReply(deps: SlackDeliveryDeps, lock: IncidentSlackLock, row: MessageRow, reply: PlannedReply, incidentId: string, last: boolean): Promise<boolean> {
+async function postReply(deps: SlackDeliveryDeps, lock: SlackLock, row: MessageRow, reply: PlannedReply, incidentId: string, last: boolean): Promise<boolean> {
   const posted = await call(deps, row.target, () =>
     deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text: reply.text, metadata: { event_type: METADATA_EVENT, event_payload: { token: reply.token } } }),
   );
@@ -381,53 +394,63 @@ function actionButtons(incidentId: string, status: string): Block {
   return { type: 'actions', block_id: `incident:${incidentId}`, elements };
 }
 
-/** Posts a pulse once to each routed channel. */
+interface ClaimedPulse {
+  id: string;
+  kind: 'build' | 'release' | 'deploy';
+  summary: string;
+  app_name: string | null;
+  status: string | null;
+  version: string | null;
+  commit_sha: string | null;
+  actor_email: string | null;
+  external_id: string | null;
+  occurred_at: Date;
+  data: Record<string, unknown>;
+  services: RoutedService[];
+  targets: string[];
+  messages: MessageRow[];
+}
+
+/**
+ * Posts a pulse once to each routed channel. Under the pulse's lock: a delivery that starts while
+ * another one of the same pulse is posting (a job retried after its worker died, say) waits for
+ * it and then finds its messages posted.
+ */
 export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string): Promise<SyncResult> {
-  const { rows } = await deps.pool.query<{
-    id: string;
-    kind: 'build' | 'release' | 'deploy';
-    summary: string;
-    app_name: string | null;
-    status: string | null;
-    version: string | null;
-    commit_sha: string | null;
-    actor_email: string | null;
-    external_id: string | null;
-    occurred_at: Date;
-    data: Record<string, unknown>;
-    services: RoutedService[];
-    messages: MessageRow[];
-  }>({
-    name: 'pb-slack-load-pulse',
-    text: `SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
-            (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
-               FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = p.id) AS services,
-            (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
-                                                        'client_token', m.client_token, 'rendered_at', NULL, 'thread_seq', m.thread_seq::text,
-                                                        'pending_reply_token', NULL, 'pending_reply_seq', NULL)), '[]')
-               FROM slack_messages m WHERE m.pulse_id = p.id) AS messages
-       FROM pulses p WHERE p.id = $1`,
-    values: [pulseId],
+  // One round trip takes the lock, reads the pulse and creates the message rows of its channels.
+  const { lock, loaded } = await SlackLock.acquire(deps.pool, `slack-pulse:${pulseId}`, async (db) => {
+    const { rows } = await db.query<ClaimedPulse>({
+      name: 'pb-slack-claim-pulse',
+      text: 'SELECT * FROM pulsebridge_slack_claim_pulse($1, $2)',
+      values: [pulseId, deps.defaultChannel ?? null],
+    });
+    return rows[0] ?? null;
   });
-  const loaded = rows[0];
-  if (loaded === undefined) return { status: 'missing' };
-  const { services, messages, ...pulse } = loaded;
-  const targets = routeToChannels(services, deps.defaultChannel, 'pulse');
-  if (targets.length === 0) return { status: 'no_channels' };
-  const scope = {
-    pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
-    services: services.filter((s) => s.postPulses).map((s) => s.name).join(', '),
-  };
-  const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope);
-  const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
-  for (const target of targets) {
-    const { row, created } = await messageRow(deps.pool, { pulseId }, target, messages);
-    if (row.status !== 'posting') continue;
-    const ok = await postRoot(deps, deps.pool, row, created, message, async (channel, ts) => {
-      await deps.pool.query({ name: 'pb-slack-pulse-posted', text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`, values: [row.id, channel, ts] });
-    }, null);
-    if (ok) result.posted += 1;
-    else result.failed += 1;
+  try {
+    if (loaded === null) return { status: 'missing' };
+    const { services, targets, messages, ...pulse } = loaded;
+    if (targets.length === 0) return { status: 'no_channels' };
+    const scope = {
+      pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
+      services: services.filter((s) => s.postPulses).map((s) => s.name).join(', '),
+    };
+    const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope);
+    const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
+    for (const [index, target] of targets.entries()) {
+      const row = messageRow(messages, target);
+      if (row.status !== 'posting') continue;
+      const ok = await postRoot(deps, lock.db, row, message, async (channel, ts) => {
+        await lock.write({
+          name: 'pb-slack-pulse-posted',
+          text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`,
+          values: [row.id, channel, ts],
+        }, index === targets.length - 1);
+      }, null);
+      if (ok) result.posted += 1;
+      else result.failed += 1;
+    }
+    return result;
+  } finally {
+    await lock.release();
   }
-  return result;
 }

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { escapeMrkdwn, truncateText } from './mrkdwn.js';
 import { compileSlackTemplates, loadSlackTemplates, renderMessage, SlackTemplateError } from './message-templates.js';
-import { routeToChannels } from './routing.js';
 
 const CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config');
 
@@ -22,23 +21,6 @@ describe('mrkdwn escaping and limits', () => {
     expect(truncateText('abc&amp;def', 6)).toBe('abc…');
     expect(truncateText('ab😀cd', 4)).toBe('ab…');
     expect(truncateText('x'.repeat(5000), 3000)).toHaveLength(3000);
-  });
-});
-
-describe('routing', () => {
-  const svc = (name: string, slackChannels: string[], postPulses = true) => ({ name, slackChannels, postPulses });
-  it('goes to the channels of every linked service, once each', () => {
-    expect(routeToChannels([svc('a', ['#ops', 'C0123']), svc('b', ['ops', '#alerts'])], '#default', 'incident')).toEqual(['#ops', 'C0123', '#alerts']);
-  });
-  it('falls back to the default channel when nothing is linked', () => {
-    expect(routeToChannels([], '#default', 'incident')).toEqual(['#default']);
-    expect(routeToChannels([svc('a', [])], '#default', 'incident')).toEqual(['#default']);
-    expect(routeToChannels([], undefined, 'pulse')).toEqual([]);
-  });
-  it('pulses respect the per-service switch', () => {
-    expect(routeToChannels([svc('a', ['#ops'], false), svc('b', ['#deploys'])], '#default', 'pulse')).toEqual(['#deploys']);
-    expect(routeToChannels([svc('a', ['#ops'], false)], '#default', 'pulse')).toEqual([]);
-    expect(routeToChannels([svc('a', ['#ops'], false)], '#default', 'incident')).toEqual(['#ops']);
   });
 });
 

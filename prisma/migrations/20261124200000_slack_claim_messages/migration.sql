@@ -1,0 +1,129 @@
+-- A Slack delivery reads what it renders and records its intent to post (a message row per
+-- channel, with the token that finds the post again if its answer is lost) in one statement:
+-- routing moved here from the worker, so the row is written by the same round trip that reads.
+
+-- Where an incident or a pulse goes: the channels of its linked services (for pulses, only the
+-- services that post pulses), in service-name then listed order, each channel once (`#ops` and
+-- `ops` are one); when that leaves none, the default channel, except for a pulse whose linked
+-- services all chose not to post pulses.
+CREATE FUNCTION pulsebridge_slack_targets(p_service_ids uuid[], p_kind text, p_default_channel text)
+RETURNS TABLE (target text, route_order bigint)
+LANGUAGE sql
+STABLE
+AS $fn$
+  WITH linked AS (
+    SELECT s.name, s.slack_channels, s.post_pulses FROM services s WHERE s.id = ANY(p_service_ids)
+  ), chosen AS (
+    SELECT l.name, l.slack_channels FROM linked l WHERE p_kind = 'incident' OR l.post_pulses
+  ), listed AS (
+    SELECT c.channel, lower(regexp_replace(c.channel, '^#', '')) AS key, l.name, c.ord
+      FROM chosen l, unnest(l.slack_channels) WITH ORDINALITY AS c(channel, ord)
+  ), firsts AS (
+    SELECT DISTINCT ON (key) channel, name, ord FROM listed ORDER BY key, name, ord
+  )
+  SELECT f.channel, row_number() OVER (ORDER BY f.name, f.ord) FROM firsts f
+  UNION ALL
+  SELECT p_default_channel, 1
+   WHERE p_default_channel IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM listed)
+     AND NOT (p_kind = 'pulse' AND EXISTS (SELECT 1 FROM linked) AND NOT EXISTS (SELECT 1 FROM chosen))
+$fn$;
+
+-- Creates the missing message rows of an incident's or a pulse's routed channels, each with the
+-- token that finds its post again; returns the ids of the rows it created.
+CREATE FUNCTION pulsebridge_slack_create_messages(p_incident uuid, p_pulse uuid, p_targets text[])
+RETURNS uuid[]
+LANGUAGE sql
+VOLATILE
+AS $fn$
+  WITH inserted AS (
+    INSERT INTO slack_messages (incident_id, pulse_id, target, client_token)
+    SELECT p_incident, p_pulse, t.target, gen_random_uuid() FROM unnest(p_targets) AS t(target)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+  )
+  SELECT COALESCE(array_agg(inserted.id), '{}') FROM inserted
+$fn$;
+
+-- pulsebridge_slack_lock_incident (20261124180000_slack_sync_lock), which also creates the
+-- message row of every channel the incident is routed to and has none yet. `targets` lists the
+-- channels in routing order; a message's `created` says its row was made by this call, so no
+-- earlier attempt can have posted it. The two-argument version stays for workers of the
+-- previous release during a rolling deploy.
+CREATE FUNCTION pulsebridge_slack_lock_incident(p_incident uuid, p_thread_kinds text[], p_default_channel text)
+RETURNS TABLE (
+  id uuid, number integer, title text, status text, severity text, app_name text, alert_count integer, dedup_key text,
+  triggered_at timestamptz, updated_at timestamptz, acknowledged_by text, resolved_by text,
+  services json, suspect json, entries json, targets json, messages json
+)
+LANGUAGE plpgsql
+VOLATILE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  routed text[];
+  created_ids uuid[];
+BEGIN
+  PERFORM pg_advisory_lock(hashtextextended('slack-incident:' || p_incident, 0));
+  SELECT COALESCE(array_agg(t.target ORDER BY t.route_order), '{}') INTO routed
+    FROM incidents i,
+         pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = i.id), 'incident', p_default_channel) t
+   WHERE i.id = p_incident;
+  created_ids := pulsebridge_slack_create_messages(p_incident, NULL, routed);
+  RETURN QUERY
+  SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
+         i.acknowledged_by, i.resolved_by,
+         (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
+            FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id),
+         (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
+                                   'minutes_before', (t.data->>'minutes')::int)
+            FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
+           WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1),
+         (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
+            FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY(p_thread_kinds)),
+         to_json(routed),
+         (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
+                                                     'client_token', m.client_token, 'rendered_at', m.rendered_at, 'thread_seq', m.thread_seq::text,
+                                                     'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text,
+                                                     'created', m.id = ANY(created_ids))), '[]')
+            FROM slack_messages m WHERE m.incident_id = i.id)
+    FROM incidents i WHERE i.id = p_incident;
+END;
+$fn$;
+
+-- A pulse as its Slack post needs it, with the message row of every channel it is routed to
+-- created if missing (see pulsebridge_slack_lock_incident for `targets` and `created`), after
+-- taking the pulse's Slack lock: posts of one pulse take turns as an incident's syncs do, and
+-- the holder's last write releases it (deliver.ts).
+CREATE FUNCTION pulsebridge_slack_claim_pulse(p_pulse uuid, p_default_channel text)
+RETURNS TABLE (
+  id uuid, kind text, summary text, app_name text, status text, version text, commit_sha text, actor_email text, external_id text,
+  occurred_at timestamptz, data jsonb, services json, targets json, messages json
+)
+LANGUAGE plpgsql
+VOLATILE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  routed text[];
+  created_ids uuid[];
+BEGIN
+  PERFORM pg_advisory_lock(hashtextextended('slack-pulse:' || p_pulse, 0));
+  SELECT COALESCE(array_agg(t.target ORDER BY t.route_order), '{}') INTO routed
+    FROM pulses p,
+         pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM pulse_services l WHERE l.pulse_id = p.id), 'pulse', p_default_channel) t
+   WHERE p.id = p_pulse;
+  created_ids := pulsebridge_slack_create_messages(NULL, p_pulse, routed);
+  RETURN QUERY
+  SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
+         (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
+            FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = p.id),
+         to_json(routed),
+         (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
+                                                     'client_token', m.client_token, 'rendered_at', NULL, 'thread_seq', m.thread_seq::text,
+                                                     'pending_reply_token', NULL, 'pending_reply_seq', NULL,
+                                                     'created', m.id = ANY(created_ids))), '[]')
+            FROM slack_messages m WHERE m.pulse_id = p.id)
+    FROM pulses p WHERE p.id = p_pulse;
+END;
+$fn$;
