@@ -25,8 +25,8 @@ async function route(services: Svc[], kind: 'incident' | 'pulse', defaultChannel
       const { rows } = await db.query<{ id: string }>('INSERT INTO services (name, slack_channels, post_pulses) VALUES ($1, $2, $3) RETURNING id', [name, channels, postPulses]);
       ids.push(rows[0]!.id);
     }
-    const { rows } = await db.query<{ target: string }>('SELECT target FROM pulsebridge_slack_targets($1, $2, $3) ORDER BY route_order', [ids, kind, defaultChannel]);
-    return rows.map((row) => row.target);
+    const { rows } = await db.query<{ targets: string[] }>('SELECT pulsebridge_slack_targets($1, $2, $3) AS targets', [ids, kind, defaultChannel]);
+    return rows[0]!.targets;
   } finally {
     await db.query('ROLLBACK');
   }

@@ -6,11 +6,16 @@
 -- services that post pulses), in service-name then listed order, each channel once (`#ops` and
 -- `ops` are one); when that leaves none, the default channel, except for a pulse whose linked
 -- services all chose not to post pulses.
+-- (PL/pgSQL, here and below, because it keeps each statement's plan for the session; a SQL
+-- function called with a sub-select argument is planned afresh on every call.)
 CREATE FUNCTION pulsebridge_slack_targets(p_service_ids uuid[], p_kind text, p_default_channel text)
-RETURNS TABLE (target text, route_order bigint)
-LANGUAGE sql
+RETURNS text[]
+LANGUAGE plpgsql
 STABLE
 AS $fn$
+DECLARE
+  routed text[];
+BEGIN
   WITH linked AS (
     SELECT s.name, s.slack_channels, s.post_pulses FROM services s WHERE s.id = ANY(p_service_ids)
   ), chosen AS (
@@ -19,30 +24,38 @@ AS $fn$
     SELECT c.channel, lower(regexp_replace(c.channel, '^#', '')) AS key, l.name, c.ord
       FROM chosen l, unnest(l.slack_channels) WITH ORDINALITY AS c(channel, ord)
   ), firsts AS (
-    SELECT DISTINCT ON (key) channel, name, ord FROM listed ORDER BY key, name, ord
+    SELECT DISTINCT ON (listed.key) listed.channel, listed.name, listed.ord FROM listed ORDER BY listed.key, listed.name, listed.ord
   )
-  SELECT f.channel, row_number() OVER (ORDER BY f.name, f.ord) FROM firsts f
-  UNION ALL
-  SELECT p_default_channel, 1
-   WHERE p_default_channel IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM listed)
-     AND NOT (p_kind = 'pulse' AND EXISTS (SELECT 1 FROM linked) AND NOT EXISTS (SELECT 1 FROM chosen))
+  SELECT CASE
+           WHEN EXISTS (SELECT 1 FROM listed) THEN (SELECT array_agg(f.channel ORDER BY f.name, f.ord) FROM firsts f)
+           WHEN p_default_channel IS NULL THEN '{}'
+           WHEN p_kind = 'pulse' AND EXISTS (SELECT 1 FROM linked) AND NOT EXISTS (SELECT 1 FROM chosen) THEN '{}'
+           ELSE ARRAY[p_default_channel]
+         END
+    INTO routed;
+  RETURN routed;
+END;
 $fn$;
 
 -- Creates the missing message rows of an incident's or a pulse's routed channels, each with the
 -- token that finds its post again; returns the ids of the rows it created.
 CREATE FUNCTION pulsebridge_slack_create_messages(p_incident uuid, p_pulse uuid, p_targets text[])
 RETURNS uuid[]
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 AS $fn$
+DECLARE
+  created_ids uuid[];
+BEGIN
   WITH inserted AS (
     INSERT INTO slack_messages (incident_id, pulse_id, target, client_token)
     SELECT p_incident, p_pulse, t.target, gen_random_uuid() FROM unnest(p_targets) AS t(target)
     ON CONFLICT DO NOTHING
-    RETURNING id
+    RETURNING slack_messages.id
   )
-  SELECT COALESCE(array_agg(inserted.id), '{}') FROM inserted
+  SELECT COALESCE(array_agg(inserted.id), '{}') INTO created_ids FROM inserted;
+  RETURN created_ids;
+END;
 $fn$;
 
 -- pulsebridge_slack_lock_incident (20261124180000_slack_sync_lock), which also creates the
@@ -65,10 +78,11 @@ DECLARE
   created_ids uuid[];
 BEGIN
   PERFORM pg_advisory_lock(hashtextextended('slack-incident:' || p_incident, 0));
-  SELECT COALESCE(array_agg(t.target ORDER BY t.route_order), '{}') INTO routed
-    FROM incidents i,
-         pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = i.id), 'incident', p_default_channel) t
-   WHERE i.id = p_incident;
+  SELECT pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = p_incident), 'incident', p_default_channel) INTO routed
+    FROM incidents i WHERE i.id = p_incident;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
   created_ids := pulsebridge_slack_create_messages(p_incident, NULL, routed);
   RETURN QUERY
   SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
@@ -109,10 +123,11 @@ DECLARE
   created_ids uuid[];
 BEGIN
   PERFORM pg_advisory_lock(hashtextextended('slack-pulse:' || p_pulse, 0));
-  SELECT COALESCE(array_agg(t.target ORDER BY t.route_order), '{}') INTO routed
-    FROM pulses p,
-         pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM pulse_services l WHERE l.pulse_id = p.id), 'pulse', p_default_channel) t
-   WHERE p.id = p_pulse;
+  SELECT pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM pulse_services l WHERE l.pulse_id = p_pulse), 'pulse', p_default_channel) INTO routed
+    FROM pulses p WHERE p.id = p_pulse;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
   created_ids := pulsebridge_slack_create_messages(NULL, p_pulse, routed);
   RETURN QUERY
   SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
