@@ -37,24 +37,46 @@ BEGIN
 END;
 $fn$;
 
--- Creates the missing message rows of an incident's or a pulse's routed channels, each with the
--- token that finds its post again; returns the ids of the rows it created.
-CREATE FUNCTION pulsebridge_slack_create_messages(p_incident uuid, p_pulse uuid, p_targets text[])
-RETURNS uuid[]
+-- Routes an incident or a pulse (give one id, the other NULL) and creates the missing message
+-- rows of its channels, each with the token that finds its post again: the channels in order,
+-- and the ids of the rows this call created.
+CREATE FUNCTION pulsebridge_slack_route_messages(p_incident uuid, p_pulse uuid, p_default_channel text, OUT routed text[], OUT created_ids uuid[])
 LANGUAGE plpgsql
 VOLATILE
 AS $fn$
-DECLARE
-  created_ids uuid[];
 BEGIN
+  routed := pulsebridge_slack_targets(
+    ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = p_incident
+          UNION ALL SELECT l.service_id FROM pulse_services l WHERE l.pulse_id = p_pulse),
+    CASE WHEN p_incident IS NOT NULL THEN 'incident' ELSE 'pulse' END, p_default_channel);
   WITH inserted AS (
     INSERT INTO slack_messages (incident_id, pulse_id, target, client_token)
-    SELECT p_incident, p_pulse, t.target, gen_random_uuid() FROM unnest(p_targets) AS t(target)
+    SELECT p_incident, p_pulse, t.target, gen_random_uuid() FROM unnest(routed) AS t(target)
     ON CONFLICT DO NOTHING
     RETURNING slack_messages.id
   )
   SELECT COALESCE(array_agg(inserted.id), '{}') INTO created_ids FROM inserted;
-  RETURN created_ids;
+END;
+$fn$;
+
+-- The message rows of an incident or a pulse as the worker reads them; `created` marks the rows
+-- in p_created (made by the call that is reading them: no earlier attempt can have posted them).
+CREATE FUNCTION pulsebridge_slack_messages_json(p_incident uuid, p_pulse uuid, p_created uuid[])
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+AS $fn$
+DECLARE
+  result json;
+BEGIN
+  SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
+                                             'client_token', m.client_token, 'rendered_at', m.rendered_at, 'thread_seq', m.thread_seq::text,
+                                             'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text,
+                                             'created', m.id = ANY(p_created))), '[]')
+    INTO result
+    FROM (SELECT * FROM slack_messages WHERE incident_id = p_incident
+          UNION ALL SELECT * FROM slack_messages WHERE pulse_id = p_pulse) AS m;
+  RETURN result;
 END;
 $fn$;
 
@@ -78,12 +100,11 @@ DECLARE
   created_ids uuid[];
 BEGIN
   PERFORM pg_advisory_lock(hashtextextended('slack-incident:' || p_incident, 0));
-  SELECT pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = p_incident), 'incident', p_default_channel) INTO routed
-    FROM incidents i WHERE i.id = p_incident;
+  PERFORM 1 FROM incidents i WHERE i.id = p_incident;
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  created_ids := pulsebridge_slack_create_messages(p_incident, NULL, routed);
+  SELECT r.routed, r.created_ids INTO routed, created_ids FROM pulsebridge_slack_route_messages(p_incident, NULL, p_default_channel) AS r;
   RETURN QUERY
   SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
          i.acknowledged_by, i.resolved_by,
@@ -96,11 +117,7 @@ BEGIN
          (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
             FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY(p_thread_kinds)),
          to_json(routed),
-         (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
-                                                     'client_token', m.client_token, 'rendered_at', m.rendered_at, 'thread_seq', m.thread_seq::text,
-                                                     'pending_reply_token', m.pending_reply_token, 'pending_reply_seq', m.pending_reply_seq::text,
-                                                     'created', m.id = ANY(created_ids))), '[]')
-            FROM slack_messages m WHERE m.incident_id = i.id)
+         pulsebridge_slack_messages_json(p_incident, NULL, created_ids)
     FROM incidents i WHERE i.id = p_incident;
 END;
 $fn$;
@@ -123,22 +140,17 @@ DECLARE
   created_ids uuid[];
 BEGIN
   PERFORM pg_advisory_lock(hashtextextended('slack-pulse:' || p_pulse, 0));
-  SELECT pulsebridge_slack_targets(ARRAY(SELECT l.service_id FROM pulse_services l WHERE l.pulse_id = p_pulse), 'pulse', p_default_channel) INTO routed
-    FROM pulses p WHERE p.id = p_pulse;
+  PERFORM 1 FROM pulses p WHERE p.id = p_pulse;
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  created_ids := pulsebridge_slack_create_messages(NULL, p_pulse, routed);
+  SELECT r.routed, r.created_ids INTO routed, created_ids FROM pulsebridge_slack_route_messages(NULL, p_pulse, p_default_channel) AS r;
   RETURN QUERY
   SELECT p.id, p.kind::text, p.summary, p.app_name, p.status, p.version, p.commit_sha, p.actor_email, p.external_id, p.occurred_at, p.data,
          (SELECT COALESCE(json_agg(json_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
             FROM services s JOIN pulse_services l ON l.service_id = s.id WHERE l.pulse_id = p.id),
          to_json(routed),
-         (SELECT COALESCE(json_agg(json_build_object('id', m.id, 'target', m.target, 'channel', m.channel, 'ts', m.ts, 'status', m.status,
-                                                     'client_token', m.client_token, 'rendered_at', NULL, 'thread_seq', m.thread_seq::text,
-                                                     'pending_reply_token', NULL, 'pending_reply_seq', NULL,
-                                                     'created', m.id = ANY(created_ids))), '[]')
-            FROM slack_messages m WHERE m.pulse_id = p.id)
+         pulsebridge_slack_messages_json(NULL, p_pulse, created_ids)
     FROM pulses p WHERE p.id = p_pulse;
 END;
 $fn$;
