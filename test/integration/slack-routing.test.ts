@@ -2,8 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/stack.js';
 
-// Routing decides which channels hear about an incident or a pulse. It runs in PostgreSQL
-// (`pulsebridge_slack_targets`), in the statement that creates the message rows.
+// Routing decides which channels hear about an incident or a pulse. It runs in PostgreSQL, in the
+// read that starts every Slack delivery (`pulsebridge_slack_lock_incident`,
+// `pulsebridge_slack_claim_pulse`), which also creates a message row per routed channel.
 let db: pg.Client;
 
 beforeAll(async () => {
@@ -17,7 +18,13 @@ afterAll(async () => {
 
 type Svc = [name: string, channels: string[], postPulses?: boolean];
 
-async function route(services: Svc[], kind: 'incident' | 'pulse', defaultChannel: string | null): Promise<string[]> {
+interface Delivery {
+  targets: string[];
+  messages: { target: string; status: string; created: boolean }[];
+}
+
+/** Links services to a new incident or pulse and reads it as a Slack delivery does; everything is rolled back. */
+async function route(services: Svc[], kind: 'incident' | 'pulse', defaultChannel: string | null): Promise<Delivery> {
   await db.query('BEGIN');
   try {
     const ids: string[] = [];
@@ -25,10 +32,23 @@ async function route(services: Svc[], kind: 'incident' | 'pulse', defaultChannel
       const { rows } = await db.query<{ id: string }>('INSERT INTO services (name, slack_channels, post_pulses) VALUES ($1, $2, $3) RETURNING id', [name, channels, postPulses]);
       ids.push(rows[0]!.id);
     }
-    const { rows } = await db.query<{ targets: string[] }>('SELECT pulsebridge_slack_targets($1, $2, $3) AS targets', [ids, kind, defaultChannel]);
-    return rows[0]!.targets;
+    if (kind === 'incident') {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO incidents (title, severity, dedup_key, entity, triggered_at) VALUES ('web crashed', 'critical', 'k', 'dyno', now()) RETURNING id`,
+      );
+      await db.query('INSERT INTO incident_services (incident_id, service_id) SELECT $1, unnest($2::uuid[])', [rows[0]!.id, ids]);
+      const read = await db.query<Delivery>('SELECT targets, messages FROM pulsebridge_slack_lock_incident($1, $2, $3)', [rows[0]!.id, ['alert'], defaultChannel]);
+      return read.rows[0]!;
+    }
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO pulses (kind, summary, dedup_key, occurred_at) VALUES ('build', '[Heroku][Build] web succeeded', 'k', now()) RETURNING id`,
+    );
+    await db.query('INSERT INTO pulse_services (pulse_id, service_id, occurred_at) SELECT $1, unnest($2::uuid[]), now()', [rows[0]!.id, ids]);
+    const read = await db.query<Delivery>('SELECT targets, messages FROM pulsebridge_slack_claim_pulse($1, $2)', [rows[0]!.id, defaultChannel]);
+    return read.rows[0]!;
   } finally {
     await db.query('ROLLBACK');
+    await db.query('SELECT pg_advisory_unlock_all()');
   }
 }
 
@@ -43,7 +63,11 @@ describe('routing', () => {
     ['a pulse whose services all chose not to post goes nowhere', [['a', ['#ops'], false]], 'pulse', '#default', []],
     ['incidents ignore the pulse switch', [['a', ['#ops'], false]], 'incident', '#default', ['#ops']],
     ['a pulse of a posting service without channels: the default channel', [['a', [], true], ['b', ['#quiet'], false]], 'pulse', '#default', ['#default']],
+    ['pulses keep the service-name order too', [['z', ['#z']], ['m', ['#m', '#Z']]], 'pulse', null, ['#m', '#Z']],
   ])('%s', async (_name, services, kind, defaultChannel, expected) => {
-    expect(await route(services, kind, defaultChannel)).toEqual(expected);
+    const delivery = await route(services, kind, defaultChannel);
+    expect(delivery.targets).toEqual(expected);
+    // Each routed channel gets one new message row, ready to post.
+    expect(delivery.messages.map((m) => [m.target, m.status, m.created]).sort()).toEqual(expected.map((target) => [target, 'posting', true]).sort());
   });
 });
