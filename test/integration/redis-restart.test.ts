@@ -1,47 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOwnRedis, type OwnRedis } from '../support/own-redis.js';
 import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
-/** A redis-server of this test's own (never the machine's shared one), keeping nothing on disk. */
-function startRedis(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function answers(port: number) {
-  return new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-let port: number;
-let redis: ChildProcess;
+let redis: OwnRedis;
 let stack: TestStack;
 
 beforeAll(async () => {
-  port = await freePort();
-  redis = startRedis(port);
-  await waitFor(() => answers(port), { what: 'own redis-server up' });
-  stack = await startTestStack({ config: { REDIS_URL: `redis://127.0.0.1:${port}`, RECONCILE_GRACE_MS: '500', RECONCILE_INTERVAL_MS: '300' } });
+  redis = await startOwnRedis();
+  stack = await startTestStack({ config: { REDIS_URL: redis.url, RECONCILE_GRACE_MS: '500', RECONCILE_INTERVAL_MS: '300' } });
 });
 afterAll(async () => {
   await stack?.stop();
-  redis?.kill('SIGKILL');
+  await redis?.kill();
 });
 
 describe('Redis restarted with its data gone in the middle of a burst', () => {
@@ -56,12 +27,10 @@ describe('Redis restarted with its data gone in the middle of a burst', () => {
     for (const [index, body] of events.entries()) {
       if (index === 40) {
         // Redis dies and comes back empty, as a restart without persistence does.
-        redis.kill('SIGKILL');
-        await waitFor(async () => !(await answers(port)), { what: 'redis down' });
+        await redis.kill();
       }
       if (index === 60) {
-        redis = startRedis(port);
-        await waitFor(() => answers(port), { what: 'redis back' });
+        await redis.start();
       }
       const response = await postWebhook(stack, integration.id, body, { secret: integration.secret });
       // PostgreSQL holds what was acknowledged, so ingress answers 202 even while Redis is down.

@@ -1,12 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { appendFile, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { defaultMigrationsDir, migrateDatabase } from '@pulsebridge/core';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -24,16 +24,6 @@ export interface OwnPostgres {
   start(): Promise<void>;
   /** Stops the server at once (whatever state it is in) and removes its directory; safe to call twice. */
   destroy(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

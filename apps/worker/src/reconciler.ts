@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { findStaleReceivedEvents, jobIdForEvent, markEvent, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
+import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEvent, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
 
 export interface ReconcileResult {
   requeued: number;
@@ -32,11 +33,62 @@ export async function reconcileOnce(deps: { pool: pg.Pool; queues: Queues; metri
   return { requeued: missing.length, markedFailed: failed.length };
 }
 
-/** Runs `reconcileOnce` every `intervalMs` until stopped; errors are logged and retried next time. */
-export function startReconciler(deps: Parameters<typeof reconcileOnce>[0], options: { graceMs: number; intervalMs: number }) {
+/** What the reconciler needs to notice that Redis lost its data. */
+export interface RedisLossWatch {
+  redis: Redis;
+  /** The queue prefix: the marker lives beside the queues' keys. */
+  prefix: string;
+  /** Whether this worker sends to Slack; without Slack there is nothing to send again. */
+  slack: boolean;
+}
+
+/** Jobs added per round trip when sending again. */
+const RESEND_CHUNK = 500;
+
+/**
+ * Redis keeps a marker key beside the queues. When it is missing, Redis lost its data (a restart
+ * without persistence, a flush) or is new, and with the data went the Slack jobs it held: events
+ * still `received` come back through `reconcileOnce`, but an event already applied has no
+ * second chance there. So the Slack deliveries PostgreSQL shows as owed within
+ * SLACK_CATCH_UP_WINDOW_MS are queued again (their syncs are idempotent: nothing is posted
+ * twice), and then the marker is set. One worker does it (a short lock); a worker that dies
+ * midway leaves the marker unset, and the next pass does it again.
+ */
+export async function resendSlackAfterRedisLoss(
+  deps: { pool: pg.Pool; queues: Queues; metrics: Metrics; logger: Logger },
+  watch: RedisLossWatch,
+  windowMs = SLACK_CATCH_UP_WINDOW_MS,
+): Promise<{ incidents: number; pulses: number } | null> {
+  const marker = `${watch.prefix}:redis-epoch`;
+  if ((await watch.redis.exists(marker)) === 1) return null;
+  const lock = `${marker}:resending`;
+  if ((await watch.redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) !== 'OK') return null;
+  try {
+    // Without Slack the marker is only set: enabling Slack later must not post the past hours.
+    const owed = watch.slack ? await slackDeliveriesOwed(deps.pool, windowMs) : { incidents: [], pulseIds: [] };
+    for (let i = 0; i < owed.incidents.length; i += RESEND_CHUNK) await deps.queues.enqueueSlack({ incidents: owed.incidents.slice(i, i + RESEND_CHUNK), pulseIds: [] });
+    for (let i = 0; i < owed.pulseIds.length; i += RESEND_CHUNK) await deps.queues.enqueueSlack({ incidents: [], pulseIds: owed.pulseIds.slice(i, i + RESEND_CHUNK) });
+    await watch.redis.set(marker, new Date().toISOString());
+    if (owed.incidents.length + owed.pulseIds.length > 0) {
+      deps.metrics.reconcilerSlackResent.inc({ kind: 'incident' }, owed.incidents.length);
+      deps.metrics.reconcilerSlackResent.inc({ kind: 'pulse' }, owed.pulseIds.length);
+      deps.logger.warn({ incidents: owed.incidents.length, pulses: owed.pulseIds.length }, 'Redis lost its data: queued the Slack deliveries still owed again');
+    }
+    return { incidents: owed.incidents.length, pulses: owed.pulseIds.length };
+  } finally {
+    await watch.redis.del(lock);
+  }
+}
+
+/** Runs `reconcileOnce` (after `resendSlackAfterRedisLoss`, when watching) every `intervalMs` until stopped; errors are logged and retried next time. */
+export function startReconciler(deps: Parameters<typeof reconcileOnce>[0], options: { graceMs: number; intervalMs: number }, watch?: RedisLossWatch) {
   let running: Promise<unknown> = Promise.resolve();
+  const pass = async () => {
+    if (watch !== undefined) await resendSlackAfterRedisLoss(deps, watch).catch((err: unknown) => deps.logger.warn({ err }, 'could not check whether Redis lost its data; will retry'));
+    await reconcileOnce(deps, options);
+  };
   const timer = setInterval(() => {
-    running = reconcileOnce(deps, options).catch((err: unknown) => deps.logger.warn({ err }, 'reconcile failed; will retry'));
+    running = pass().catch((err: unknown) => deps.logger.warn({ err }, 'reconcile failed; will retry'));
   }, options.intervalMs);
   timer.unref();
   return {

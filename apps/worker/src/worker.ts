@@ -177,7 +177,11 @@ export function startWorkers(
   const reconciler =
     options.reconcile === false
       ? undefined
-      : startReconciler({ pool: db.pool, queues: runtime.queues, metrics, logger }, runtime.config.reconcile);
+      : startReconciler({ pool: db.pool, queues: runtime.queues, metrics, logger }, runtime.config.reconcile, {
+          redis: runtime.redis,
+          prefix: config.queuePrefix,
+          slack: slack !== null,
+        });
 
   return {
     async close() {

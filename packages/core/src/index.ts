@@ -32,6 +32,7 @@ export * from './slack/slack-client.js';
 export * from './slack/http-transport.js';
 export * from './slack/channel-pacer.js';
 export * from './slack/deliver.js';
+export * from './slack/catch-up.js';
 export * from './heroku/platform-client.js';
 export * from './heroku/integration-credentials.js';
 export * from './heroku/managed-webhooks.js';

@@ -61,6 +61,12 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
       help: 'Stored events the reconciler found without a job and enqueued again',
       registers: [registry],
     }),
+    reconcilerSlackResent: new Counter({
+      name: 'pulsebridge_reconciler_slack_resent_total',
+      help: 'Slack deliveries (incident syncs, pulse posts) the reconciler queued again after Redis lost its data',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
   };
 }
 
