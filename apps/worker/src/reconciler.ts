@@ -72,7 +72,7 @@ export async function resendSlackAfterRedisLoss(
     if (owed.incidents.length + owed.pulseIds.length > 0) {
       deps.metrics.reconcilerSlackResent.inc({ kind: 'incident' }, owed.incidents.length);
       deps.metrics.reconcilerSlackResent.inc({ kind: 'pulse' }, owed.pulseIds.length);
-      deps.logger.warn({ incidents: owed.incidents.length, pulses: owed.pulseIds.length }, 'Redis lost its data: queued the Slack deliveries still owed again');
+      deps.logger.warn({ incidents: owed.incidents.length, pulses: owed.pulseIds.length }, 'Redis had no marker (it is new, or it lost its data): queued the Slack deliveries still owed again');
     }
     return { incidents: owed.incidents.length, pulses: owed.pulseIds.length };
   } finally {
