@@ -12,6 +12,7 @@ beforeAll(async () => {
   redis = await startOwnRedis();
   slack = await startFakeSlack();
   stack = await startTestStack({ config: slackSettings(slack, { REDIS_URL: redis.url, RECONCILE_GRACE_MS: '500', RECONCILE_INTERVAL_MS: '300' }) });
+  stack.startWorker();
 });
 afterAll(async () => {
   await stack?.stop();
@@ -33,7 +34,6 @@ describe('Redis restarted with its data gone while Slack messages wait for their
     const integration = await createIntegration(stack, apps);
     // Slack is down: every delivery fails and waits in Redis for its retry.
     slack.setOutage(true);
-    stack.startWorker();
     for (const app of apps) {
       for (const body of [crash(app), build(app)]) expect((await postWebhook(stack, integration.id, body, { secret: integration.secret })).status).toBe(202);
     }
@@ -52,5 +52,24 @@ describe('Redis restarted with its data gone while Slack messages wait for their
     const expected = apps.flatMap((app) => [`web.1 crashed on ${app}`, `[Heroku][Build] ${app} succeeded`]);
     expect(roots().length).toBe(expected.length);
     for (const text of expected) expect(roots().filter((root) => root.includes(text))).toHaveLength(1);
+  });
+});
+
+describe('A page whose Slack job is lost while Redis keeps the rest (a crash losing its last writes)', () => {
+  it('is sent once the grace period is over, once', async () => {
+    const app = 'lost-page';
+    const integration = await createIntegration(stack, [app]);
+    slack.setOutage(true);
+    expect((await postWebhook(stack, integration.id, crash(app), { secret: integration.secret })).status).toBe(202);
+    await waitFor(async () => (await stack.sql('SELECT count(*)::int AS n FROM incidents WHERE app_name = $1', [app]))[0].n === 1, { what: 'the incident opened' });
+    await waitFor(async () => ((await stack.runtime.queues.slack.getJobCounts('delayed')).delayed ?? 0) > 0, { what: 'its Slack job waiting for a retry' });
+    // The job is gone; the marker beside the queues is not, so nothing tells of a lost Redis.
+    await stack.runtime.queues.slack.obliterate({ force: true });
+    slack.setOutage(false);
+
+    const pages = () => slack.messages('#general').filter((message) => message.thread_ts === undefined && message.text.includes(`web.1 crashed on ${app}`));
+    await waitFor(async () => pages().length >= 1, { what: 'the page', timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(pages()).toHaveLength(1);
   });
 });

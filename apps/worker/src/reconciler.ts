@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEvent, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
+import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEvent, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
 
 export interface ReconcileResult {
   requeued: number;
@@ -80,11 +80,33 @@ export async function resendSlackAfterRedisLoss(
   }
 }
 
-/** Runs `reconcileOnce` (after `resendSlackAfterRedisLoss`, when watching) every `intervalMs` until stopped; errors are logged and retried next time. */
+/**
+ * A new incident whose page is still unsent once the grace period is over gets its Slack job
+ * again: a job lost with the last writes of a Redis that crashed keeping the rest (AOF), or
+ * any other way. Each pass looks at the incidents created in a band two intervals wide that
+ * ends `graceMs` ago, so every incident is looked at once or twice. The job id is the one its
+ * first job had when nothing changed since, so a job still waiting for its retry is not doubled.
+ */
+export async function resendUnsentPages(
+  deps: { pool: pg.Pool; queues: Queues; metrics: Metrics; logger: Logger },
+  options: { graceMs: number; intervalMs: number },
+  now = Date.now(),
+): Promise<number> {
+  const to = new Date(now - options.graceMs);
+  const pages = await pagesOwed(deps.pool, new Date(to.getTime() - 2 * options.intervalMs), to);
+  if (pages.length === 0) return 0;
+  for (let i = 0; i < pages.length; i += RESEND_CHUNK) await deps.queues.enqueueSlack({ incidents: pages.slice(i, i + RESEND_CHUNK), pulseIds: [] });
+  deps.metrics.reconcilerSlackResent.inc({ kind: 'page' }, pages.length);
+  deps.logger.info({ incidents: pages.length }, 'queued the Slack jobs of new incidents whose page is still unsent');
+  return pages.length;
+}
+
+/** Runs `reconcileOnce` (after `resendSlackAfterRedisLoss` and `resendUnsentPages`, when watching) every `intervalMs` until stopped; errors are logged and retried next time. */
 export function startReconciler(deps: Parameters<typeof reconcileOnce>[0], options: { graceMs: number; intervalMs: number }, watch?: RedisLossWatch) {
   let running: Promise<unknown> = Promise.resolve();
   const pass = async () => {
     if (watch !== undefined) await resendSlackAfterRedisLoss(deps, watch).catch((err: unknown) => deps.logger.warn({ err }, 'could not check whether Redis lost its data; will retry'));
+    if (watch?.slack === true) await resendUnsentPages(deps, options).catch((err: unknown) => deps.logger.warn({ err }, 'could not check for unsent pages; will retry'));
     await reconcileOnce(deps, options);
   };
   const timer = setInterval(() => {

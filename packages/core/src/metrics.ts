@@ -63,7 +63,7 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
     }),
     reconcilerSlackResent: new Counter({
       name: 'pulsebridge_reconciler_slack_resent_total',
-      help: 'Slack deliveries (incident syncs, pulse posts) the reconciler queued again after Redis lost its data',
+      help: 'Slack deliveries the reconciler queued again: incident syncs and pulse posts after Redis lost its data (incident, pulse), pages still unsent after the grace period (page)',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),

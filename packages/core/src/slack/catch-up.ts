@@ -41,3 +41,19 @@ export async function slackDeliveriesOwed(pool: pg.Pool, windowMs: number): Prom
     pulseIds: pulses.rows.map((row) => row.id),
   };
 }
+
+/**
+ * New incidents created after `from` and up to `to` whose page is still owed: none of their
+ * message rows was posted (or refused for good). A range walk of the incidents' creation index.
+ */
+export async function pagesOwed(pool: pg.Pool, from: Date, to: Date): Promise<TouchedIncident[]> {
+  const { rows } = await pool.query<{ id: string; updated_at: Date }>({
+    name: 'pb-pages-owed',
+    text: `SELECT i.id, i.updated_at FROM incidents i
+            WHERE i.created_at > $1 AND i.created_at <= $2
+              AND NOT EXISTS (SELECT 1 FROM slack_messages m WHERE m.incident_id = i.id AND m.status <> 'posting')
+            ORDER BY i.created_at`,
+    values: [from, to],
+  });
+  return rows.map((row) => ({ id: row.id, updatedAt: row.updated_at, opened: true }));
+}
