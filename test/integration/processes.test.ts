@@ -131,6 +131,8 @@ describe('graceful shutdown', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain(`pulsebridge_job_duration_seconds_count{process="worker",queue="events",name="event.process",outcome="completed"} ${ids.length}`);
     expect(metrics).toContain('pulsebridge_job_failures_total');
+    // SLACK_CONCURRENCY (8), or half of it for a second after an event that waited in its queue.
+    expect(metrics).toMatch(/^pulsebridge_slack_queue_concurrency\{process="worker"\} (8|4)$/m);
 
     worker.child.kill('SIGTERM');
     const { code, ms } = await worker.exited;

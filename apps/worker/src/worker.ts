@@ -12,6 +12,7 @@ import {
   createChannelPacer,
   createSlackClient,
   markEvent,
+  registerSlackQueueConcurrency,
   postPulseToSlack,
   syncIncidentToSlack,
   type JobName,
@@ -24,6 +25,7 @@ import {
 import { processEvent } from './processors/process-event.js';
 import { startReconciler } from './reconciler.js';
 import { createSlackNotifier } from './slack-notifier.js';
+import { createSlackYield } from './slack-yield.js';
 
 type Handlers = { [N in JobName]: (payload: JobPayload<N>, job: Job, token: string | undefined) => Promise<void> };
 
@@ -98,8 +100,11 @@ export function startWorkers(
 
   // Typed against the catalog: a job name without a handler does not compile.
   const handlers: Handlers = {
-    'event.process': (payload, job) =>
-      processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(notify && { notify }) }, (job.processedOn ?? Date.now()) - job.timestamp),
+    'event.process': (payload, job) => {
+      const queueWaitMs = (job.processedOn ?? Date.now()) - job.timestamp;
+      slackYield.noteEventQueueWait(queueWaitMs);
+      return processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(notify && { notify }) }, queueWaitMs);
+    },
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
     'heroku.run': async (payload) => {
@@ -143,6 +148,10 @@ export function startWorkers(
     stalledInterval: config.worker.lockMs,
   });
   slackWorker.on('error', (err) => logger.error({ err }, 'slack worker error'));
+  const slackConcurrency = registerSlackQueueConcurrency(metrics);
+  slackConcurrency.set(config.slack.concurrency);
+  const slackYield = createSlackYield(slackWorker, { concurrency: config.slack.concurrency, onChange: (concurrency) => slackConcurrency.set(concurrency) });
+  slackYield.start();
   const herokuWorker = new Worker(QUEUE_NAMES.heroku, run, {
     connection: options.connection,
     prefix: runtime.config.queuePrefix,
@@ -186,6 +195,7 @@ export function startWorkers(
   return {
     async close() {
       await reconciler?.stop();
+      slackYield.stop();
       await Promise.all([eventsWorker.close(), slackWorker.close(), herokuWorker.close()]);
     },
   };

@@ -90,3 +90,12 @@ export function registerQueueDepth(metrics: Metrics, queues: Queue[]): void {
     },
   });
 }
+
+/** Adds `pulsebridge_slack_queue_concurrency` (worker only): Slack jobs run at once, lowered while events are behind. */
+export function registerSlackQueueConcurrency(metrics: Metrics): Gauge {
+  return new Gauge({
+    name: 'pulsebridge_slack_queue_concurrency',
+    help: 'Slack jobs this worker runs at once: SLACK_CONCURRENCY, or half of it while events wait in their queue',
+    registers: [metrics.registry],
+  });
+}
