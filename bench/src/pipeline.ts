@@ -340,6 +340,7 @@ async function main() {
     const drainSeconds = (Date.now() - drainStart) / 1000;
     const cpuUsed = cpuBetween(cpuBefore, cpuSnapshot(processes));
     redis.disconnect();
+    const workerMetrics = await fetch('http://127.0.0.1:3281/metrics').then((response) => response.text());
 
     const incidents = await db.query<{ dedup_key: string; alert_count: number; status: string; created_at: Date }>('SELECT dedup_key, alert_count, status::text, created_at FROM incidents');
     const incidentPoints: [number, number][] = incidents.rows.flatMap((row) => {
@@ -402,6 +403,13 @@ async function main() {
     const cpuTotal = [...cpuUsed.values()].reduce((a, b) => a + b, 0);
     const cpuParts = [...cpuUsed].sort((a, b) => b[1] - a[1]).map(([label, seconds]) => `${label} ${((seconds * 1e6) / accepted).toFixed(0)}`);
     console.log(`CPU per accepted event, until drained: ${((cpuTotal * 1e6) / accepted).toFixed(0)} us (${cpuParts.join(', ')}); machine busy ${((100 * cpuTotal) / ((sendSeconds + drainSeconds) * availableParallelism())).toFixed(0)}% of ${availableParallelism()} cores`);
+    const metric = (name: string) => [...workerMetrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
+    const eventJobs = metric('pulsebridge_event_job_events_count');
+    const inline = (outcome: string) => [...workerMetrics.matchAll(new RegExp(`^pulsebridge_slack_inline_total\\{[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
+    const inlineTotal = ['sent', 'queued', 'no_slot', 'behind'].reduce((sum, outcome) => sum + inline(outcome), 0);
+    console.log(
+      `event jobs: ${eventJobs} for ${metric('pulsebridge_event_job_events_sum')} events (${(metric('pulsebridge_event_job_events_sum') / eventJobs).toFixed(2)} per job); Slack deliveries after an event: ${((100 * inline('sent')) / inlineTotal).toFixed(0)}% sent at once, the rest queued (${inline('no_slot')} no slot, ${inline('behind')} behind, ${inline('queued')} failed or busy channel)`,
+    );
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
 

@@ -42,8 +42,10 @@ async function send(event: object) {
 }
 const roots = (text: string) => slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === undefined && m.text.includes(text));
 /** Every event applied and its job finished (notifications sent or queued). */
-const eventsDone = () =>
-  waitFor(async () => Object.values(await stack.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0), { what: 'events done' });
+const eventsDone = async () => {
+  await stack.api.settled();
+  await waitFor(async () => Object.values(await stack.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0), { what: 'events done' });
+};
 const slackQueued = async () => Object.values(await stack.runtime.queues.slack.getJobCounts('waiting', 'prioritized')).reduce((a, b) => a + b, 0);
 
 describe('Slack right after the event', () => {

@@ -75,6 +75,7 @@ async function burst(perApp: Map<string, object[]>) {
 
 /** Waits until no event or Slack job is waiting, delayed or running. */
 async function idle(timeoutMs: number) {
+  await stack.api.settled();
   await waitFor(
     async () => {
       const slackJobs = await stack.runtime.queues.slack.getJobCounts('waiting', 'active', 'delayed', 'prioritized');

@@ -49,6 +49,7 @@ async function send(...events: object[]) {
 
 /** Waits until no Slack job is waiting, delayed or running. */
 async function slackIdle(timeoutMs = 15_000) {
+  await stack.api.settled();
   await waitFor(async () => {
     const counts = await stack.runtime.queues.slack.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     const events = await stack.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed');

@@ -23,6 +23,7 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     logger: runtime.logger,
     addon: runtime.config.addon,
     maxBatch: runtime.config.ingest.maxBatch,
+    eventJobs: { maxEvents: runtime.config.ingest.eventsPerJob, lingerMs: runtime.config.ingest.eventJobLingerMs },
   });
   const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
   const app = createApp({ ...runtime, integrations, ingestor, webhookInclude });

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEvent, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
+import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEventsFailed, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
 
 export interface ReconcileResult {
   requeued: number;
@@ -11,7 +11,10 @@ export interface ReconcileResult {
 /**
  * Finds events stored but still `received` after the grace period and makes sure each has a
  * job: Redis may have lost it (restart without persistence, flush) or the enqueue after the
- * 202 may have failed. A job that exhausted its retries marks its event `failed`.
+ * 202 may have failed. A job that exhausted its retries marks its event `failed`. An event that
+ * shares a job with others (see `enqueueEvents`) is looked for under its own job id, so one still
+ * waiting past the grace period gets a job of its own too: whichever runs second finds it done
+ * (and a requeued job that finds its event done leaves the notifications to the job that did it).
  */
 export async function reconcileOnce(deps: { pool: pg.Pool; queues: Queues; metrics: Metrics; logger: Logger }, options: { graceMs: number; limit?: number }): Promise<ReconcileResult> {
   const stale = await findStaleReceivedEvents(deps.pool, { graceMs: options.graceMs, limit: options.limit ?? 1_000 });
@@ -21,10 +24,10 @@ export async function reconcileOnce(deps: { pool: pg.Pool; queues: Queues; metri
   const missing = stale.filter((_, index) => states[index] === 'unknown');
   const failed = stale.filter((_, index) => states[index] === 'failed');
 
-  await deps.queues.enqueueEvents(missing);
+  await deps.queues.enqueueEvents(missing, { requeued: true });
   for (const event of failed) {
     const job = await queue.getJob(jobIdForEvent(event.eventId));
-    await markEvent(deps.pool, event.eventRowId, 'failed', job?.failedReason ?? 'processing failed');
+    await markEventsFailed(deps.pool, [event.eventRowId], job?.failedReason ?? 'processing failed');
   }
   if (missing.length > 0) {
     deps.metrics.reconcilerRequeued.inc(missing.length);

@@ -11,7 +11,8 @@ import {
   SlackRateLimitedError,
   createChannelPacer,
   createSlackClient,
-  markEvent,
+  EventProcessJobSchema,
+  markEventsFailed,
   registerSlackQueueConcurrency,
   postPulseToSlack,
   syncIncidentToSlack,
@@ -22,7 +23,7 @@ import {
   type SlackDeliveryDeps,
   type SlackTemplates,
 } from '@pulsebridge/core';
-import { processEvent } from './processors/process-event.js';
+import { processEvents } from './processors/process-event.js';
 import { startReconciler } from './reconciler.js';
 import { createSlackNotifier } from './slack-notifier.js';
 import { createSlackYield } from './slack-yield.js';
@@ -98,12 +99,15 @@ export function startWorkers(
     }
   };
 
+  const onRuleFailure = () => metrics.eventRuleFailures.inc();
+
   // Typed against the catalog: a job name without a handler does not compile.
   const handlers: Handlers = {
     'event.process': (payload, job) => {
       const queueWaitMs = (job.processedOn ?? Date.now()) - job.timestamp;
       slackYield.noteEventQueueWait(queueWaitMs);
-      return processEvent(payload, { pool: db.pool, logger, rules: options.rules, ...(notify && { notify }) }, queueWaitMs);
+      metrics.eventJobEvents.observe(payload.eventRowIds.length);
+      return processEvents(payload, { pool: db.pool, logger, rules: options.rules, onRuleFailure, ...(notify && { notify }) }, queueWaitMs);
     },
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
@@ -171,16 +175,19 @@ export function startWorkers(
     if (job === undefined) return;
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     metrics.jobFailures.inc({ queue: job.queueName, name: job.name, final: String(final) });
-    const log = logger.child({ jobId: job.id, eventRowId: (job.data as { eventRowId?: string }).eventRowId });
+    const parsed = EventProcessJobSchema.safeParse(job.data);
+    const eventRowIds = parsed.success ? parsed.data.eventRowIds : [];
+    const log = logger.child({ jobId: job.id, eventRowIds });
     if (!final) {
       log.warn({ err, attempt: job.attemptsMade }, 'job failed; will retry');
       return;
     }
     log.error({ err }, 'job failed for good');
-    // If this write fails too, the event stays `received` and the reconciler marks it later.
-    void markEvent(db.pool, (job.data as { eventRowId: string }).eventRowId, 'failed', err.message).catch((markErr: unknown) =>
-      log.warn({ err: markErr }, 'could not mark event failed'),
-    );
+    // Its events not applied yet are marked; if this write fails too, they stay `received` and
+    // the reconciler gives them jobs of their own.
+    if (eventRowIds.length > 0) {
+      void markEventsFailed(db.pool, eventRowIds, err.message).catch((markErr: unknown) => log.warn({ err: markErr }, 'could not mark events failed'));
+    }
   });
 
   const reconciler =

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_EVENTS_PER_JOB } from './queues/catalog.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -67,6 +68,10 @@ export const ConfigSchema = z
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
+    /** Most events stored together that share one `event.process` job (1: a job per event). */
+    EVENT_JOB_MAX_EVENTS: z.coerce.number().int().min(1).max(MAX_EVENTS_PER_JOB).default(8),
+    /** How long a stored event's enqueue waits for others to share its job (0: never waits). */
+    EVENT_JOB_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
     /** Slack allows about one message per second per channel. */
     SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
     /** Messages a quiet channel takes at once before the interval applies (Slack allows short bursts). */
@@ -125,7 +130,7 @@ export const ConfigSchema = z
     },
     reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    ingest: { maxBatch: env.INGEST_MAX_BATCH },
+    ingest: { maxBatch: env.INGEST_MAX_BATCH, eventsPerJob: env.EVENT_JOB_MAX_EVENTS, eventJobLingerMs: env.EVENT_JOB_LINGER_MS },
   }));
 
 export type Config = z.output<typeof ConfigSchema>;

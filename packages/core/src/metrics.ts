@@ -28,7 +28,7 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
     }),
     ingestEnqueueSeconds: new Histogram({
       name: 'pulsebridge_ingest_enqueue_seconds',
-      help: 'Time to enqueue one batch of stored events (one addBulk)',
+      help: 'Time to enqueue one batch of stored events (their jobs, added together)',
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
@@ -48,6 +48,17 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
       name: 'pulsebridge_job_failures_total',
       help: 'Failed job attempts; final="true" when retries are exhausted',
       labelNames: ['queue', 'name', 'final'] as const,
+      registers: [registry],
+    }),
+    eventJobEvents: new Histogram({
+      name: 'pulsebridge_event_job_events',
+      help: 'Events per event.process job (events stored together share a job, up to EVENT_JOB_MAX_EVENTS)',
+      buckets: [1, 2, 3, 4, 6, 8, 16, 32, 100],
+      registers: [registry],
+    }),
+    eventRuleFailures: new Counter({
+      name: 'pulsebridge_event_rule_failures_total',
+      help: 'Events marked failed because a rule rendered nonsense for them (an empty dedup key, an unknown severity)',
       registers: [registry],
     }),
     slackInline: new Counter({

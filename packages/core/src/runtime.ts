@@ -22,7 +22,7 @@ export function createRuntime(config: Config, options: { process: 'api' | 'worke
   const db = createDatabase({ url: config.databaseUrl, ssl: config.databaseSsl, maxConnections: config.databasePoolSize, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
   const redis = createProducerRedis(config.redisUrl, { tlsVerify: config.redisTlsVerify });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const queues = createQueues({ connection: redis, prefix: config.queuePrefix, eventJobAttempts: config.worker.eventJobAttempts });
+  const queues = createQueues({ connection: redis, prefix: config.queuePrefix, eventJobAttempts: config.worker.eventJobAttempts, eventsPerJob: config.ingest.eventsPerJob });
   const metrics = createMetrics({ process: options.process });
   registerQueueDepth(metrics, [queues.events, queues.slack, queues.heroku]);
   return {

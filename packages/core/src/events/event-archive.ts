@@ -51,8 +51,12 @@ export async function getEvent(db: Db, id: string) {
 }
 
 /** Final status of a processed event; `error` explains a skip or a failure. */
-export async function markEvent(pool: pg.Pool, eventRowId: string, status: Exclude<EventStatus, 'received'>, error: string | null): Promise<void> {
-  await pool.query('UPDATE events SET status = $2::"EventStatus", error = $3, processed_at = now() WHERE id = $1', [eventRowId, status, error]);
+/**
+ * Marks events `failed` with the reason, those still `received` only: an event that an earlier
+ * attempt applied stays as it is.
+ */
+export async function markEventsFailed(pool: pg.Pool, eventRowIds: string[], error: string): Promise<void> {
+  await pool.query("UPDATE events SET status = 'failed', error = $2, processed_at = now() WHERE id = ANY($1::uuid[]) AND status = 'received'", [eventRowIds, error]);
 }
 
 export interface ReceivedEvent {

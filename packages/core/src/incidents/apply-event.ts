@@ -56,6 +56,25 @@ interface AppliedResult {
   pulses?: string[];
 }
 
+/** An archived event as applying it reads it (`readEventsToApply`). */
+export type EventToApply = EventRow;
+
+/**
+ * The archived events with these row ids, read in one statement (an id not in the archive is
+ * absent from the map). A named statement, planned once per connection.
+ */
+export async function readEventsToApply(pool: pg.Pool, eventRowIds: string[]): Promise<Map<string, EventToApply>> {
+  const { rows } = await pool.query<EventRow>({
+    name: 'pb-apply-read-events',
+    text: `SELECT e.id, e.source, e.status, e.entity, e.resource, e.action, e.app_name, e.occurred_at, e.received_at, e.payload,
+            COALESCE(e.app_name = ANY(i.monitored_apps), false) AS app_monitored, (i.id IS NOT NULL) AS integration_exists
+       FROM events e LEFT JOIN heroku_integrations i ON i.id = e.integration_id
+      WHERE e.id = ANY($1::uuid[])`,
+    values: [eventRowIds],
+  });
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /**
  * Applies one archived event under the rules, exactly once, in one transaction: incident
  * triggers and resolves (serialized per dedup key by a row lock, so any number of workers
@@ -63,22 +82,19 @@ interface AppliedResult {
  * the event's final status. A replay re-applies today's rules; each rule acts on an event
  * at most once, so nothing is created twice.
  *
- * Two round trips: the event is read, mapped to commands here (the rules are code and data in
- * this process), and the commands are applied by `pulsebridge_apply_event` (see its migration),
- * which locks the event, checks it is still to do and writes everything in one statement. Both
- * are named statements, planned once per connection.
+ * Two round trips: the event is read (`readEventsToApply`, which reads a job's events at once),
+ * mapped to commands here (the rules are code and data in this process), and the commands are
+ * applied by `pulsebridge_apply_event` (see its migration), which locks the event, checks it is
+ * still to do and writes everything in one statement.
  */
 export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: string, options: { replay?: boolean } = {}): Promise<ApplyOutcome> {
-  const { rows } = await pool.query<EventRow>({
-    name: 'pb-apply-read-event',
-    text: `SELECT e.id, e.source, e.status, e.entity, e.resource, e.action, e.app_name, e.occurred_at, e.received_at, e.payload,
-            COALESCE(e.app_name = ANY(i.monitored_apps), false) AS app_monitored, (i.id IS NOT NULL) AS integration_exists
-       FROM events e LEFT JOIN heroku_integrations i ON i.id = e.integration_id
-      WHERE e.id = $1`,
-    values: [eventRowId],
-  });
-  const event = rows[0];
+  const event = (await readEventsToApply(pool, [eventRowId])).get(eventRowId);
   if (event === undefined) return { status: 'missing' };
+  return applyReadEvent(pool, ruleSet, event, options);
+}
+
+/** `applyEvent` for an event already read. The status read is a shortcut; the apply function checks it again under the event's lock. */
+export async function applyReadEvent(pool: pg.Pool, ruleSet: RuleSet, event: EventToApply, options: { replay?: boolean } = {}): Promise<ApplyOutcome> {
   const replay = options.replay === true;
   if (!replay && (event.status === 'processed' || event.status === 'skipped')) return { status: 'already_done' };
 

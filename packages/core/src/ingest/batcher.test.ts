@@ -43,4 +43,28 @@ describe('group-commit batcher', () => {
     await batcher.drain();
     await expect(later).resolves.toBe('c');
   });
+
+  it('with linger, a small batch waits for more until its first item is linger.ms old', async () => {
+    const batches: { items: number[]; afterMs: number }[] = [];
+    const start = performance.now();
+    const batcher = createBatcher(async (items: number[]) => {
+      batches.push({ items, afterMs: performance.now() - start });
+      return items;
+    }, { maxBatch: 100, maxInFlight: 1, linger: { ms: 60, until: 4 } });
+    const first = batcher.submit(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all([first, batcher.submit(2)]);
+    expect(batches.map((batch) => batch.items)).toEqual([[1, 2]]);
+    expect(batches[0]!.afterMs).toBeGreaterThanOrEqual(55);
+  });
+
+  it('with linger, a batch that reaches linger.until goes at once', async () => {
+    const batches: number[][] = [];
+    const batcher = createBatcher(async (items: number[]) => {
+      batches.push(items);
+      return items;
+    }, { maxBatch: 100, maxInFlight: 1, linger: { ms: 60_000, until: 3 } });
+    await Promise.all([1, 2, 3].map((n) => batcher.submit(n)));
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
 });

@@ -3,6 +3,9 @@
  * arrive during the same turn of the event loop, or while an earlier batch is being
  * written, are handled together by one call of `handle`. An idle system adds no delay;
  * a busy one gets large batches and few round trips.
+ *
+ * With `linger`, a batch smaller than `linger.until` waits until its first item is `linger.ms`
+ * old for more to join it: a little latency buys fuller batches at moderate load.
  */
 export interface Batcher<I, O> {
   submit(item: I): Promise<O>;
@@ -12,27 +15,39 @@ export interface Batcher<I, O> {
 
 interface Pending<I, O> {
   item: I;
+  submittedAt: number;
   resolve(value: O): void;
   reject(error: unknown): void;
 }
 
 export function createBatcher<I, O>(
   handle: (items: I[]) => Promise<O[]>,
-  options: { maxBatch: number; maxInFlight: number },
+  options: { maxBatch: number; maxInFlight: number; linger?: { ms: number; until: number } },
 ): Batcher<I, O> {
   let queue: Pending<I, O>[] = [];
   let inFlight = 0;
   let scheduled = false;
+  let lingering: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
 
   const schedule = () => {
     if (scheduled || inFlight >= options.maxInFlight || queue.length === 0) return;
+    const linger = options.linger;
+    if (linger !== undefined && queue.length < linger.until) {
+      const wait = queue[0]!.submittedAt + linger.ms - performance.now();
+      if (wait > 0) {
+        lingering ??= setTimeout(run, wait);
+        return;
+      }
+    }
     scheduled = true;
     setImmediate(run);
   };
 
   const run = () => {
     scheduled = false;
+    clearTimeout(lingering);
+    lingering = undefined;
     while (inFlight < options.maxInFlight && queue.length > 0) {
       const batch = queue.slice(0, options.maxBatch);
       queue = queue.slice(batch.length);
@@ -61,7 +76,7 @@ export function createBatcher<I, O>(
   return {
     submit(item) {
       return new Promise<O>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, submittedAt: performance.now(), resolve, reject });
         schedule();
       });
     },

@@ -37,6 +37,11 @@ export interface IngestDeps {
   logger: Logger;
   addon: { id: string | undefined; password: string | undefined };
   maxBatch: number;
+  /**
+   * Events stored together share an `event.process` job, up to `maxEvents` (the queues split a
+   * batch so); an enqueue waits up to `lingerMs` for others to fill a job.
+   */
+  eventJobs?: { maxEvents: number; lingerMs: number };
   /** Longest wait for Redis before answering anyway; the reconciler enqueues what is left. */
   enqueueTimeoutMs?: number;
 }
@@ -86,7 +91,11 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       }
       return stored.map(() => undefined);
     },
-    { maxBatch: deps.maxBatch, maxInFlight: 2 },
+    {
+      maxBatch: deps.maxBatch,
+      maxInFlight: 2,
+      ...(deps.eventJobs !== undefined && deps.eventJobs.maxEvents > 1 && deps.eventJobs.lingerMs > 0 && { linger: { ms: deps.eventJobs.lingerMs, until: deps.eventJobs.maxEvents } }),
+    },
   );
 
   const store = async (envelope: EventEnvelope, extra: { integrationId: string | null; addonResourceId: string | null; payloadJson: string }): Promise<IngestOutcome> => {

@@ -10,12 +10,28 @@ export const QUEUE_NAMES = {
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-export const EventProcessJobSchema = z.object({
-  /** Row id in `events` (jobs carry ids, never payloads). */
-  eventRowId: z.uuid(),
-  /** Set by a replay: process again even if the event was processed before. */
-  replay: z.boolean().optional(),
-});
+/** Most events one `event.process` job carries (the producer's batch is split into jobs of at most this). */
+export const MAX_EVENTS_PER_JOB = 100;
+
+/**
+ * One event (`eventRowId`, the shape every version reads) or several (`eventRowIds`, the events
+ * a producer stored together), read as a list either way. Jobs carry row ids, never payloads.
+ */
+export const EventProcessJobSchema = z
+  .object({
+    eventRowId: z.uuid().optional(),
+    eventRowIds: z.array(z.uuid()).min(1).max(MAX_EVENTS_PER_JOB).optional(),
+    /** Set by a replay: process again even if the event was processed before. */
+    replay: z.boolean().optional(),
+    /**
+     * Set by the reconciler, which gives an event still `received` a job of its own when it does
+     * not find one under the event's job id: an event that shares a job looks the same. When
+     * another job applied the event first, that job sends its notifications, and this one stops.
+     */
+    requeued: z.boolean().optional(),
+  })
+  .refine((job) => (job.eventRowId === undefined) !== (job.eventRowIds === undefined), { error: 'a job names its events by eventRowId or eventRowIds, not both' })
+  .transform((job) => ({ eventRowIds: job.eventRowIds ?? [job.eventRowId!], replay: job.replay === true, requeued: job.requeued === true }));
 export type EventProcessJob = z.infer<typeof EventProcessJobSchema>;
 
 export const SlackIncidentJobSchema = z.object({ incidentId: z.uuid() });

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sha256Hex } from '../crypto.js';
-import { JOB_CATALOG, QUEUE_NAMES, eventJobId, type QueueName } from './catalog.js';
+import { JOB_CATALOG, MAX_EVENTS_PER_JOB, QUEUE_NAMES, eventJobId, type QueueName } from './catalog.js';
 
 export interface EventToEnqueue {
   /** Heroku's event id (or the legacy digest): the job id derives from it. */
@@ -20,7 +20,12 @@ export interface Queues {
   heroku: Queue;
   enqueueRun(runId: string): Promise<void>;
   byName(name: QueueName): Queue;
-  enqueueEvents(events: EventToEnqueue[]): Promise<void>;
+  /**
+   * Jobs for stored events, in order: up to `eventsPerJob` events per job. An event alone gets
+   * the job id of its event id, which the reconciler looks for; several share one job.
+   * `requeued` (the reconciler): one event per job, marked so (see `EventProcessJobSchema`).
+   */
+  enqueueEvents(events: EventToEnqueue[], options?: { requeued?: boolean }): Promise<void>;
   /** A replay gets a fresh job id so it runs even when the original job is still kept. */
   enqueueReplay(event: EventToEnqueue): Promise<void>;
   close(): Promise<void>;
@@ -64,7 +69,12 @@ async function addJobs(queue: Queue, jobs: { name: string; data: object; opts: J
   await Promise.all(jobs.map((job) => queue.add(job.name, job.data, job.opts)));
 }
 
-export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number }): Queues {
+/** The id of a job carrying several events: a digest of their event ids, so adding the same group again is a no-op. */
+export function jobIdForEventGroup(eventIds: string[]): string {
+  return `events-${sha256Hex(eventIds.join('\n'))}`;
+}
+
+export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number; eventsPerJob?: number }): Queues {
   const events = new Queue(QUEUE_NAMES.events, { connection: options.connection, prefix: options.prefix });
   const slack = new Queue(QUEUE_NAMES.slack, { connection: options.connection, prefix: options.prefix });
   const heroku = new Queue(QUEUE_NAMES.heroku, { connection: options.connection, prefix: options.prefix });
@@ -84,15 +94,24 @@ export function createQueues(options: { connection: Redis; prefix: string; event
       await addJobs(slack, [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)]);
     },
     byName: (name) => all[name],
-    async enqueueEvents(list) {
-      await addJobs(
-        events,
-        list.map((event) => ({
-          name: 'event.process',
-          data: { eventRowId: event.eventRowId },
-          opts: { ...eventOptions, jobId: jobIdForEvent(event.eventId) },
-        })),
-      );
+    async enqueueEvents(list, enqueueOptions = {}) {
+      const requeued = enqueueOptions.requeued === true && { requeued: true };
+      // The reconciler's jobs carry one event each, under the event's job id, so its next pass finds them.
+      const perJob = requeued ? 1 : Math.min(Math.max(1, options.eventsPerJob ?? 1), MAX_EVENTS_PER_JOB);
+      const jobs = [];
+      for (let start = 0; start < list.length; start += perJob) {
+        const group = list.slice(start, start + perJob);
+        jobs.push(
+          group.length === 1
+            ? { name: 'event.process', data: { eventRowId: group[0]!.eventRowId, ...requeued }, opts: { ...eventOptions, jobId: jobIdForEvent(group[0]!.eventId) } }
+            : {
+                name: 'event.process',
+                data: { eventRowIds: group.map((event) => event.eventRowId), ...requeued },
+                opts: { ...eventOptions, jobId: jobIdForEventGroup(group.map((event) => event.eventId)) },
+              },
+        );
+      }
+      await addJobs(events, jobs);
     },
     async enqueueReplay(event) {
       await events.add(
