@@ -8,17 +8,19 @@ import { DEFAULT_FAKE_SLACK_CHANNELS, startFakeSlack, type FakeSlack } from '../
 // their own queue (workers behind), only new incidents still page at once.
 
 const SLOW_APPS = Array.from({ length: 16 }, (_, i) => `slow-app-${i}`);
+const PULSE_APPS = Array.from({ length: 4 }, (_, i) => `pulse-app-${i}`);
 
 let slack: FakeSlack;
 let stack: TestStack;
 let integration: { id: string; secret: string };
 
 beforeAll(async () => {
-  slack = await startFakeSlack({ channels: { ...DEFAULT_FAKE_SLACK_CHANNELS, ...Object.fromEntries(SLOW_APPS.map((app, i) => [app, `C0SLOW${String(i).padStart(4, '0')}`])) } });
+  const ownChannels = [...SLOW_APPS, ...PULSE_APPS, 'page-app'];
+  slack = await startFakeSlack({ channels: { ...DEFAULT_FAKE_SLACK_CHANNELS, ...Object.fromEntries(ownChannels.map((app, i) => [app, `C0OWN${String(i).padStart(4, '0')}`])) } });
   stack = await startTestStack({ config: slackSettings(slack) });
-  integration = await createIntegration(stack, ['inline-app', 'late-app', ...SLOW_APPS]);
-  // Each slow app has its own channel, so Slack's per-channel pace holds nobody back.
-  for (const app of SLOW_APPS) await stack.call('POST', '/api/v1/services', { body: { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] } });
+  integration = await createIntegration(stack, ['inline-app', 'late-app', ...ownChannels]);
+  // Each of these apps has its own channel, so Slack's per-channel pace holds nobody back.
+  for (const app of ownChannels) await stack.call('POST', '/api/v1/services', { body: { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] } });
   stack.startWorker();
 });
 afterAll(async () => {
@@ -92,6 +94,32 @@ describe('Slack right after the event', () => {
     await waitFor(() => roots('[Heroku][Build] late-app').length === 1, { what: 'pulse posted from the queue' });
     const root = roots('crashed on late-app')[0]!;
     await waitFor(() => slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === root.ts).length === 1, { what: 'alert reply posted from the queue' });
+  });
+
+  it('a page keeps a slot of its own: pulses stuck on a slow Slack do not push it into the queue', async () => {
+    // SLACK_INLINE_SYNCS is 4: three pulses whose posts Slack answers only after 6 s take the
+    // three slots changes and pulses may use; a fourth pulse finds none and is queued. A new
+    // incident right after still pages at once, while the Slack queue is held up.
+    for (let i = 0; i < 4; i += 1) slack.delayNextResponse('chat.postMessage', 6_000);
+    const postsBefore = slack.callsOf('chat.postMessage').length;
+    await stack.runtime.queues.slack.pause();
+    try {
+      for (const [i, app] of PULSE_APPS.slice(0, 3).entries()) {
+        await send(build(app));
+        await waitFor(() => slack.callsOf('chat.postMessage').length === postsBefore + i + 1, { what: `slow pulse post ${i + 1} under way` });
+      }
+      await send(build(PULSE_APPS[3]!));
+      await waitFor(async () => (await slackQueued()) === 1, { what: 'the fourth pulse queued' });
+      await send(crash('page-app'));
+      const pages = () => slack.messages(slack.channelId('page-app')).filter((m) => m.thread_ts === undefined && m.text.includes('crashed on page-app'));
+      await waitFor(() => pages().length === 1, { what: 'the page posted while the pulses hold their slots', timeoutMs: 3_000 });
+    } finally {
+      await stack.runtime.queues.slack.resume();
+    }
+    const pulses = () => PULSE_APPS.map((app) => slack.messages(slack.channelId(app)).filter((m) => m.thread_ts === undefined).length);
+    await waitFor(() => pulses().every((n) => n === 1), { what: 'every pulse posted once', timeoutMs: 15_000 });
+    await waitFor(() => slack.calls.every((call) => call.answeredAt !== undefined), { what: 'the slow answers given', timeoutMs: 15_000 });
+    expect(pulses()).toEqual([1, 1, 1, 1]);
   });
 
   it('a slow Slack holds at most the inline slots: every event is still applied at once', async () => {

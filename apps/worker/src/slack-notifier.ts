@@ -10,10 +10,11 @@ export type Touched = { incidents: TouchedIncident[]; pulseIds: string[] };
 export const INLINE_MAX_QUEUE_WAIT_MS = 200;
 
 /**
- * Sends what an event changed to Slack. The incidents' syncs, then the pulses' posts, run right
- * after the event's commit, in the event's job, while one of `inlineSyncs` slots is free and the
- * channel has room at once: messages reach Slack without a trip through the queue, and the
- * worker runs fewer jobs. Everything else goes through the Slack queue, which retries, waits for
+ * Sends what events changed to Slack. New incidents' first messages (pages), then the other
+ * incidents' syncs, then the pulses' posts, run right after the events' commits, in their job,
+ * while one of `inlineSyncs` slots is free and the channel has room at once: messages reach Slack
+ * without a trip through the queue, and the worker runs fewer jobs. One slot (of two or more) is
+ * kept for pages, so changes and pulses near capacity never push a page into the queue. Everything else goes through the Slack queue, which retries, waits for
  * busy channels and puts new incidents first, then changes, then pulses: deliveries that find
  * every slot taken, any that fails or would have to wait (its job then finishes what this one
  * started), and an event's changes and pulses when the event waited long in its queue.
@@ -22,9 +23,10 @@ export const INLINE_MAX_QUEUE_WAIT_MS = 200;
  */
 export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Queues; inlineSyncs: number; metrics: Metrics; logger: Logger }) {
   let running = 0;
+  const otherSlots = deps.inlineSyncs >= 2 ? deps.inlineSyncs - 1 : deps.inlineSyncs;
   /** Runs one delivery here if it may; false when it is left to the queue. */
-  const deliver = async (kind: 'incident' | 'pulse', id: string, behind: boolean, send: () => Promise<unknown>): Promise<boolean> => {
-    if (behind || running >= deps.inlineSyncs) {
+  const deliver = async (kind: 'incident' | 'pulse', id: string, behind: boolean, send: () => Promise<unknown>, page = false): Promise<boolean> => {
+    if (behind || running >= (page ? deps.inlineSyncs : otherSlots)) {
       deps.metrics.slackInline.inc({ kind, outcome: behind ? 'behind' : 'no_slot' });
       return false;
     }
@@ -45,9 +47,10 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
   return async function notify(touched: Touched, queueWaitMs: number): Promise<void> {
     const behind = queueWaitMs > INLINE_MAX_QUEUE_WAIT_MS;
     const incidents: TouchedIncident[] = [];
-    for (const incident of touched.incidents) {
+    const ordered = [...touched.incidents.filter((incident) => incident.opened === true), ...touched.incidents.filter((incident) => incident.opened !== true)];
+    for (const incident of ordered) {
       const page = incident.opened === true;
-      if (!(await deliver('incident', incident.id, behind && !page, () => syncIncidentToSlack(deps.slack, incident.id)))) incidents.push(incident);
+      if (!(await deliver('incident', incident.id, behind && !page, () => syncIncidentToSlack(deps.slack, incident.id), page))) incidents.push(incident);
     }
     const pulseIds: string[] = [];
     for (const pulseId of touched.pulseIds) {
