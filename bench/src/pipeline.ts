@@ -405,10 +405,12 @@ async function main() {
     console.log(`CPU per accepted event, until drained: ${((cpuTotal * 1e6) / accepted).toFixed(0)} us (${cpuParts.join(', ')}); machine busy ${((100 * cpuTotal) / ((sendSeconds + drainSeconds) * availableParallelism())).toFixed(0)}% of ${availableParallelism()} cores`);
     const metric = (name: string) => [...workerMetrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
     const eventJobs = metric('pulsebridge_event_job_events_count');
-    const inline = (outcome: string) => [...workerMetrics.matchAll(new RegExp(`^pulsebridge_slack_inline_total\\{[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
+    const inline = (outcome: string, kind = '[^"]+') =>
+      [...workerMetrics.matchAll(new RegExp(`^pulsebridge_slack_inline_total\\{(?=[^}]*kind="${kind}")[^}]*outcome="${outcome}"[^}]*\\} ([0-9.e+-]+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
     const inlineTotal = ['sent', 'queued', 'no_slot', 'behind'].reduce((sum, outcome) => sum + inline(outcome), 0);
+    const pagesTotal = ['sent', 'queued', 'no_slot', 'behind'].reduce((sum, outcome) => sum + inline(outcome, 'page'), 0);
     console.log(
-      `event jobs: ${eventJobs} for ${metric('pulsebridge_event_job_events_sum')} events (${(metric('pulsebridge_event_job_events_sum') / eventJobs).toFixed(2)} per job); Slack deliveries after an event: ${((100 * inline('sent')) / inlineTotal).toFixed(0)}% sent at once, the rest queued (${inline('no_slot')} no slot, ${inline('behind')} behind, ${inline('queued')} failed or busy channel)`,
+      `event jobs: ${eventJobs} for ${metric('pulsebridge_event_job_events_sum')} events (${(metric('pulsebridge_event_job_events_sum') / eventJobs).toFixed(2)} per job); Slack deliveries after an event: ${((100 * inline('sent')) / inlineTotal).toFixed(0)}% sent at once, the rest queued (${inline('no_slot')} no slot, ${inline('behind')} behind, ${inline('queued')} failed or busy channel); pages ${((100 * inline('sent', 'page')) / pagesTotal).toFixed(0)}% at once`,
     );
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);

@@ -25,8 +25,9 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
   let running = 0;
   const otherSlots = deps.inlineSyncs >= 2 ? deps.inlineSyncs - 1 : deps.inlineSyncs;
   /** Runs one delivery here if it may; false when it is left to the queue. */
-  const deliver = async (kind: 'incident' | 'pulse', id: string, behind: boolean, send: () => Promise<unknown>, page = false): Promise<boolean> => {
-    if (behind || running >= (page ? deps.inlineSyncs : otherSlots)) {
+  /** `page`: a new incident's first message; `incident`: a change to one already sent. */
+  const deliver = async (kind: 'page' | 'incident' | 'pulse', id: string, behind: boolean, send: () => Promise<unknown>): Promise<boolean> => {
+    if (behind || running >= (kind === 'page' ? deps.inlineSyncs : otherSlots)) {
       deps.metrics.slackInline.inc({ kind, outcome: behind ? 'behind' : 'no_slot' });
       return false;
     }
@@ -50,7 +51,7 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
     const ordered = [...touched.incidents.filter((incident) => incident.opened === true), ...touched.incidents.filter((incident) => incident.opened !== true)];
     for (const incident of ordered) {
       const page = incident.opened === true;
-      if (!(await deliver('incident', incident.id, behind && !page, () => syncIncidentToSlack(deps.slack, incident.id), page))) incidents.push(incident);
+      if (!(await deliver(page ? 'page' : 'incident', incident.id, behind && !page, () => syncIncidentToSlack(deps.slack, incident.id)))) incidents.push(incident);
     }
     const pulseIds: string[] = [];
     for (const pulseId of touched.pulseIds) {

@@ -63,7 +63,7 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
     }),
     slackInline: new Counter({
       name: 'pulsebridge_slack_inline_total',
-      help: "Slack deliveries (incident syncs, pulse posts) tried right after an event's commit: sent, queued (failed or its channel was busy), no_slot or behind (queued at once: slots taken, or the event waited long in its queue)",
+      help: "Slack deliveries tried right after an event's commit, by kind (page: a new incident's first message; incident: a change to one; pulse) and outcome: sent, queued (failed or its channel was busy), no_slot or behind (queued at once: slots taken, or the event waited long in its queue)",
       labelNames: ['kind', 'outcome'] as const,
       registers: [registry],
     }),
