@@ -13,21 +13,21 @@ export const INLINE_MAX_QUEUE_WAIT_MS = 200;
  * Sends what events changed to Slack. New incidents' first messages (pages), then the other
  * incidents' syncs, then the pulses' posts, run right after the events' commits, in their job,
  * while one of `inlineSyncs` slots is free and the channel has room at once: messages reach Slack
- * without a trip through the queue, and the worker runs fewer jobs. One slot (of two or more) is
- * kept for pages, so changes and pulses near capacity never push a page into the queue. Everything else goes through the Slack queue, which retries, waits for
+ * without a trip through the queue, and the worker runs fewer jobs. Pages have slots of their
+ * own (`inlineSlots`), so changes and pulses near capacity never push a page into the queue. Everything else goes through the Slack queue, which retries, waits for
  * busy channels and puts new incidents first, then changes, then pulses: deliveries that find
  * every slot taken, any that fails or would have to wait (its job then finishes what this one
  * started), and an event's changes and pulses when the event waited long in its queue.
  *
  * `deps.slack.pacer` must not wait (maxWaitMs 0): a wait would hold the event's slot.
  */
-export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Queues; inlineSyncs: number; metrics: Metrics; logger: Logger }) {
+export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Queues; inlineSyncs: number; eventConcurrency: number; metrics: Metrics; logger: Logger }) {
   let running = 0;
-  const otherSlots = deps.inlineSyncs >= 2 ? deps.inlineSyncs - 1 : deps.inlineSyncs;
+  const { pages: pageSlots, others: otherSlots } = inlineSlots(deps.inlineSyncs, deps.eventConcurrency);
   /** Runs one delivery here if it may; false when it is left to the queue. */
   /** `page`: a new incident's first message; `incident`: a change to one already sent. */
   const deliver = async (kind: 'page' | 'incident' | 'pulse', id: string, behind: boolean, send: () => Promise<unknown>): Promise<boolean> => {
-    if (behind || running >= (kind === 'page' ? deps.inlineSyncs : otherSlots)) {
+    if (behind || running >= (kind === 'page' ? pageSlots : otherSlots)) {
       deps.metrics.slackInline.inc({ kind, outcome: behind ? 'behind' : 'no_slot' });
       return false;
     }
@@ -59,4 +59,15 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
     }
     await deps.queues.enqueueSlack({ incidents, pulseIds });
   };
+}
+
+/**
+ * How many inline deliveries may run at once in a worker. Changes and pulses take up to
+ * `inlineSyncs - 1` slots; pages (a new incident's first message) up to `inlineSyncs + 2`, and
+ * always fewer than the worker's event jobs, so one is left to apply events while Slack is slow.
+ * With fewer than two slots there is nothing to set apart: every kind gets `inlineSyncs`.
+ */
+export function inlineSlots(inlineSyncs: number, eventConcurrency: number): { pages: number; others: number } {
+  if (inlineSyncs < 2) return { pages: inlineSyncs, others: inlineSyncs };
+  return { pages: Math.max(inlineSyncs, Math.min(inlineSyncs + 2, eventConcurrency - 1)), others: inlineSyncs - 1 };
 }

@@ -63,6 +63,7 @@ export function startWorkers(
           slack: { ...slack, pacer: createChannelPacer(runtime.redis, { prefix: config.queuePrefix, intervalMs: config.slack.channelIntervalMs, burst: config.slack.channelBurst, maxWaitMs: 0 }) },
           queues: runtime.queues,
           inlineSyncs: config.slack.inlineSyncs,
+          eventConcurrency: options.concurrency ?? config.worker.concurrency,
           metrics,
           logger,
         });
