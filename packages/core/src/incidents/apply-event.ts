@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapEvent } from '../rules/map-event.js';
+import { mapEvent, type EventCommand } from '../rules/map-event.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { TouchedIncident } from '../queues/queues.js';
 
@@ -75,46 +75,96 @@ export async function readEventsToApply(pool: pg.Pool, eventRowIds: string[]): P
   return new Map(rows.map((row) => [row.id, row]));
 }
 
+/** An event mapped to what applying it writes (`planEvent`), for `applyPlannedEvents`. */
+export interface PlannedEvent {
+  eventRowId: string;
+  /** Incident commands sorted by dedup key, then pulse commands, as the apply function takes them. */
+  commands: { incidents: IncidentCommand[]; pulses: PulseCommand[] };
+  /** Why it is archived but not acted on, or null. */
+  reason: string | null;
+}
+
+type IncidentCommand = Exclude<EventCommand, { type: 'pulse' }>;
+type PulseCommand = Extract<EventCommand, { type: 'pulse' }>;
+
 /**
  * Applies one archived event under the rules, exactly once, in one transaction: incident
- * triggers and resolves (serialized per dedup key by a row lock, so any number of workers
- * agree), pulses (unique per dedup key), links to the services naming the event's app, and
- * the event's final status. A replay re-applies today's rules; each rule acts on an event
- * at most once, so nothing is created twice.
+ * triggers and resolves (serialized per dedup key, so any number of workers agree), pulses
+ * (unique per dedup key), links to the services naming the event's app, and the event's final
+ * status. A replay re-applies today's rules; each rule acts on an event at most once, so nothing
+ * is created twice.
  *
- * Two round trips: the event is read (`readEventsToApply`, which reads a job's events at once),
- * mapped to commands here (the rules are code and data in this process), and the commands are
- * applied by `pulsebridge_apply_event` (see its migration), which locks the event, checks it is
- * still to do and writes everything in one statement.
+ * Two round trips: the event is read (`readEventsToApply`), mapped to commands here (`planEvent`:
+ * the rules are code and data in this process), and the commands are applied by
+ * `applyPlannedEvents`, which applies a job's events at once.
  */
 export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: string, options: { replay?: boolean } = {}): Promise<ApplyOutcome> {
   const event = (await readEventsToApply(pool, [eventRowId])).get(eventRowId);
   if (event === undefined) return { status: 'missing' };
-  return applyReadEvent(pool, ruleSet, event, options);
+  const plan = planEvent(ruleSet, event, options);
+  if (plan === 'already_done') return { status: 'already_done' };
+  return (await applyPlannedEvents(pool, [plan], options))[0]!;
 }
 
-/** `applyEvent` for an event already read. The status read is a shortcut; the apply function checks it again under the event's lock. */
-export async function applyReadEvent(pool: pg.Pool, ruleSet: RuleSet, event: EventToApply, options: { replay?: boolean } = {}): Promise<ApplyOutcome> {
-  const replay = options.replay === true;
-  if (!replay && (event.status === 'processed' || event.status === 'skipped')) return { status: 'already_done' };
-
+/**
+ * What applying an event writes, or `already_done` when it was processed or skipped (and this
+ * is no replay). Pure: the rules map the event's data. Throws `RuleRenderError` when a rule
+ * renders nonsense for it. The status read is a shortcut; the apply function checks it again
+ * under the event's lock.
+ */
+export function planEvent(ruleSet: RuleSet, event: EventToApply, options: { replay?: boolean } = {}): PlannedEvent | 'already_done' {
+  if (options.replay !== true && (event.status === 'processed' || event.status === 'skipped')) return 'already_done';
   const reason = skipReason(event);
   const commands =
     reason !== null
       ? []
       : mapEvent({ entity: event.entity, resource: event.resource, action: event.action, appName: event.app_name, occurredAt: event.occurred_at, payload: event.payload }, ruleSet);
-  // Dedup keys in one order everywhere, so two events touching the same keys cannot deadlock.
+  // Dedup keys in one order within an event (the apply function locks every key of a
+  // transaction up front, in one order, before any of them is written).
   const incidents = commands
-    .filter((command) => command.type !== 'pulse')
+    .filter((command): command is IncidentCommand => command.type !== 'pulse')
     .sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : a.dedupKey > b.dedupKey ? 1 : 0));
-  const pulses = commands.filter((command) => command.type === 'pulse');
+  const pulses = commands.filter((command): command is PulseCommand => command.type === 'pulse');
+  return { eventRowId: event.id, commands: { incidents, pulses }, reason };
+}
 
-  const applied = await pool.query<{ result: AppliedResult }>({
-    name: 'pb-apply-event',
-    text: 'SELECT pulsebridge_apply_event($1, $2::jsonb, $3, $4) AS result',
-    values: [event.id, JSON.stringify({ incidents, pulses }), reason, replay],
-  });
-  const result = applied.rows[0]!.result;
+/**
+ * Applies planned events in order, in one transaction (`pulsebridge_apply_events`, see its
+ * migration): one round trip and one commit for a job's events. When that fails, they are applied
+ * one by one, each in its own transaction, so an event that cannot be applied fails alone and
+ * the others are applied; the error of the first that fails is thrown (the job is retried, and
+ * finds the others done).
+ */
+export async function applyPlannedEvents(pool: pg.Pool, plans: PlannedEvent[], options: { replay?: boolean } = {}): Promise<ApplyOutcome[]> {
+  if (plans.length === 0) return [];
+  const replay = options.replay === true;
+  const apply = async (list: PlannedEvent[]) => {
+    const { rows } = await pool.query<{ results: AppliedResult[] }>({
+      name: 'pb-apply-events',
+      text: 'SELECT pulsebridge_apply_events($1::jsonb, $2) AS results',
+      values: [JSON.stringify(list.map((plan) => ({ event: plan.eventRowId, commands: plan.commands, reason: plan.reason }))), replay],
+    });
+    return rows[0]!.results.map(toOutcome);
+  };
+  if (plans.length === 1) return apply(plans);
+  try {
+    return await apply(plans);
+  } catch {
+    const outcomes: ApplyOutcome[] = [];
+    let firstError: unknown;
+    for (const plan of plans) {
+      try {
+        outcomes.push(...(await apply([plan])));
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+    return outcomes;
+  }
+}
+
+function toOutcome(result: AppliedResult): ApplyOutcome {
   switch (result.status) {
     case 'missing':
     case 'already_done':
