@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LogLevel, WebClient, type Logger } from '@slack/web-api';
-import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { DEFAULT_FAKE_SLACK_CHANNELS, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 let fake: FakeSlack;
 let client: WebClient;
@@ -117,7 +117,29 @@ describe('fake Slack: messages', () => {
     expect(limited.messages?.map((m) => m.text)).toEqual(['second']);
     expect(limited.has_more).toBe(true);
     expect(fake.calls.at(-1)).toMatchObject({ method: 'conversations.history', ok: true });
+    const rest = await client.conversations.history({ channel: 'ops', limit: 1, cursor: limited.response_metadata!.next_cursor! });
+    expect(rest.messages?.map((m) => m.text)).toEqual(['first']);
+    expect(rest.has_more).toBe(false);
+    expect(rest.response_metadata?.next_cursor).toBeUndefined();
+    expect((await platformError(client.conversations.history({ channel: 'ops', cursor: 'bm9wZQ==' }))).error).toBe('invalid_cursor');
     expect((await platformError(client.conversations.history({ channel: 'nope' }))).error).toBe('channel_not_found');
+  });
+
+  it('lists the workspace channels a page at a time, with names and ids', async () => {
+    const seen: { id?: string; name?: string; is_member?: boolean }[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 3, ...(cursor ? { cursor } : {}) });
+      seen.push(...(page.channels ?? []));
+      cursor = page.response_metadata?.next_cursor;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(2);
+    expect(seen.map((c) => [c.name, c.id])).toEqual(Object.entries(DEFAULT_FAKE_SLACK_CHANNELS));
+    // This fake was started with the bot outside #general.
+    expect(seen.filter((c) => !c.is_member).map((c) => c.name)).toEqual(['general']);
+    expect((await client.conversations.list({ types: 'im' })).channels).toEqual([]);
   });
 
   it('answers conversations.* over GET with a query string too', async () => {

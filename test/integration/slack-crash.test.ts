@@ -17,7 +17,7 @@ const settings = () => slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '50', W
 beforeAll(async () => {
   slack = await startFakeSlack();
   stack = await startTestStack({ config: settings() });
-  integration = await createIntegration(stack, ['first', 'second']);
+  integration = await createIntegration(stack, ['first', 'second', 'third']);
 });
 // Children are stopped even when a test fails before it kills them.
 const children: ChildProcess[] = [];
@@ -60,11 +60,35 @@ describe('a worker killed mid-send', () => {
     expect(pending).toEqual({ status: 'posting', ts: null });
 
     // Another worker picks up the stalled job once its lock expires.
-    stack.startWorker();
+    const inProcess = stack.startWorker();
     await waitFor(async () => (await stack.sql("SELECT count(*)::int AS n FROM slack_messages WHERE status = 'posted'"))[0].n === 2, { what: 'retried job finished', timeoutMs: 20_000 });
     expect(postsFor('second')).toHaveLength(1);
     const [row] = await stack.sql("SELECT ts FROM slack_messages s JOIN incidents i ON i.id = s.incident_id WHERE i.app_name = 'second'");
     expect(row.ts).toBe(postsFor('second')[0]!.ts);
     expect(slack.calls.some((c) => c.method === 'conversations.history' && c.ok)).toBe(true);
+    await inProcess.close();
+  });
+
+  it('does not post twice either when the lost post was the first to a channel given by name', async () => {
+    const service = await stack.call('POST', '/api/v1/services', { body: { name: 'third', herokuAppNames: ['third'], slackChannels: ['#alerts'] } });
+    expect(service.status).toBe(201);
+    const inAlerts = () => slack.messages(slack.channelId('alerts')).filter((m) => m.thread_ts === undefined);
+    const worker = startWorkerProcess();
+    const exited = new Promise((resolve) => worker.on('exit', resolve));
+
+    // Nothing was ever posted to #alerts: only Slack's channel list can tell its id.
+    slack.delayNextResponse('chat.postMessage', 30_000);
+    expect((await postWebhook(stack, integration.id, crash('third'), { secret: integration.secret })).status).toBe(202);
+    await waitFor(() => inAlerts().length === 1, { what: 'message stored by Slack', timeoutMs: 15_000 });
+    worker.kill('SIGKILL');
+    await exited;
+    expect(await stack.sql("SELECT status::text, channel FROM slack_messages WHERE target = '#alerts'")).toEqual([{ status: 'posting', channel: null }]);
+
+    const inProcess = stack.startWorker();
+    await waitFor(async () => (await stack.sql("SELECT status::text FROM slack_messages WHERE target = '#alerts'"))[0]?.status === 'posted', { what: 'retried job finished', timeoutMs: 20_000 });
+    expect(inAlerts()).toHaveLength(1);
+    expect(await stack.sql("SELECT channel, ts FROM slack_messages WHERE target = '#alerts'")).toEqual([{ channel: slack.channelId('alerts'), ts: inAlerts()[0]!.ts }]);
+    expect(slack.calls.some((c) => c.method === 'conversations.list' && c.ok)).toBe(true);
+    await inProcess.close();
   });
 });

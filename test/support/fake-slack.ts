@@ -390,6 +390,19 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
   };
 
+  /** One page of a list, as Slack's cursor pagination gives it: `more` is the offset of the next page. */
+  const pageOf = <T,>(items: T[], params: Record<string, unknown>): { page: T[]; more: number | undefined } => {
+    let start = 0;
+    if (typeof params.cursor === 'string' && params.cursor !== '') {
+      const decoded = /^offset:(\d+)$/.exec(Buffer.from(params.cursor, 'base64').toString('utf8'));
+      if (decoded === null) throw new SlackFailure('invalid_cursor');
+      start = Number(decoded[1]);
+    }
+    const end = start + limitOf(params.limit);
+    return { page: items.slice(start, end), more: end < items.length ? end : undefined };
+  };
+  const nextCursor = (more: number | undefined) => ({ response_metadata: { next_cursor: more === undefined ? '' : Buffer.from(`offset:${more}`).toString('base64') } });
+
   const requireFields = (params: Record<string, unknown>, fields: string[]) => {
     const missing = fields.filter((f) => params[f] === undefined || params[f] === '');
     if (missing.length > 0) throw new SlackFailure('invalid_arguments', missing.map((f) => `[ERROR] missing required field: ${f}`));
@@ -435,8 +448,27 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         return true;
       };
       const found = stored.filter((m) => m.channel === channel && m.thread_ts === undefined && inRange(m)).reverse();
-      const limit = limitOf(params.limit);
-      return { ok: true, messages: found.slice(0, limit).map((m) => apiMessage(m, withMetadata)), has_more: found.length > limit };
+      const { page, more } = pageOf(found, params);
+      return { ok: true, messages: page.map((m) => apiMessage(m, withMetadata)), has_more: more !== undefined, ...(more === undefined ? {} : nextCursor(more)) };
+    },
+    'conversations.list'(params) {
+      const types = typeof params.types === 'string' && params.types !== '' ? params.types.split(',') : ['public_channel'];
+      // The fake's channels are public; its workspace has no private channels, DMs or archived ones.
+      const listed = types.includes('public_channel') ? [...channels.entries()] : [];
+      const { page, more } = pageOf(listed, params);
+      const conversations = page.map(([name, id]) => ({
+        id,
+        name,
+        name_normalized: name,
+        is_channel: true,
+        is_group: false,
+        is_im: false,
+        is_private: false,
+        is_archived: false,
+        is_member: !notInChannel.has(id),
+        created: 1449252889,
+      }));
+      return { ok: true, channels: conversations, ...nextCursor(more) };
     },
     'conversations.replies'(params) {
       const channel = memberChannel(params.channel);

@@ -70,29 +70,71 @@ async function call<T>(deps: SlackDeliveryDeps, target: string, send: () => Prom
   }
 }
 
+/** Messages read per page, and pages at most, when looking for a post whose answer was lost. */
+const SEARCH_PAGE = 200;
+const SEARCH_PAGES = 5;
+/** Channels read per page, and pages at most, when finding a channel given by name. */
+const CHANNEL_PAGE = 1000;
+const CHANNEL_PAGES = 20;
+
 /**
- * A post whose answer was lost (the worker died after Slack accepted it): find it by the token
- * in its metadata. Only possible when the channel's id is known; a channel given by name
- * that was never posted to before cannot be searched, and the message is posted again.
+ * Runs a Slack read made to avoid posting twice. A rate limit or a transient failure fails the
+ * job, which retries it later: posting again at once could duplicate the message. A permanent
+ * refusal (a missing scope, say) is logged and gives null: the caller posts again.
  */
-async function findPosted(deps: SlackDeliveryDeps, channelId: string | null, token: string, threadTs?: string): Promise<string | null> {
-  if (channelId === null) return null;
+async function searchRead<T>(deps: SlackDeliveryDeps, target: string, what: string, read: () => Promise<T>): Promise<T | null> {
   try {
-    const answer = threadTs
-      ? await deps.slack.conversations.replies({ channel: channelId, ts: threadTs, include_all_metadata: true, limit: 200 })
-      : await deps.slack.conversations.history({ channel: channelId, include_all_metadata: true, limit: 100 });
-    const found = (answer.messages ?? []).find((message) => (message as { metadata?: { event_payload?: { token?: string } } }).metadata?.event_payload?.token === token);
-    return found?.ts ?? null;
+    return await read();
   } catch (error) {
-    deps.logger.warn({ err: error, channelId }, 'could not search Slack for an earlier post; posting again');
+    const failure = classifySlackError(error);
+    if (failure.kind === 'rate_limited') throw new SlackRateLimitedError(failure.retryAfterMs, target);
+    if (failure.kind === 'transient') throw new Error(`Slack ${target}: could not ${what}: ${failure.error}`, { cause: error });
+    deps.logger.warn({ target, error: failure.error }, `could not ${what}; posting again`);
     return null;
   }
 }
 
-async function knownChannelId(db: Queryable, target: string): Promise<string | null> {
+/**
+ * A post whose answer was lost (the worker died after Slack accepted it): find it by the token
+ * in its metadata, among the channel's latest messages (or the thread's replies).
+ */
+async function findPosted(deps: SlackDeliveryDeps, channelId: string, token: string, threadTs?: string): Promise<string | null> {
+  let cursor: string | undefined;
+  for (let page = 0; page < SEARCH_PAGES; page += 1) {
+    const paging = { include_all_metadata: true, limit: SEARCH_PAGE, ...(cursor === undefined ? {} : { cursor }) };
+    const answer = await searchRead(deps, channelId, 'search Slack for an earlier post', () =>
+      threadTs ? deps.slack.conversations.replies({ channel: channelId, ts: threadTs, ...paging }) : deps.slack.conversations.history({ channel: channelId, ...paging }),
+    );
+    if (answer === null) return null;
+    const found = (answer.messages ?? []).find((message) => (message as { metadata?: { event_payload?: { token?: string } } }).metadata?.event_payload?.token === token);
+    if (found?.ts !== undefined) return found.ts;
+    cursor = answer.response_metadata?.next_cursor;
+    if (answer.has_more !== true || !cursor) return null;
+  }
+  return null;
+}
+
+/**
+ * The id of a channel routed by name (`#ops`): from a message already posted there, or else from
+ * the workspace's channel list (scopes `channels:read`, `groups:read`). Null when neither knows it.
+ */
+async function channelIdOf(deps: SlackDeliveryDeps, db: Queryable, target: string): Promise<string | null> {
   if (/^[CGD][A-Z0-9]{6,}$/.test(target)) return target;
   const { rows } = await db.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [target]);
-  return rows[0]?.channel ?? null;
+  if (rows[0] !== undefined) return rows[0].channel;
+  const name = target.replace(/^#/, '');
+  let cursor: string | undefined;
+  for (let page = 0; page < CHANNEL_PAGES; page += 1) {
+    const answer = await searchRead(deps, target, 'look up the channel by name', () =>
+      deps.slack.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: CHANNEL_PAGE, ...(cursor === undefined ? {} : { cursor }) }),
+    );
+    if (answer === null) return null;
+    const channel = (answer.channels ?? []).find((c) => c.name === name || c.name_normalized === name);
+    if (channel?.id !== undefined) return channel.id;
+    cursor = answer.response_metadata?.next_cursor;
+    if (!cursor) return null;
+  }
+  return null;
 }
 
 async function recordFailure(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, error: string, incidentId: string | null) {
@@ -126,8 +168,9 @@ async function postRoot(
   after: (channel: string, ts: string) => Promise<void>,
   incidentId: string | null,
 ): Promise<boolean> {
-  const channelId = row.created ? null : await knownChannelId(db, row.target);
-  const earlier = row.created ? null : await findPosted(deps, channelId, row.client_token);
+  // A row an earlier attempt made may have been posted, its answer lost: look before posting.
+  const channelId = row.created ? null : await channelIdOf(deps, db, row.target);
+  const earlier = channelId === null ? null : await findPosted(deps, channelId, row.client_token);
   if (earlier !== null && channelId !== null) {
     await after(channelId, earlier);
     return true;
@@ -358,7 +401,7 @@ interface PlannedReply {
 async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, entries: ThreadEntry[]): Promise<PlannedReply | null> {
   let covered = BigInt(row.thread_seq);
   if (row.pending_reply_token !== null && row.pending_reply_seq !== null) {
-    const earlier = await findPosted(deps, row.channel, row.pending_reply_token, row.ts!);
+    const earlier = row.channel === null ? null : await findPosted(deps, row.channel, row.pending_reply_token, row.ts!);
     if (earlier !== null) {
       covered = BigInt(row.pending_reply_seq);
       await db.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', [row.id, row.pending_reply_seq]);
