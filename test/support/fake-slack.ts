@@ -497,6 +497,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const entries = files as { id: string; title?: unknown }[];
       const targets = entries.map((f) => uploads.find((u) => u.fileId === f.id));
       if (targets.some((u) => u === undefined)) throw new SlackFailure('file_not_found');
+      // `channel_id` is an id: Slack does not take a channel's name here.
+      if (params.channel_id !== undefined && params.channel_id !== '' && !channelIds.has(String(params.channel_id))) throw new SlackFailure('channel_not_found');
       const channel = params.channel_id !== undefined && params.channel_id !== '' ? memberChannel(params.channel_id) : undefined;
       const threadTs = typeof params.thread_ts === 'string' && params.thread_ts !== '' ? params.thread_ts : undefined;
       if (threadTs !== undefined && (channel === undefined || !topLevel(channel, threadTs))) throw new SlackFailure('thread_not_found');

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { NEXT_UPDATED_AT } from '../incidents/incident-actions.js';
+import { channelIdOf } from '../slack/channel-ids.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { HerokuApiError, type HerokuClient } from './platform-client.js';
 import { attachToDyno, RendezvousError } from './rendezvous.js';
@@ -160,7 +161,9 @@ async function publishRun(deps: RunDeps, runId: string) {
       `SELECT channel, ts FROM slack_messages WHERE incident_id = $1 AND target = $2 AND ts IS NOT NULL`,
       [run.incident_id, channel],
     );
-    const channelId = known.rows[0]?.channel ?? (await deps.pool.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [channel])).rows[0]?.channel ?? channel.replace(/^#/, '');
+    // An upload names its channel by id: a channel given by name is looked up (by name, Slack refuses it).
+    const found = known.rows[0]?.channel ?? (await channelIdOf(deps.slack, deps.pool, channel));
+    const channelId = typeof found === 'string' ? found : channel.replace(/^#/, '');
     try {
       const upload = {
         file: Buffer.from(run.output ?? ''),

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { PacingWaitTooLong, type ChannelPacer } from './channel-pacer.js';
+import { channelIdOf, slackRead } from './channel-ids.js';
 import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
 import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
 
@@ -47,6 +48,8 @@ interface MessageRow {
   pending_reply_seq: string | null;
   /** Made by the read that returned it: no earlier attempt can have posted it. */
   created: boolean;
+  /** When the row was made (ISO time): nothing was posted for it before then. */
+  created_at: string;
 }
 
 /** Runs one Slack call for a channel: paced, and with its failure sorted out. */
@@ -73,69 +76,37 @@ async function call<T>(deps: SlackDeliveryDeps, target: string, send: () => Prom
 /** Messages read per page, and pages at most, when looking for a post whose answer was lost. */
 const SEARCH_PAGE = 200;
 const SEARCH_PAGES = 5;
-/** Channels read per page, and pages at most, when finding a channel given by name. */
-const CHANNEL_PAGE = 1000;
-const CHANNEL_PAGES = 20;
-
-/**
- * Runs a Slack read made to avoid posting twice. A rate limit or a transient failure fails the
- * job, which retries it later: posting again at once could duplicate the message. A permanent
- * refusal (a missing scope, say) is logged and gives null: the caller posts again.
- */
-async function searchRead<T>(deps: SlackDeliveryDeps, target: string, what: string, read: () => Promise<T>): Promise<T | null> {
-  try {
-    return await read();
-  } catch (error) {
-    const failure = classifySlackError(error);
-    if (failure.kind === 'rate_limited') throw new SlackRateLimitedError(failure.retryAfterMs, target);
-    if (failure.kind === 'transient') throw new Error(`Slack ${target}: could not ${what}: ${failure.error}`, { cause: error });
-    deps.logger.warn({ target, error: failure.error }, `could not ${what}; posting again`);
-    return null;
-  }
-}
 
 /**
  * A post whose answer was lost (the worker died after Slack accepted it): find it by the token
- * in its metadata, among the channel's latest messages (or the thread's replies).
+ * in its metadata, among the channel's messages since `oldest` (or the thread's replies).
  */
-async function findPosted(deps: SlackDeliveryDeps, channelId: string, token: string, threadTs?: string): Promise<string | null> {
+async function findPosted(deps: SlackDeliveryDeps, channelId: string, token: string, where: { oldest: string } | { threadTs: string }): Promise<string | null> {
   let cursor: string | undefined;
   for (let page = 0; page < SEARCH_PAGES; page += 1) {
     const paging = { include_all_metadata: true, limit: SEARCH_PAGE, ...(cursor === undefined ? {} : { cursor }) };
-    const answer = await searchRead(deps, channelId, 'search Slack for an earlier post', () =>
-      threadTs ? deps.slack.conversations.replies({ channel: channelId, ts: threadTs, ...paging }) : deps.slack.conversations.history({ channel: channelId, ...paging }),
+    const read = await slackRead(channelId, () =>
+      'threadTs' in where
+        ? deps.slack.conversations.replies({ channel: channelId, ts: where.threadTs, ...paging })
+        : deps.slack.conversations.history({ channel: channelId, oldest: where.oldest, ...paging }),
     );
-    if (answer === null) return null;
-    const found = (answer.messages ?? []).find((message) => (message as { metadata?: { event_payload?: { token?: string } } }).metadata?.event_payload?.token === token);
+    if ('refused' in read) {
+      deps.logger.warn({ channelId, error: read.refused }, 'Slack refused the search for an earlier post; posting again');
+      return null;
+    }
+    const found = (read.answer.messages ?? []).find((message) => (message as { metadata?: { event_payload?: { token?: string } } }).metadata?.event_payload?.token === token);
     if (found?.ts !== undefined) return found.ts;
-    cursor = answer.response_metadata?.next_cursor;
-    if (answer.has_more !== true || !cursor) return null;
+    cursor = read.answer.response_metadata?.next_cursor;
+    if (read.answer.has_more !== true || !cursor) return null;
   }
   return null;
 }
 
-/**
- * The id of a channel routed by name (`#ops`): from a message already posted there, or else from
- * the workspace's channel list (scopes `channels:read`, `groups:read`). Null when neither knows it.
- */
-async function channelIdOf(deps: SlackDeliveryDeps, db: Queryable, target: string): Promise<string | null> {
-  if (/^[CGD][A-Z0-9]{6,}$/.test(target)) return target;
-  const { rows } = await db.query<{ channel: string }>('SELECT channel FROM slack_messages WHERE target = $1 AND channel IS NOT NULL LIMIT 1', [target]);
-  if (rows[0] !== undefined) return rows[0].channel;
-  const name = target.replace(/^#/, '');
-  let cursor: string | undefined;
-  for (let page = 0; page < CHANNEL_PAGES; page += 1) {
-    const answer = await searchRead(deps, target, 'look up the channel by name', () =>
-      deps.slack.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: CHANNEL_PAGE, ...(cursor === undefined ? {} : { cursor }) }),
-    );
-    if (answer === null) return null;
-    const channel = (answer.channels ?? []).find((c) => c.name === name || c.name_normalized === name);
-    if (channel?.id !== undefined) return channel.id;
-    cursor = answer.response_metadata?.next_cursor;
-    if (!cursor) return null;
-  }
-  return null;
-}
+/** Slack's and PostgreSQL's clocks may differ: a post is looked for from this long before its row was made. */
+const SEARCH_CLOCK_SKEW_MS = 60_000;
+
+/** Slack's `ts` form of a time: seconds, six decimals. */
+const slackTs = (ms: number) => (ms / 1000).toFixed(6);
 
 async function recordFailure(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, error: string, incidentId: string | null) {
   await db.query(`UPDATE slack_messages SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, [row.id, error]);
@@ -169,8 +140,12 @@ async function postRoot(
   incidentId: string | null,
 ): Promise<boolean> {
   // A row an earlier attempt made may have been posted, its answer lost: look before posting.
-  const channelId = row.created ? null : await channelIdOf(deps, db, row.target);
-  const earlier = channelId === null ? null : await findPosted(deps, channelId, row.client_token);
+  let channelId = row.created ? null : await channelIdOf(deps.slack, db, row.target);
+  if (channelId !== null && typeof channelId === 'object') {
+    deps.logger.warn({ target: row.target, error: channelId.refused }, 'Slack refused the channel list; posting again');
+    channelId = null;
+  }
+  const earlier = channelId === null ? null : await findPosted(deps, channelId, row.client_token, { oldest: slackTs(Date.parse(row.created_at) - SEARCH_CLOCK_SKEW_MS) });
   if (earlier !== null && channelId !== null) {
     await after(channelId, earlier);
     return true;
@@ -401,7 +376,7 @@ interface PlannedReply {
 async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow, entries: ThreadEntry[]): Promise<PlannedReply | null> {
   let covered = BigInt(row.thread_seq);
   if (row.pending_reply_token !== null && row.pending_reply_seq !== null) {
-    const earlier = row.channel === null ? null : await findPosted(deps, row.channel, row.pending_reply_token, row.ts!);
+    const earlier = row.channel === null ? null : await findPosted(deps, row.channel, row.pending_reply_token, { threadTs: row.ts! });
     if (earlier !== null) {
       covered = BigInt(row.pending_reply_seq);
       await db.query('UPDATE slack_messages SET thread_seq = $2, pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', [row.id, row.pending_reply_seq]);
