@@ -50,6 +50,8 @@ const SLACK_TOKEN = 'xoxb-bench';
 /** A Slack Web API that answers like Slack and records when each post arrives. */
 async function startSlackReceiver() {
   const posts: { at: number; channel: string; text: string; threadTs?: string }[] = [];
+  /** Calls per Web API method: the searches a retried post makes show up here. */
+  const calls = new Map<string, number>();
   let ts = 1_764_000_000_000_000;
   const body = (req: IncomingMessage) => new Promise<string>((resolve) => {
     let data = '';
@@ -59,6 +61,7 @@ async function startSlackReceiver() {
   const server = createServer(async (req, res) => {
     const params = Object.fromEntries(new URLSearchParams(await body(req)));
     const method = req.url?.split('/').pop() ?? '';
+    calls.set(method, (calls.get(method) ?? 0) + 1);
     const answer = (value: object) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, ...value }));
     if (method === 'chat.postMessage') {
       ts += 1;
@@ -67,10 +70,11 @@ async function startSlackReceiver() {
       return answer({ channel: `C${(params.channel ?? '').replace(/\W/g, '').toUpperCase().slice(0, 10)}`, ts: stamp });
     }
     if (method === 'chat.update') return answer({ channel: params.channel, ts: params.ts });
-    return answer({ messages: [] });
+    if (method === 'conversations.list') return answer({ channels: [], response_metadata: { next_cursor: '' } });
+    return answer({ messages: [], has_more: false });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`, posts, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`, posts, calls, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 interface Delivery {
@@ -420,6 +424,7 @@ async function main() {
       `event jobs: ${eventJobs} for ${metric('pulsebridge_event_job_events_sum')} events (${(metric('pulsebridge_event_job_events_sum') / eventJobs).toFixed(2)} per job); Slack deliveries after an event: ${((100 * inline('sent')) / inlineTotal).toFixed(0)}% sent at once, the rest queued (${inline('no_slot')} no slot, ${inline('behind')} behind, ${inline('queued')} failed or busy channel); pages ${((100 * inline('sent', 'page')) / pagesTotal).toFixed(0)}% at once`,
     );
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
+    console.log(`Slack calls: ${[...slack.calls].sort(([a], [b]) => a.localeCompare(b)).map(([method, n]) => `${method} ${n}`).join(', ')}`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
 
     mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
