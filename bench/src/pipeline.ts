@@ -399,6 +399,18 @@ async function main() {
     if (pulses !== expected.pulses) problems.push(`pulses: expected ${expected.pulses}, got ${pulses}`);
     const roots = slack.posts.filter((p) => !p.threadTs).length;
     if (roots !== expected.slackRoots) problems.push(`Slack messages: expected ${expected.slackRoots}, got ${roots}`);
+    // Each incident's thread holds every alert, acknowledgement and resolution once, in order.
+    const replies = new Map<string, string[]>();
+    for (const post of slack.posts) if (post.threadTs) replies.set(post.threadTs, [...(replies.get(post.threadTs) ?? []), ...post.text.split('\n')]);
+    const threads = await db.query<{ ts: string; lines: string[] }>(
+      `SELECT m.ts, array_agg(t.message ORDER BY t.seq) AS lines FROM slack_messages m
+         JOIN timeline_entries t ON t.incident_id = m.incident_id AND t.kind = ANY($1::text[])
+        WHERE m.ts IS NOT NULL GROUP BY m.ts`,
+      [['alert', 'acknowledged', 'resolved', 'action_run']],
+    );
+    const unescape = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const wrongThreads = threads.rows.filter((thread) => JSON.stringify((replies.get(thread.ts) ?? []).map(unescape)) !== JSON.stringify(thread.lines));
+    if (wrongThreads.length > 0) problems.push(`${wrongThreads.length} of ${threads.rows.length} incident threads differ from their timelines`);
     const failed = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status <> 'processed'")).rows[0]!.n;
     if (failed !== 0) problems.push(`${failed} events not processed`);
     if (refused !== 0) problems.push(`${refused} deliveries refused`);
@@ -425,7 +437,7 @@ async function main() {
     );
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`Slack calls: ${[...slack.calls].sort(([a], [b]) => a.localeCompare(b)).map(([method, n]) => `${method} ${n}`).join(', ')}`);
-    console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies: ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
+    console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies (${threads.rows.length} threads checked): ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
 
     mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
     const plot = path.join(repo, 'bench/results/pipeline-latency.png');

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { dynoCrashBody } from '../support/fixtures.js';
 
 const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
 const LOCK_MS = '1000';
@@ -36,10 +36,6 @@ function startWorkerProcess(): ChildProcess {
   return child;
 }
 
-const crash = (app: string) => {
-  const id = randomUUID();
-  return JSON.stringify({ id, data: { app: { name: app }, name: 'web.1', state: 'crashed', management: 'formation', exit_status: 1 }, created_at: new Date().toISOString(), webhook_metadata: { event: { id, include: 'dyno' } } });
-};
 const postsFor = (app: string) =>
   slack.messages(slack.channelId('general')).filter((m) => m.thread_ts === undefined && JSON.stringify(m.blocks).includes(`crashed on ${app}`));
 
@@ -47,12 +43,12 @@ describe('a worker killed mid-send', () => {
   it('does not post twice when its job is retried: the retry finds the message by its token', async () => {
     const worker = startWorkerProcess();
     const exited = new Promise((resolve) => worker.on('exit', resolve));
-    expect((await postWebhook(stack, integration.id, crash('first'), { secret: integration.secret })).status).toBe(202);
+    expect((await postWebhook(stack, integration.id, dynoCrashBody('first'), { secret: integration.secret })).status).toBe(202);
     await waitFor(() => postsFor('first').length === 1, { what: 'first message posted', timeoutMs: 15_000 });
 
     // Slack accepts the next post but its answer never reaches the worker: it dies first.
     slack.delayNextResponse('chat.postMessage', 30_000);
-    expect((await postWebhook(stack, integration.id, crash('second'), { secret: integration.secret })).status).toBe(202);
+    expect((await postWebhook(stack, integration.id, dynoCrashBody('second'), { secret: integration.secret })).status).toBe(202);
     await waitFor(() => postsFor('second').length === 1, { what: 'second message stored by Slack', timeoutMs: 15_000 });
     worker.kill('SIGKILL');
     await exited;
@@ -81,7 +77,7 @@ describe('a worker killed mid-send', () => {
 
     // Nothing was ever posted to #alerts: only Slack's channel list can tell its id.
     slack.delayNextResponse('chat.postMessage', 30_000);
-    expect((await postWebhook(stack, integration.id, crash('third'), { secret: integration.secret })).status).toBe(202);
+    expect((await postWebhook(stack, integration.id, dynoCrashBody('third'), { secret: integration.secret })).status).toBe(202);
     await waitFor(() => inAlerts().length === 1, { what: 'message stored by Slack', timeoutMs: 15_000 });
     worker.kill('SIGKILL');
     await exited;

@@ -59,3 +59,10 @@ export function legacyFixtures(): Record<'deploy' | 'attach' | 'detach', Record<
 export function hmacVectors(): { secret: string; body_utf8?: string; body_file?: string; 'Heroku-Webhook-Hmac-SHA256': string }[] {
   return JSON.parse(readFileSync(path.join(REFERENCE_DIR, 'heroku-webhook-examples/SOURCES.json'), 'utf8')).hmac_test_vectors.vectors;
 }
+
+/** A `dyno` webhook body: the app's dyno crashed (exit status 1), happening now, with a fresh event id. */
+export function dynoCrashBody(app: string, dyno = 'web.1'): string {
+  const id = randomUUID();
+  const data = { app: { name: app }, name: dyno, state: 'crashed', management: 'formation', exit_status: 1 };
+  return JSON.stringify({ id, data, created_at: new Date().toISOString(), webhook_metadata: { event: { id, include: 'dyno' } } });
+}

@@ -50,6 +50,8 @@ interface MessageRow {
   created: boolean;
   /** When the row was made (ISO time): nothing was posted for it before then. */
   created_at: string;
+  /** False when every attempt so far stopped before Slack took the post. */
+  maybe_posted: boolean;
 }
 
 /** Runs one Slack call for a channel: paced, and with its failure sorted out. */
@@ -139,8 +141,9 @@ async function postRoot(
   after: (channel: string, ts: string) => Promise<void>,
   incidentId: string | null,
 ): Promise<boolean> {
-  // A row an earlier attempt made may have been posted, its answer lost: look before posting.
-  let channelId = row.created ? null : await channelIdOf(deps.slack, db, row.target);
+  // An earlier attempt may have posted it, its answer lost: look before posting.
+  const unsure = !row.created && row.maybe_posted;
+  let channelId = unsure ? await channelIdOf(deps.slack, db, row.target) : null;
   if (channelId !== null && typeof channelId === 'object') {
     deps.logger.warn({ target: row.target, error: channelId.refused }, 'Slack refused the channel list; posting again');
     channelId = null;
@@ -150,16 +153,25 @@ async function postRoot(
     await after(channelId, earlier);
     return true;
   }
-  const result = await call(deps, row.target, () =>
-    deps.slack.chat.postMessage({
-      channel: row.target,
-      text: message.text,
-      blocks: message.blocks,
-      metadata: { event_type: METADATA_EVENT, event_payload: { token: row.client_token } },
-      unfurl_links: false,
-      unfurl_media: false,
-    }),
-  );
+  let result;
+  try {
+    result = await call(deps, row.target, async () => {
+      // From here on a retry cannot know whether Slack took the post: it searches first.
+      if (!row.maybe_posted) await db.query({ name: 'pb-slack-maybe-posted', text: 'UPDATE slack_messages SET maybe_posted = true WHERE id = $1', values: [row.id] });
+      return deps.slack.chat.postMessage({
+        channel: row.target,
+        text: message.text,
+        blocks: message.blocks,
+        metadata: { event_type: METADATA_EVENT, event_payload: { token: row.client_token } },
+        unfurl_links: false,
+        unfurl_media: false,
+      });
+    });
+  } catch (error) {
+    // A busy channel or a 429: Slack did not take it, and the retry need not search.
+    if (error instanceof SlackRateLimitedError) await db.query({ name: 'pb-slack-not-posted', text: 'UPDATE slack_messages SET maybe_posted = false WHERE id = $1', values: [row.id] });
+    throw error;
+  }
   if (!result.ok) {
     await recordFailure(deps, db, row, result.error, incidentId);
     return false;
@@ -388,9 +400,18 @@ async function planReply(deps: SlackDeliveryDeps, db: Queryable, row: MessageRow
 }
 
 async function postReply(deps: SlackDeliveryDeps, lock: SlackLock, row: MessageRow, reply: PlannedReply, incidentId: string, last: boolean): Promise<boolean> {
-  const posted = await call(deps, row.target, () =>
-    deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text: reply.text, metadata: { event_type: METADATA_EVENT, event_payload: { token: reply.token } } }),
-  );
+  let posted;
+  try {
+    posted = await call(deps, row.target, () =>
+      deps.slack.chat.postMessage({ channel: row.channel!, thread_ts: row.ts!, text: reply.text, metadata: { event_type: METADATA_EVENT, event_payload: { token: reply.token } } }),
+    );
+  } catch (error) {
+    // Slack did not take it (a busy channel, a 429): no pending reply for a retry to look for.
+    if (error instanceof SlackRateLimitedError) {
+      await lock.db.query({ name: 'pb-slack-reply-not-posted', text: 'UPDATE slack_messages SET pending_reply_token = NULL, pending_reply_seq = NULL WHERE id = $1', values: [row.id] });
+    }
+    throw error;
+  }
   if (!posted.ok) {
     await recordFailure(deps, lock.db, row, posted.error, incidentId);
     return false;
