@@ -112,7 +112,7 @@ export interface FakeHerokuOptions {
 
 export const HEROKU_ACCEPT = 'application/vnd.heroku+json; version=3';
 
-const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/reference/heroku-platform-api-schema.json');
+const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/heroku/platform-api-schema.json');
 
 // ---------------------------------------------------------------------------------------------
 // JSON schema (draft-04 subset of Heroku's hyper-schema)
@@ -121,7 +121,7 @@ export type JsonSchema = Record<string, any>;
 
 let platformSchema: JsonSchema | undefined;
 
-/** Heroku's Platform API hyper-schema from shared/reference (read once per process). */
+/** Heroku's Platform API hyper-schema from test/fixtures/heroku (read once per process). */
 export function loadPlatformSchema(): JsonSchema {
   platformSchema ??= JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema;
   return platformSchema;

@@ -108,7 +108,7 @@ export const DEFAULT_FAKE_SLACK_CHANNELS: Readonly<Record<string, string>> = Obj
 
 /**
  * Parameters pulsebridge sends that Slack added after the 2020 OpenAPI spec in
- * shared/reference was published; the spec check accepts them on these methods.
+ * test/fixtures/slack was published; the spec check accepts them on these methods.
  */
 export const PARAMETERS_NEWER_THAN_SPEC: Readonly<Record<string, readonly string[]>> = {
   'chat.postMessage': ['metadata'],
@@ -127,7 +127,7 @@ export const SLACK_LIMITS = {
   sectionFields: 10,
 } as const;
 
-const SPEC_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/reference/slack-web-api-openapi.json');
+const SPEC_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/slack/web-api-openapi.json');
 
 interface SpecMethod {
   allowed: Set<string>;

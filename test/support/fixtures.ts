@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** `../shared/reference`, beside the repository. */
-export const REFERENCE_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/reference');
+/** Published Heroku and Slack payloads and schemas, copied into the repository (see `test/fixtures/SOURCES.md`). */
+export const FIXTURES_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures');
+
+/** Heroku's example webhook deliveries: `docs/`, `real/` and `SOURCES.json`. */
+export const WEBHOOK_EXAMPLES_DIR = path.join(FIXTURES_DIR, 'heroku/webhook-examples');
 
 export interface WebhookFixture {
   /** e.g. `docs/api-build-create.json`, relative to heroku-webhook-examples. */
@@ -15,7 +18,7 @@ export interface WebhookFixture {
 
 /** Every example delivery in `heroku-webhook-examples/{docs,real}`. */
 export function webhookFixtures(): WebhookFixture[] {
-  const base = path.join(REFERENCE_DIR, 'heroku-webhook-examples');
+  const base = WEBHOOK_EXAMPLES_DIR;
   return ['docs', 'real'].flatMap((folder) =>
     readdirSync(path.join(base, folder))
       .filter((file) => file.endsWith('.json'))
@@ -53,11 +56,11 @@ export function fixtureAppName(fixture: WebhookFixture): string {
 }
 
 export function legacyFixtures(): Record<'deploy' | 'attach' | 'detach', Record<string, any>> {
-  return JSON.parse(readFileSync(path.join(REFERENCE_DIR, 'heroku-addon-legacy-events.json'), 'utf8'));
+  return JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'heroku/addon-legacy-events.json'), 'utf8'));
 }
 
 export function hmacVectors(): { secret: string; body_utf8?: string; body_file?: string; 'Heroku-Webhook-Hmac-SHA256': string }[] {
-  return JSON.parse(readFileSync(path.join(REFERENCE_DIR, 'heroku-webhook-examples/SOURCES.json'), 'utf8')).hmac_test_vectors.vectors;
+  return JSON.parse(readFileSync(path.join(WEBHOOK_EXAMPLES_DIR, 'SOURCES.json'), 'utf8')).hmac_test_vectors.vectors;
 }
 
 /** A `dyno` webhook body: the app's dyno crashed (exit status 1), happening now, with a fresh event id. */

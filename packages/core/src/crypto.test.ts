@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decryptSecret, encryptSecret, signHerokuBody, verifyHerokuSignature } from './crypto.js';
-import { REFERENCE_DIR, hmacVectors } from '../../../test/support/fixtures.js';
+import { WEBHOOK_EXAMPLES_DIR, hmacVectors } from '../../../test/support/fixtures.js';
 
 describe('Heroku webhook signatures', () => {
   const vectors = hmacVectors();
@@ -10,7 +10,7 @@ describe('Heroku webhook signatures', () => {
   it.each(vectors.map((v) => [v.body_file ?? 'inline body', v] as const))('matches the published test vector (%s)', (_name, vector) => {
     const body = vector.body_utf8 !== undefined
       ? Buffer.from(vector.body_utf8, 'utf8')
-      : readFileSync(path.join(REFERENCE_DIR, 'heroku-webhook-examples/real', vector.body_file!.split(' ')[0]!));
+      : readFileSync(path.join(WEBHOOK_EXAMPLES_DIR, 'real', vector.body_file!.split(' ')[0]!));
     expect(signHerokuBody(vector.secret, body)).toBe(vector['Heroku-Webhook-Hmac-SHA256']);
     expect(verifyHerokuSignature(vector.secret, body, vector['Heroku-Webhook-Hmac-SHA256'])).toBe(true);
   });
