@@ -132,7 +132,16 @@ function messageRow(messages: MessageRow[], target: string): MessageRow {
   return row;
 }
 
-/** Posts the top-level message of a row once, adopting an earlier post found by its token. */
+/** Where a message was posted. */
+interface Posted {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * Posts the top-level message of a row once, adopting an earlier post found by its token;
+ * null when Slack refused it for good (recorded as failed).
+ */
 async function postRoot(
   deps: SlackDeliveryDeps,
   db: Queryable,
@@ -140,7 +149,7 @@ async function postRoot(
   message: { text: string; blocks: Block[] },
   after: (channel: string, ts: string) => Promise<void>,
   incidentId: string | null,
-): Promise<boolean> {
+): Promise<Posted | null> {
   // An earlier attempt may have posted it, its answer lost: look before posting.
   const unsure = !row.created && row.maybe_posted;
   let channelId = unsure ? await channelIdOf(deps.slack, db, row.target) : null;
@@ -151,7 +160,7 @@ async function postRoot(
   const earlier = channelId === null ? null : await findPosted(deps, channelId, row.client_token, { oldest: slackTs(Date.parse(row.created_at) - SEARCH_CLOCK_SKEW_MS) });
   if (earlier !== null && channelId !== null) {
     await after(channelId, earlier);
-    return true;
+    return { channel: channelId, ts: earlier };
   }
   let result;
   try {
@@ -174,10 +183,11 @@ async function postRoot(
   }
   if (!result.ok) {
     await recordFailure(deps, db, row, result.error, incidentId);
-    return false;
+    return null;
   }
-  await after(result.value.channel ?? row.target, result.value.ts ?? '');
-  return true;
+  const posted = { channel: result.value.channel ?? row.target, ts: result.value.ts ?? '' };
+  await after(posted.channel, posted.ts);
+  return posted;
 }
 
 interface IncidentState {
@@ -327,26 +337,31 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
     const rendered = renderMessage(deps.templates, deps.templates.incident, scope);
     const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident.id, incident.status)];
     const message = { text: rendered.text, blocks };
-    const lastSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : '0';
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
 
     for (const [index, target] of targets.entries()) {
       // The last target's last write releases the lock.
       const lastTarget = index === targets.length - 1;
-      const row = messageRow(messages, target);
+      let row = messageRow(messages, target);
       if (row.status === 'failed') continue;
       if (row.ts === null) {
-        // The new message shows the state as it is, so the changes so far need no replies.
-        const ok = await postRoot(deps, db, row, message, async (channel, ts) => {
+        // The thread tells the incident's whole history however late the message is posted:
+        // changes made before the post get their reply right after it.
+        const replyFollows = entries.length > 0;
+        const posted = await postRoot(deps, db, row, message, async (channel, ts) => {
           await lock.write({
             name: 'pb-slack-incident-posted',
-            text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = $5, updated_at = now() WHERE id = $1`,
-            values: [row.id, channel, ts, incident.updated_at, lastSeq],
-          }, lastTarget);
+            text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', rendered_at = $4, thread_seq = 0, updated_at = now() WHERE id = $1`,
+            values: [row.id, channel, ts, incident.updated_at],
+          }, lastTarget && !replyFollows);
         }, incidentId);
-        if (ok) result.posted += 1;
-        else result.failed += 1;
-        continue;
+        if (posted === null) {
+          result.failed += 1;
+          continue;
+        }
+        result.posted += 1;
+        if (!replyFollows) continue;
+        row = { ...row, ...posted, status: 'posted', rendered_at: incident.updated_at, thread_seq: '0', pending_reply_token: null, pending_reply_seq: null };
       }
       const reply = await planReply(deps, db, row, entries);
       const stale = row.rendered_at === null || row.rendered_at.getTime() < incident.updated_at.getTime();
@@ -478,14 +493,14 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
     for (const [index, target] of targets.entries()) {
       const row = messageRow(messages, target);
       if (row.status !== 'posting') continue;
-      const ok = await postRoot(deps, lock.db, row, message, async (channel, ts) => {
+      const posted = await postRoot(deps, lock.db, row, message, async (channel, ts) => {
         await lock.write({
           name: 'pb-slack-pulse-posted',
           text: `UPDATE slack_messages SET channel = $2, ts = $3, status = 'posted', updated_at = now() WHERE id = $1`,
           values: [row.id, channel, ts],
         }, index === targets.length - 1);
       }, null);
-      if (ok) result.posted += 1;
+      if (posted !== null) result.posted += 1;
       else result.failed += 1;
     }
     return result;
