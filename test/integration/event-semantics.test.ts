@@ -4,7 +4,7 @@ import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other'];
+const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -294,6 +294,22 @@ describe('suspect deploys', () => {
     expect(detail.body.timeline.filter((t: { kind: string }) => t.kind === 'suspect_deploy').map((t: { message: string }) => t.message)).toEqual([
       'Triggered 10 min after release v8 by alice@example.com (1a2b3c4)',
     ]);
+  });
+
+  it('a build is never the suspect deploy, and the incident lists only deploys that went out (with the builds that made them)', async () => {
+    await deliver(
+      release('suspect-builds', -20, { version: 10 }),
+      build('suspect-builds', 'succeeded', -3),
+      build('suspect-builds', 'failed', -2),
+      release('suspect-builds', -1, { status: 'pending', current: false, action: 'create', version: 11 }),
+    );
+    await deliver(dyno('suspect-builds', 'web.1', 'crashed', 0));
+    const [incident] = await incidents('heroku:suspect-builds:dyno:web.1');
+    const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    expect(detail.body.timeline.filter((t: { kind: string }) => t.kind === 'suspect_deploy').map((t: { message: string }) => t.message)).toEqual([
+      'Triggered 20 min after release v10 by alice@example.com (1a2b3c4)',
+    ]);
+    expect(detail.body.suspectPulses.map((p: { kind: string; status: string; version: string }) => `${p.kind} ${p.status} ${p.version}`)).toEqual(['release succeeded v10']);
   });
 });
 

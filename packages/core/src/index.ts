@@ -26,6 +26,7 @@ export * from './rules/map-event.js';
 export * from './rules/event-facts.js';
 export * from './incidents/apply-event.js';
 export * from './incidents/incident-actions.js';
+export * from './incidents/suspect-deploys.js';
 export * from './slack/mrkdwn.js';
 export * from './slack/message-templates.js';
 export * from './slack/slack-client.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, changeIncidentStatus, newestFirst, toPage, SUSPECT_WINDOW_MS, type Database, type Prisma } from '@pulsebridge/core';
+import { AppError, changeIncidentStatus, findSuspectPulseIds, newestFirst, toPage, type Database, type Prisma } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 import { PulseSchema, presentPulse, PULSE_SELECT } from './pulses.js';
 
@@ -109,7 +109,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
   routes.add({
     method: 'get',
     path: '/api/v1/incidents/:id',
-    summary: 'One incident with its timeline and suspect deploys (pulses of its app or services in the hour before it)',
+    summary: 'One incident with its timeline and suspect deploys (releases and deploys of its app or services in the hour before it that went out, each release with the build that produced it)',
     tag: 'incidents',
     role: 'responder',
     params: IdParamsSchema,
@@ -117,19 +117,13 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
     handler: async ({ params }) => {
       const row = await find(params.id);
       const serviceIds = row.services.map((link) => link.serviceId);
-      const [timeline, suspects] = await Promise.all([
+      const [timeline, suspectIds] = await Promise.all([
         prisma.timelineEntry.findMany({ where: { incidentId: row.id }, orderBy: [{ at: 'asc' }, { seq: 'asc' }], select: { at: true, kind: true, message: true, actor: true, data: true } }),
-        prisma.pulse.findMany({
-          select: PULSE_SELECT,
-          where: {
-            occurredAt: { gte: new Date(row.triggeredAt.getTime() - SUSPECT_WINDOW_MS), lte: row.triggeredAt },
-            OR: [...(row.appName ? [{ appName: row.appName }] : []), ...(serviceIds.length > 0 ? [{ services: { some: { serviceId: { in: serviceIds } } } }] : [])],
-          },
-          orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }],
-          take: 20,
-        }),
+        findSuspectPulseIds(prisma, { appName: row.appName, triggeredAt: row.triggeredAt, serviceIds }, 20),
       ]);
-      const suspectPulses = row.appName || serviceIds.length > 0 ? await Promise.all(suspects.map((pulse) => presentPulse(prisma, pulse))) : [];
+      const suspects = suspectIds.length === 0 ? [] : await prisma.pulse.findMany({ select: PULSE_SELECT, where: { id: { in: suspectIds } } });
+      suspects.sort((a, b) => suspectIds.indexOf(a.id) - suspectIds.indexOf(b.id));
+      const suspectPulses = await Promise.all(suspects.map((pulse) => presentPulse(prisma, pulse)));
       return {
         status: 200,
         body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: entry.at.toISOString() })), suspectPulses },

@@ -10,6 +10,7 @@ import {
   changeIncidentStatus,
   createCommandLiquid,
   decryptSecret,
+  findSuspectPulseIds,
   renderCommand,
   signHerokuBody,
   touchedByEvent,
@@ -158,18 +159,13 @@ export function registerUi(router: Router, deps: UiDeps) {
     });
     if (!incident) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
     const serviceIds = incident.services.map((s) => s.service.id);
-    const suspects = await prisma.pulse.findMany({
-      where: {
-        occurredAt: { gte: new Date(incident.triggeredAt.getTime() - 60 * 60 * 1000), lte: incident.triggeredAt },
-        OR: [...(incident.appName ? [{ appName: incident.appName }] : []), ...(serviceIds.length ? [{ services: { some: { serviceId: { in: serviceIds } } } }] : [])],
-      },
-      orderBy: { occurredAt: 'desc' },
-      take: 10,
-    });
+    const suspectIds = await findSuspectPulseIds(prisma, { appName: incident.appName, triggeredAt: incident.triggeredAt, serviceIds }, 10);
+    const suspects = suspectIds.length === 0 ? [] : await prisma.pulse.findMany({ where: { id: { in: suspectIds } } });
+    suspects.sort((a, b) => suspectIds.indexOf(a.id) - suspectIds.indexOf(b.id));
     const runs = incident.actionRuns;
     const view = {
       incident: { ...incident, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
-      suspects: incident.appName || serviceIds.length ? suspects : [],
+      suspects,
       runs,
       running: runs.some((run) => run.status === 'queued' || run.status === 'running'),
       maxTtl: RUN_TIME_TO_LIVE_CAP,
