@@ -21,7 +21,7 @@ import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku'>;
+  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku' | 'metricsToken'>;
   /** Webhook entities the rules use: what managed webhooks subscribe to. */
   webhookInclude: string[];
   logger: Logger;
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
   };
 
   const root = express.Router();
-  registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics });
+  registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
   registerSlackInteractions(root, { pool: deps.db.pool, signingSecret: deps.config.slack.signingSecret, logger: deps.logger, onIncidentChanged });
   app.use(root);
 

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const connection = createWorkerRedis(config.redisUrl, { tlsVerify: config.redisTlsVerify });
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
   const workers = startWorkers(runtime, { connection, rules, slackTemplates });
-  const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port);
+  const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port, { token: config.metricsToken });
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,

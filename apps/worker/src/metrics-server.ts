@@ -1,14 +1,20 @@
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from '@pulsebridge/core';
+import { metricsScrapeAllowed, type Metrics } from '@pulsebridge/core';
 
-/** The worker's own `/metrics` (job durations and failures) and `/healthz`. */
-export async function startMetricsServer(metrics: Metrics, port: number): Promise<Server> {
+/** The worker's own `/metrics` (job durations and failures; behind METRICS_TOKEN when set) and `/healthz`. */
+export async function startMetricsServer(metrics: Metrics, port: number, options: { token?: string | undefined } = {}): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
     if (req.url === '/metrics') {
+      if (!metricsScrapeAllowed(options.token, req.headers.authorization)) {
+        res
+          .writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer realm="metrics"' })
+          .end('{"error":{"code":"unauthorized","message":"send METRICS_TOKEN as `Authorization: Bearer <token>`"}}');
+        return;
+      }
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body),
         () => res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"error":{"code":"unavailable","message":"metrics need Redis"}}'),

@@ -57,6 +57,8 @@ export const ConfigSchema = z
     HEROKU_OAUTH_SECRET: optionalString,
     ADDON_ID: optionalString,
     ADDON_PASSWORD: optionalString,
+    /** When set, `/metrics` (API and worker) answers only `Authorization: Bearer <METRICS_TOKEN>`. */
+    METRICS_TOKEN: optionalString,
     QUEUE_PREFIX: z.string().trim().min(1).regex(/^[A-Za-z0-9_.-]+$/, { error: 'may hold only letters, digits, _ . -' }).default('pulsebridge'),
     CONFIG_DIR: z.string().trim().min(1).default('./config'),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -119,6 +121,7 @@ export const ConfigSchema = z
       rendezvousCaFile: env.RENDEZVOUS_CA_FILE,
     },
     addon: { id: env.ADDON_ID, password: env.ADDON_PASSWORD },
+    metricsToken: env.METRICS_TOKEN,
     queuePrefix: env.QUEUE_PREFIX,
     configDir: env.CONFIG_DIR,
     logLevel: env.LOG_LEVEL,

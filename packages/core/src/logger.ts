@@ -15,6 +15,7 @@ export const REDACT_PATHS = [
   '*.password',
   '*.adminToken',
   '*.secretKey',
+  '*.metricsToken',
 ];
 
 /** The process logger: JSON lines, secrets redacted, `service` naming the process. */

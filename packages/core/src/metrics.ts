@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import { safeEqual } from './crypto.js';
 
 /** Every metric pulsebridge exports; each process registers them in its own registry. */
 export function createMetrics(options: { process: 'api' | 'worker' }) {
@@ -82,6 +83,16 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Whether a scrape of `/metrics` may read them: anyone when no METRICS_TOKEN is set, else only
+ * `Authorization: Bearer <token>` (compared in constant time).
+ */
+export function metricsScrapeAllowed(token: string | undefined, authorization: string | undefined): boolean {
+  if (token === undefined) return true;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  return match !== null && safeEqual(match[1]!, token);
+}
 
 /** Adds `pulsebridge_queue_jobs{queue,state}`, read from Redis when /metrics is scraped. */
 export function registerQueueDepth(metrics: Metrics, queues: Queue[]): void {

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { Metrics } from '@pulsebridge/core';
+import { AppError, metricsScrapeAllowed, type Metrics } from '@pulsebridge/core';
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -12,8 +12,8 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** `/healthz` (process up), `/readyz` (PostgreSQL and Redis answer), `/metrics` (Prometheus). */
-export function registerHealthRoutes(router: Router, deps: { pool: pg.Pool; redis: Redis; metrics: Metrics }) {
+/** `/healthz` (process up), `/readyz` (PostgreSQL and Redis answer), `/metrics` (Prometheus; behind METRICS_TOKEN when set). */
+export function registerHealthRoutes(router: Router, deps: { pool: pg.Pool; redis: Redis; metrics: Metrics; metricsToken: string | undefined }) {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -33,7 +33,11 @@ export function registerHealthRoutes(router: Router, deps: { pool: pg.Pool; redi
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks: { postgres, redis } });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', async (req, res, next) => {
+    if (!metricsScrapeAllowed(deps.metricsToken, req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      return next(new AppError('unauthorized', 'send METRICS_TOKEN as `Authorization: Bearer <token>`'));
+    }
     try {
       const body = await deps.metrics.registry.metrics();
       res.setHeader('Content-Type', deps.metrics.registry.contentType);
