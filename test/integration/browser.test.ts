@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createIntegration, postWebhook, startTestStack, type TestStack } from '../support/stack.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -11,6 +11,8 @@ const SCREENSHOTS = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 let stack: TestStack;
 let browser: Browser;
 let integration: { id: string; secret: string };
+/** Content Security Policy violations any page reported (the event, and Chromium's console line). */
+let violations: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Debian's Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run does this)`);
@@ -28,10 +30,28 @@ afterAll(async () => {
   await browser?.close();
   await stack?.stop();
 });
+afterEach(() => {
+  const seen = violations;
+  violations = [];
+  expect(seen, 'Content Security Policy violations').toEqual([]);
+});
+
+async function newPage(viewport = { width: 1280, height: 860 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  await context.exposeBinding('__cspViolation', (_source, violation: string) => void violations.push(violation));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      (globalThis as unknown as { __cspViolation(v: string): void }).__cspViolation(`${event.violatedDirective} blocked ${event.blockedURI} on ${event.documentURI}`);
+    });
+  });
+  context.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
+  return context.newPage();
+}
 
 async function signIn(token: string, viewport = { width: 1280, height: 860 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
+  const page = await newPage(viewport);
   await page.goto(`${stack.url}/incidents`);
   await expect.poll(() => page.url()).toContain('/login');
   await page.getByLabel('API token').fill(token);
@@ -130,6 +150,31 @@ describe('web UI in a real browser', () => {
     expect((await page.goto(`${stack.url}/integrations/${notUuid}`))!.status()).toBe(404);
     expect((await page.goto(`${stack.url}/integrations/${integration.id}?test=${notUuid}`))!.status()).toBe(200);
     expect((await page.goto(`${stack.url}/deploys?service=${notUuid}`))!.status()).toBe(200);
+    await page.context().close();
+  });
+
+  it('after sign-in, a next that points off-site leaves the browser on this site', async () => {
+    for (const next of ['/\\evil.example/x', '//evil.example/x', '/\t/evil.example/x', 'https://evil.example/x']) {
+      const page = await newPage();
+      await page.goto(`${stack.url}/login?next=${encodeURIComponent(next)}`);
+      await page.getByLabel('API token').fill(ADMIN_TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${stack.url}/incidents`);
+      await page.context().close();
+    }
+  });
+
+  it('the Content Security Policy is enforced: an injected inline script is blocked and reported', async () => {
+    const page = await signIn(ADMIN_TOKEN);
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__inline = 1';
+      document.body.append(script);
+    });
+    await expect.poll(() => violations.some((v) => v.startsWith('script-src'))).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { __inline?: number }).__inline)).toBeUndefined();
+    // Seen as it should be: not a failure of this test.
+    violations = [];
     await page.context().close();
   });
 

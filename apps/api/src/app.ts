@@ -8,6 +8,7 @@ import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics,
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
+import { sameOriginPath } from './http/same-origin-path.js';
 import { authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
@@ -96,7 +97,8 @@ export function createApp(deps: AppDeps): Express {
     const connected = result.body as { id?: string; error?: { message: string } };
     if (req.accepts(['json', 'html']) === 'html') {
       const notice = connected.error ? `Heroku connection failed: ${connected.error.message}` : 'Connected with Heroku; managed webhooks synced.';
-      return res.redirect(303, `${connected.id ? `/integrations/${connected.id}` : '/integrations'}?notice=${encodeURIComponent(notice)}`);
+      const page = `${connected.id ? `/integrations/${connected.id}` : '/integrations'}?notice=${encodeURIComponent(notice)}`;
+      return res.redirect(303, sameOriginPath(page, deps.config.publicUrl) ?? '/integrations');
     }
     res.status(result.status).json(result.body);
   });
@@ -126,6 +128,8 @@ export function createApp(deps: AppDeps): Express {
     sessionKey: createHash('sha256').update('pulsebridge-ui-session:').update(deps.config.secretKey).digest(),
     secretKey: deps.config.secretKey,
     secureCookies: deps.config.publicUrl.startsWith('https://'),
+    publicUrl: deps.config.publicUrl,
+    herokuIdUrl: deps.config.heroku.idUrl,
     onIncidentChanged,
   });
 

@@ -23,6 +23,8 @@ import type { IntegrationOps } from '../routes/integrations.js';
 import { HerokuAppNameSchema, SlackChannelSchema } from '../routes/services.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
+import { sameOriginPath } from '../http/same-origin-path.js';
+import { pageSecurityHeaders } from './page-headers.js';
 
 export interface UiDeps {
   db: Database;
@@ -35,6 +37,10 @@ export interface UiDeps {
   sessionKey: Buffer;
   secretKey: Buffer;
   secureCookies: boolean;
+  /** Redirects to user-supplied locations stay on this origin. */
+  publicUrl: string;
+  /** Heroku's OAuth host: the one place a UI form may lead off-site. */
+  herokuIdUrl: string;
   onIncidentChanged: (incidentId: string) => Promise<void>;
 }
 
@@ -65,19 +71,23 @@ export function registerUi(router: Router, deps: UiDeps) {
     });
     res.status(status).type('html').send(html);
   };
-  const back = (res: Response, url: string, notice?: string) => res.redirect(303, notice ? `${url}${url.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : url);
+  /** Every redirect to a location built from request input goes through here: same-origin paths only. */
+  const redirectWithin = (res: Response, location: unknown, fallback = '/incidents') => res.redirect(303, sameOriginPath(location, deps.publicUrl) ?? fallback);
+  const back = (res: Response, url: string, notice?: string) => redirectWithin(res, notice ? `${url}${url.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : url);
+  const securityHeaders = pageSecurityHeaders({ publicUrl: deps.publicUrl, herokuIdUrl: deps.herokuIdUrl });
 
+  router.use(['/assets', '/login'], securityHeaders);
   router.use('/assets', express.static(PUBLIC, { maxAge: '1h', index: false }));
   router.use(['/login', '/logout', '/incidents', '/deploys', '/events', '/services', '/integrations'], express.urlencoded({ extended: false, limit: '100kb' }));
 
-  router.get('/login', (req, res) => render(req, res, 'login', { next: typeof req.query.next === 'string' ? req.query.next : '/incidents', error: null }));
+  router.get('/login', (req, res) => render(req, res, 'login', { next: sameOriginPath(req.query.next, deps.publicUrl) ?? '/incidents', error: null }));
   router.post('/login', async (req, res) => {
     const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    const next = typeof req.body?.next === 'string' && req.body.next.startsWith('/') && !req.body.next.startsWith('//') ? req.body.next : '/incidents';
+    const next = sameOriginPath(req.body?.next, deps.publicUrl) ?? '/incidents';
     const principal = token === '' ? null : await authenticateToken(prisma, token, deps.adminToken);
     if (principal === null) return render(req, res, 'login', { next, error: 'That token is unknown or revoked.' }, 401);
     res.cookie(SESSION_COOKIE, encodeSession(deps.sessionKey, createSession(principal)), { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: '/', maxAge: 12 * 3600 * 1000 });
-    res.redirect(303, next);
+    redirectWithin(res, next);
   });
 
   /** Every page below needs a session whose token is still valid; every POST needs the CSRF token. */
@@ -87,7 +97,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       const row = await prisma.apiToken.findUnique({ where: { id: session.tokenId }, select: { revokedAt: true } });
       if (!row || row.revokedAt !== null) return res.redirect(303, '/login');
     }
-    if (session === null) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+    if (session === null) return redirectWithin(res, `/login?next=${encodeURIComponent(req.originalUrl)}`, '/login');
     res.locals.session = session;
     if (req.method === 'POST' && !checkCsrf(deps.sessionKey, session, req.body?._csrf)) {
       return render(req, res, 'error', { title: 'Form expired', message: 'The form was not sent from this page (or it expired). Go back, reload and try again.' }, 403);
@@ -102,7 +112,8 @@ export function registerUi(router: Router, deps: UiDeps) {
   };
   const ui = express.Router();
   // Only the UI's own pages: the REST API, webhooks and unknown paths pass by untouched.
-  ui.use((req, res, next) => (UI_PATH.test(req.path) ? signedIn(req, res, next) : next('router')));
+  ui.use((req, res, next) => (UI_PATH.test(req.path) ? securityHeaders(req, res, next) : next('router')));
+  ui.use(signedIn);
 
   ui.post('/logout', (_req, res) => {
     res.clearCookie(SESSION_COOKIE, { path: '/' });
