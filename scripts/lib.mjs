@@ -36,9 +36,12 @@ export function canConnect(host, port, timeoutMs = 2000) {
   });
 }
 
-/** Starts a long-running child and returns it; its stdio goes to ours. */
+/**
+ * Starts a long-running child in its own process group and returns it; its output goes to ours.
+ * Signals from the terminal reach only the launcher, which decides what the child gets.
+ */
 export function start(command, args, env = process.env) {
-  return spawn(command, args, { cwd: root, stdio: 'inherit', env });
+  return spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env, detached: true });
 }
 
 /**
