@@ -22,7 +22,7 @@ import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku' | 'metricsToken'>;
+  config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku' | 'metricsToken' | 'queuePrefix'>;
   /** Webhook entities the rules use: what managed webhooks subscribe to. */
   webhookInclude: string[];
   logger: Logger;
@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
 
   const root = express.Router();
   registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
-  registerSlackInteractions(root, { pool: deps.db.pool, signingSecret: deps.config.slack.signingSecret, logger: deps.logger, onIncidentChanged });
+  registerSlackInteractions(root, { pool: deps.db.pool, redis: deps.redis, keyPrefix: deps.config.queuePrefix, signingSecret: deps.config.slack.signingSecret, logger: deps.logger, onIncidentChanged });
   app.use(root);
 
   const api = express.Router();

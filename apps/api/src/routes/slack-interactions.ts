@@ -2,15 +2,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { changeIncidentStatus, type Logger } from '@pulsebridge/core';
 import type pg from 'pg';
+import type { Redis } from 'ioredis';
 import { isUuid } from '../ids.js';
-
-/** Slack rejects replays older than five minutes; so do we. */
-const MAX_SKEW_SECONDS = 5 * 60;
+import { SLACK_MAX_SKEW_SECONDS, rememberSlackRequest } from './remember-slack-request.js';
 
 /** `X-Slack-Signature` = `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`). */
 export function verifySlackSignature(secret: string, timestamp: string | undefined, body: Buffer, signature: string | undefined, nowSeconds = Date.now() / 1000): boolean {
   if (timestamp === undefined || signature === undefined || !/^\d+$/.test(timestamp)) return false;
-  if (Math.abs(nowSeconds - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
+  if (Math.abs(nowSeconds - Number(timestamp)) > SLACK_MAX_SKEW_SECONDS) return false;
   const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`);
   const given = Buffer.from(signature);
   return given.length === expected.length && timingSafeEqual(given, expected);
@@ -27,10 +26,16 @@ const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledg
 /**
  * `POST /slack/interactions`: Acknowledge and Resolve buttons on incident messages. Same
  * change as the REST API, recorded with the Slack user; the message then updates itself.
+ *
+ * A signed request is taken once: its signature is remembered (in Redis, shared by every API
+ * process) for as long as it could pass the five-minute check. A repeat is refused with 409,
+ * except one carrying `X-Slack-Retry-Num` (Slack retrying a request we were slow to answer),
+ * which gets 200 and does nothing again. That header is not signed, so it can only ever turn
+ * a refusal into a no-op. A request that ends in a 5xx is forgotten, so Slack's retry acts.
  */
 export function registerSlackInteractions(
   router: Router,
-  deps: { pool: pg.Pool; signingSecret: string | undefined; logger: Logger; onIncidentChanged: (incidentId: string) => Promise<void> },
+  deps: { pool: pg.Pool; redis: Redis; keyPrefix: string; signingSecret: string | undefined; logger: Logger; onIncidentChanged: (incidentId: string) => Promise<void> },
 ) {
   router.post('/slack/interactions', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const fail = (status: number, code: string, message: string) => res.status(status).json({ error: { code, message, requestId: String(req.id ?? '') } });
@@ -39,6 +44,21 @@ export function registerSlackInteractions(
     if (!verifySlackSignature(deps.signingSecret, req.header('x-slack-request-timestamp'), body, req.header('x-slack-signature'))) {
       return fail(401, 'bad_signature', 'X-Slack-Signature is missing, wrong or too old');
     }
+    const seen = `${deps.keyPrefix}:slack-request:${req.header('x-slack-signature')}`;
+    let first: boolean;
+    try {
+      first = await rememberSlackRequest(deps.redis, seen, Number(req.header('x-slack-request-timestamp')));
+    } catch {
+      // Without Redis a replay cannot be told from a new click: refuse rather than act twice.
+      return fail(503, 'unavailable', 'Redis is unreachable; try again');
+    }
+    if (!first) {
+      if (req.header('x-slack-retry-num') !== undefined) return res.status(200).end();
+      return fail(409, 'replayed', 'this signed request was received before');
+    }
+    res.on('finish', () => {
+      if (res.statusCode >= 500) deps.redis.del(seen).catch(() => undefined);
+    });
     let payload: BlockActionsPayload;
     try {
       payload = JSON.parse(new URLSearchParams(body.toString('utf8')).get('payload') ?? '');
