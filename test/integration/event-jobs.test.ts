@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jobIdForEvent, loadRuleSet, markEventsFailed } from '@pulsebridge/core';
+import { jobIdForEventRow, loadRuleSet, markEventsFailed } from '@pulsebridge/core';
 import { processEvents } from '@pulsebridge/worker';
 import { CONFIG_DIR, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
@@ -30,14 +30,14 @@ async function waitingJobs(s: TestStack): Promise<Job[]> {
 }
 
 describe('event jobs', () => {
-  it('splits a batch of stored events into jobs of EVENT_JOB_MAX_EVENTS, in order; an event alone keeps the job id of its event id', async () => {
+  it('splits a batch of stored events into jobs of EVENT_JOB_MAX_EVENTS, in order; an event alone keeps the job id of its row', async () => {
     stack = await startTestStack({ config: { EVENT_JOB_MAX_EVENTS: '3' } });
     const events = Array.from({ length: 7 }, () => ({ eventId: randomUUID(), eventRowId: randomUUID() }));
     await stack.runtime.queues.enqueueEvents(events);
     const rowIds: string[] = events.map((event) => event.eventRowId);
     const groups = (await waitingJobs(stack)).map(eventsOf).sort((a, b) => rowIds.indexOf(a[0]!) - rowIds.indexOf(b[0]!));
     expect(groups).toEqual([rowIds.slice(0, 3), rowIds.slice(3, 6), rowIds.slice(6)]);
-    expect((await stack.runtime.queues.events.getJob(jobIdForEvent(events[6]!.eventId)))?.data).toEqual({ eventRowId: rowIds[6] });
+    expect((await stack.runtime.queues.events.getJob(jobIdForEventRow(events[6]!.eventRowId)))?.data).toEqual({ eventRowId: rowIds[6] });
 
     // Adding the same batch again adds nothing: job ids derive from the events.
     await stack.runtime.queues.enqueueEvents(events);

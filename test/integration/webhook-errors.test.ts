@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIdForEvent, signHerokuBody } from '@pulsebridge/core';
+import { jobIdForEventRow, signHerokuBody } from '@pulsebridge/core';
 import { createIntegration, postWebhook, startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -101,22 +101,22 @@ describe('redeliveries', () => {
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(202));
     expect(responses.filter((r) => r.body.status === 'accepted')).toHaveLength(1);
     expect(responses.filter((r) => r.body.status === 'duplicate')).toHaveLength(49);
-    const rows = await stack.sql('SELECT delivery_count FROM events WHERE event_id = $1', [id]);
-    expect(rows).toEqual([{ delivery_count: 50 }]);
+    const rows = await stack.sql('SELECT id, delivery_count FROM events WHERE event_id = $1', [id]);
+    expect(rows).toEqual([{ id: expect.any(String), delivery_count: 50 }]);
     await stack.api.settled();
     const jobs = await stack.runtime.queues.events.getJobs(['waiting', 'active', 'completed', 'delayed', 'prioritized']);
-    expect(jobs.filter((job) => job.id === jobIdForEvent(id))).toHaveLength(1);
+    expect(jobs.filter((job) => job.id === jobIdForEventRow(rows[0].id))).toHaveLength(1);
   });
 
   it('an event id with characters BullMQ forbids in job ids still gets one valid job', async () => {
     const id = 'release:42:1234';
     const responses = await Promise.all([1, 2, 3].map(() => postWebhook(stack, integration.id, event(id), { secret: integration.secret })));
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
-    const jobId = jobIdForEvent(id);
-    expect(jobId).not.toContain(':');
     await stack.api.settled();
-    const job = await stack.runtime.queues.events.getJob(jobId);
     const [row] = await stack.sql('SELECT id FROM events WHERE event_id = $1', [id]);
+    const jobId = jobIdForEventRow(row.id);
+    expect(jobId).not.toContain(':');
+    const job = await stack.runtime.queues.events.getJob(jobId);
     expect(job?.data).toEqual({ eventRowId: row.id });
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIdForEvent } from '@pulsebridge/core';
+import { jobIdForEventRow } from '@pulsebridge/core';
 import { ADDON, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { distinctWebhookFixtures, fixtureAppName, legacyFixtures, webhookFixtures } from '../support/fixtures.js';
 
@@ -17,7 +17,8 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 async function jobCount(eventId: string) {
-  const job = await stack.runtime.queues.events.getJob(jobIdForEvent(eventId));
+  const [row] = await stack.sql<{ id: string }>('SELECT id FROM events WHERE event_id = $1', [eventId]);
+  const job = await stack.runtime.queues.events.getJob(jobIdForEventRow(row!.id));
   return job ? 1 : 0;
 }
 
@@ -46,7 +47,7 @@ describe('Heroku webhook ingress', () => {
     }, { what: `${fixture.name} processed` });
     expect(processed.processed_at).not.toBeNull();
 
-    // The job was added once with the event-derived id; a redelivery neither stores nor enqueues again.
+    // The job was added once with the row-derived id; a redelivery neither stores nor enqueues again.
     const again = await postWebhook(stack, integration.id, fixture.raw, { secret: integration.secret });
     expect(again.status).toBe(202);
     expect(again.body).toEqual({ status: 'duplicate', eventId: fixture.json.id });

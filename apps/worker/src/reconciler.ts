@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEvent, markEventsFailed, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
+import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEventRow, markEventsFailed, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
 
 export interface ReconcileResult {
   requeued: number;
@@ -20,13 +20,13 @@ export async function reconcileOnce(deps: { pool: pg.Pool; queues: Queues; metri
   const stale = await findStaleReceivedEvents(deps.pool, { graceMs: options.graceMs, limit: options.limit ?? 1_000 });
   if (stale.length === 0) return { requeued: 0, markedFailed: 0 };
   const queue: Queue = deps.queues.events;
-  const states = await Promise.all(stale.map((event) => queue.getJobState(jobIdForEvent(event.eventId))));
+  const states = await Promise.all(stale.map((event) => queue.getJobState(jobIdForEventRow(event.eventRowId))));
   const missing = stale.filter((_, index) => states[index] === 'unknown');
   const failed = stale.filter((_, index) => states[index] === 'failed');
 
   await deps.queues.enqueueEvents(missing, { requeued: true });
   for (const event of failed) {
-    const job = await queue.getJob(jobIdForEvent(event.eventId));
+    const job = await queue.getJob(jobIdForEventRow(event.eventRowId));
     await markEventsFailed(deps.pool, [event.eventRowId], job?.failedReason ?? 'processing failed');
   }
   if (missing.length > 0) {

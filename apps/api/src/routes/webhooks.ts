@@ -33,6 +33,8 @@ export function toReply(outcome: IngestOutcome, acceptedStatus: number): Reply {
       return error(400, 'invalid_json', outcome.message);
     case 'not_a_heroku_event':
       return error(400, 'not_a_heroku_event', outcome.message);
+    case 'refused':
+      return error(400, 'refused', outcome.message);
     case 'unavailable':
       return error(503, 'unavailable', outcome.message);
     default: {

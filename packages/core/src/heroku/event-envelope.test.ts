@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddonNotification, parseHerokuWebhookEvent } from './event-envelope.js';
+import { MAX_JSON_DEPTH, parseAddonNotification, parseHerokuWebhookEvent, unstorableJson } from './event-envelope.js';
 import { legacyFixtures, webhookFixtures } from '../../../../test/support/fixtures.js';
 
 describe('parseHerokuWebhookEvent over every reference payload', () => {
@@ -59,5 +59,44 @@ describe('parseAddonNotification', () => {
   it('refuses unknown events and missing detail', () => {
     expect(parseAddonNotification('r', Buffer.from('{}'), { event: 'boom', detail: {} })).toEqual({ ok: false, message: expect.stringContaining('deploy, attach, detach') });
     expect(parseAddonNotification('r', Buffer.from('{}'), { event: 'deploy' })).toEqual({ ok: false, message: expect.stringContaining('detail') });
+  });
+});
+
+describe('event times stay within a sane range', () => {
+  const receivedAt = new Date('2026-12-06T12:00:00Z');
+  const at = (createdAt: string) => {
+    const result = parseHerokuWebhookEvent({ id: 'e', resource: 'build', data: {}, created_at: createdAt }, receivedAt);
+    return result.ok ? result.value.occurredAt : 'refused';
+  };
+  it.each([
+    ['a recent time', '2026-12-06T11:59:00Z', new Date('2026-12-06T11:59:00Z')],
+    ['an old fixture time', '2012-01-01T12:00:00Z', new Date('2012-01-01T12:00:00Z')],
+    ['a little clock skew ahead', '2026-12-06T12:05:00Z', new Date('2026-12-06T12:05:00Z')],
+    ['year 0', '0000-01-01T00:00:00Z', receivedAt],
+    ['year 10000', '+010000-01-01T00:00:00Z', receivedAt],
+    ['the 1990s', '1999-12-31T23:59:59Z', receivedAt],
+    ['next week', '2026-12-13T12:00:00Z', receivedAt],
+  ])('%s', (_name, createdAt, expected) => {
+    expect(at(createdAt)).toEqual(expected);
+  });
+});
+
+describe('fields PostgreSQL would refuse are refused up front', () => {
+  it('overlong indexed names', () => {
+    const long = 'x'.repeat(101);
+    expect(parseHerokuWebhookEvent({ id: 'e', resource: long, data: {} })).toEqual({ ok: false, message: expect.stringContaining('`resource` is longer than 100') });
+    expect(parseHerokuWebhookEvent({ id: 'e', data: {}, webhook_metadata: { event: { include: long } } })).toEqual({ ok: false, message: expect.stringContaining('include` is longer') });
+    expect(parseHerokuWebhookEvent({ id: 'e', resource: 'build', data: { app: { name: long } } })).toEqual({ ok: false, message: expect.stringContaining('app name') });
+    expect(parseAddonNotification('r', Buffer.from('{}'), { event: 'deploy', detail: { app: long } })).toEqual({ ok: false, message: expect.stringContaining('app name') });
+  });
+
+  it('JSON nested too deep or holding a NUL character, however deep (no recursion)', () => {
+    const nest = (depth: number) => JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`);
+    expect(unstorableJson({ data: { app: { name: 'a' } }, list: [1, 'two', null, { three: true }] })).toBeNull();
+    expect(unstorableJson(nest(MAX_JSON_DEPTH))).toBeNull();
+    expect(unstorableJson(nest(MAX_JSON_DEPTH + 1))).toMatch(/nests deeper/);
+    expect(unstorableJson(nest(200_000))).toMatch(/nests deeper/);
+    expect(unstorableJson({ a: ['x\u0000y'] })).toMatch(/NUL/);
+    expect(unstorableJson({ 'k\u0000': 1 })).toMatch(/NUL/);
   });
 });

@@ -17,6 +17,14 @@ export interface EventEnvelope {
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const MAX_EVENT_ID_LENGTH = 255;
+/** Longest `resource`, include and app name: they are indexed, and Heroku's are short words. */
+const MAX_NAME_LENGTH = 100;
+/** Heroku's payloads nest a few levels; PostgreSQL refuses JSON thousands of levels deep. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Event times outside this range are nonsense (a year 0 or 10000): the receive time stands in. */
+const EARLIEST_EVENT_TIME = Date.UTC(2000, 0, 1);
+const LATEST_EVENT_TIME_AHEAD_MS = 24 * 3600 * 1000;
 
 type JsonObject = Record<string, unknown>;
 
@@ -35,10 +43,50 @@ function date(value: unknown): Date | null {
 }
 
 /**
+ * The event's time when it is within a sane range (2000 to a day after `receivedAt`), else
+ * `receivedAt`: every stored time can then be read back and compared. The payload keeps the
+ * original.
+ */
+export function saneEventTime(time: Date | null, receivedAt: Date): Date | null {
+  if (time === null) return null;
+  const ms = time.getTime();
+  return ms >= EARLIEST_EVENT_TIME && ms <= receivedAt.getTime() + LATEST_EVENT_TIME_AHEAD_MS ? time : receivedAt;
+}
+
+/**
+ * Why PostgreSQL would refuse to store this JSON, found without recursion (a body may nest
+ * deeper than the JS stack): nesting deeper than MAX_JSON_DEPTH, or a NUL character, which
+ * jsonb cannot hold. Null when it is fine.
+ */
+export function unstorableJson(value: unknown): string | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return 'body contains a NUL character (\\u0000), which cannot be stored';
+    } else if (typeof item === 'object' && item !== null) {
+      if (depth >= MAX_JSON_DEPTH) return `body nests deeper than ${MAX_JSON_DEPTH} levels`;
+      if (Array.isArray(item)) {
+        for (const element of item) stack.push([element, depth + 1]);
+      } else {
+        for (const [key, element] of Object.entries(item)) {
+          if (key.includes('\u0000')) return 'body contains a NUL character (\\u0000), which cannot be stored';
+          stack.push([element, depth + 1]);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+const tooLong = (field: string, value: string | null): string | null =>
+  value !== null && value.length > MAX_NAME_LENGTH ? `${field} is longer than ${MAX_NAME_LENGTH} characters` : null;
+
+/**
  * Reads the envelope of a Heroku App Webhook body. Handles `api:*` events and `dyno`
  * lifecycle events, with or without `webhook_metadata` (some real dyno events have none).
  */
-export function parseHerokuWebhookEvent(body: unknown): ParseResult<EventEnvelope> {
+export function parseHerokuWebhookEvent(body: unknown, receivedAt: Date = new Date()): ParseResult<EventEnvelope> {
   if (!isObject(body)) return { ok: false, message: 'body is not a JSON object' };
   const eventId = str(body.id);
   if (eventId === null) return { ok: false, message: 'body has no event `id`' };
@@ -55,6 +103,9 @@ export function parseHerokuWebhookEvent(body: unknown): ParseResult<EventEnvelop
   const resource = resourceField ?? entity.replace(/^api:/, '');
 
   const app = isObject(data.app) ? str(data.app.name) : null;
+  const appName = app ?? (resource === 'app' ? str(data.name) : null);
+  const overlong = tooLong('`resource`', resourceField) ?? tooLong('`webhook_metadata.event.include`', include) ?? tooLong('`action`', str(body.action)) ?? tooLong('the app name', appName);
+  if (overlong !== null) return { ok: false, message: overlong };
   return {
     ok: true,
     value: {
@@ -64,8 +115,8 @@ export function parseHerokuWebhookEvent(body: unknown): ParseResult<EventEnvelop
       resource,
       entity,
       action: str(body.action),
-      appName: app ?? (resource === 'app' ? str(data.name) : null),
-      occurredAt: date(body.updated_at) ?? date(body.created_at) ?? date(data.updated_at) ?? date(body.published_at),
+      appName,
+      occurredAt: saneEventTime(date(body.updated_at) ?? date(body.created_at) ?? date(data.updated_at) ?? date(body.published_at), receivedAt),
     },
   };
 }
@@ -87,6 +138,8 @@ export function parseAddonNotification(resourceId: string, rawBody: Buffer, body
   const detail = isObject(body.detail) ? body.detail : null;
   if (detail === null) return { ok: false, message: 'body has no `detail` object' };
   const appName = event === 'deploy' ? str(detail.app) : isObject(detail.app) ? str(detail.app.name) : null;
+  const overlong = tooLong('the app name', appName);
+  if (overlong !== null) return { ok: false, message: overlong };
   return {
     ok: true,
     value: {

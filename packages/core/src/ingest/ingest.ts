@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { safeEqual, verifyHerokuSignature } from '../crypto.js';
-import { parseAddonNotification, parseHerokuWebhookEvent, type EventEnvelope, type ParseResult } from '../heroku/event-envelope.js';
+import { parseAddonNotification, parseHerokuWebhookEvent, unstorableJson, type EventEnvelope, type ParseResult } from '../heroku/event-envelope.js';
 import type { Metrics } from '../metrics.js';
 import type { Queues } from '../queues/queues.js';
 import { createBatcher, type Batcher } from './batcher.js';
@@ -18,6 +18,8 @@ export type IngestOutcome =
   | { kind: 'unauthorized' }
   | { kind: 'invalid_json'; message: string }
   | { kind: 'not_a_heroku_event'; message: string }
+  /** PostgreSQL refused the delivery's data (too deep, too large, a NUL byte): retrying cannot help. */
+  | { kind: 'refused'; message: string }
   | { kind: 'unavailable'; message: string };
 
 export interface Ingestor {
@@ -106,7 +108,7 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       deps.logger.error({ err: error, eventId: envelope.eventId }, 'could not store event');
       return { kind: 'unavailable', message: 'the event store is unavailable; retry later' };
     }
-    if (result instanceof BadEventDataError) return { kind: 'not_a_heroku_event', message: `payload cannot be stored: ${result.message}` };
+    if (result instanceof BadEventDataError) return { kind: 'refused', message: `payload cannot be stored: ${result.message}` };
     if (result.inserted) {
       pendingEnqueues += 1;
       const enqueued = enqueuer.submit(result).finally(() => {
@@ -144,6 +146,8 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       }
       const json = parseJson(rawBody);
       if (!json.ok) return { kind: 'invalid_json', message: json.message };
+      const unstorable = unstorableJson(json.value);
+      if (unstorable !== null) return { kind: 'refused', message: unstorable };
       const envelope = parseHerokuWebhookEvent(json.value);
       if (!envelope.ok) return { kind: 'not_a_heroku_event', message: envelope.message };
       return store(envelope.value, { integrationId, addonResourceId: null, payloadJson: rawBody.toString('utf8') });
@@ -153,6 +157,8 @@ export function createIngestor(deps: IngestDeps): Ingestor {
       if (!isAddonAuthorized(authorization, deps.addon)) return { kind: 'unauthorized' };
       const json = parseJson(rawBody);
       if (!json.ok) return { kind: 'invalid_json', message: json.message };
+      const unstorable = unstorableJson(json.value);
+      if (unstorable !== null) return { kind: 'refused', message: unstorable };
       const envelope = parseAddonNotification(resourceId, rawBody, json.value);
       if (!envelope.ok) return { kind: 'not_a_heroku_event', message: envelope.message };
       return store(envelope.value, { integrationId: null, addonResourceId: resourceId, payloadJson: rawBody.toString('utf8') });

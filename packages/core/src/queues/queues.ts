@@ -4,8 +4,9 @@ import { sha256Hex } from '../crypto.js';
 import { JOB_CATALOG, MAX_EVENTS_PER_JOB, QUEUE_NAMES, eventJobId, type QueueName } from './catalog.js';
 
 export interface EventToEnqueue {
-  /** Heroku's event id (or the legacy digest): the job id derives from it. */
+  /** Heroku's event id (or the legacy digest), unique only within its integration. */
   eventId: string;
+  /** The stored row: the job id derives from it. */
   eventRowId: string;
 }
 
@@ -22,7 +23,7 @@ export interface Queues {
   byName(name: QueueName): Queue;
   /**
    * Jobs for stored events, in order: up to `eventsPerJob` events per job. An event alone gets
-   * the job id of its event id, which the reconciler looks for; several share one job.
+   * the job id of its row (`jobIdForEventRow`), which the reconciler looks for; several share one job.
    * `requeued` (the reconciler): one event per job, marked so (see `EventProcessJobSchema`).
    */
   enqueueEvents(events: EventToEnqueue[], options?: { requeued?: boolean }): Promise<void>;
@@ -31,8 +32,12 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function jobIdForEvent(eventId: string): string {
-  return eventJobId(eventId, sha256Hex);
+/**
+ * The job id of one stored event. It derives from the row, not from Heroku's event id: the
+ * same event id delivered through two integrations is two rows, each processed.
+ */
+export function jobIdForEventRow(eventRowId: string): string {
+  return eventJobId(eventRowId, sha256Hex);
 }
 
 /** An incident a change touched: `opened` when the change created it (its first message is due). */
@@ -69,9 +74,9 @@ async function addJobs(queue: Queue, jobs: { name: string; data: object; opts: J
   await Promise.all(jobs.map((job) => queue.add(job.name, job.data, job.opts)));
 }
 
-/** The id of a job carrying several events: a digest of their event ids, so adding the same group again is a no-op. */
-export function jobIdForEventGroup(eventIds: string[]): string {
-  return `events-${sha256Hex(eventIds.join('\n'))}`;
+/** The id of a job carrying several events: a digest of their rows' ids, so adding the same group again is a no-op. */
+export function jobIdForEventGroup(eventRowIds: string[]): string {
+  return `events-${sha256Hex(eventRowIds.join('\n'))}`;
 }
 
 export function createQueues(options: { connection: Redis; prefix: string; eventJobAttempts: number; eventsPerJob?: number }): Queues {
@@ -103,11 +108,11 @@ export function createQueues(options: { connection: Redis; prefix: string; event
         const group = list.slice(start, start + perJob);
         jobs.push(
           group.length === 1
-            ? { name: 'event.process', data: { eventRowId: group[0]!.eventRowId, ...requeued }, opts: { ...eventOptions, jobId: jobIdForEvent(group[0]!.eventId) } }
+            ? { name: 'event.process', data: { eventRowId: group[0]!.eventRowId, ...requeued }, opts: { ...eventOptions, jobId: jobIdForEventRow(group[0]!.eventRowId) } }
             : {
                 name: 'event.process',
                 data: { eventRowIds: group.map((event) => event.eventRowId), ...requeued },
-                opts: { ...eventOptions, jobId: jobIdForEventGroup(group.map((event) => event.eventId)) },
+                opts: { ...eventOptions, jobId: jobIdForEventGroup(group.map((event) => event.eventRowId)) },
               },
         );
       }

@@ -1,4 +1,5 @@
 import type { Template } from 'liquidjs';
+import { sha256Hex } from '../crypto.js';
 import { templateScope } from './event-facts.js';
 import { SEVERITIES, type RuleSet, type Severity } from './rule-set.js';
 
@@ -40,6 +41,22 @@ export class RuleRenderError extends Error {
 
 const MAX_TEXT = 1_000;
 
+/** Longest dedup or correlation key: they are indexed, and a dyno name may be 1,000 characters. */
+export const MAX_KEY_LENGTH = 200;
+const KEY_PREFIX_LENGTH = 150;
+
+/**
+ * A key as rendered when short; a longer one keeps a readable prefix and adds a digest of the
+ * whole, so it stays within MAX_KEY_LENGTH and equal keys (only equal keys) stay equal.
+ */
+export function boundKey(key: string): string {
+  if (key.length <= MAX_KEY_LENGTH) return key;
+  let prefix = key.slice(0, KEY_PREFIX_LENGTH);
+  // Never end on half a surrogate pair: PostgreSQL refuses text that is not valid UTF-8.
+  if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1);
+  return `${prefix}...#${sha256Hex(key).slice(0, 40)}`;
+}
+
 /**
  * Maps one Heroku event to what it does: incident triggers and resolves, pulses. Pure: the
  * same event and rules give the same commands, with no I/O.
@@ -57,6 +74,17 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
     if (value === '') throw new RuleRenderError(`rule ${rule}: ${field} rendered empty for this event`);
     return value;
   };
+  // Keys are rendered whole (not cut at MAX_TEXT) so that a digest tells long keys apart.
+  const renderKey = (template: Template[]): string => boundKey(String(ruleSet.liquid.renderSync(template, scope)).trim());
+  const key = (rule: string, template: Template[]): string => {
+    const value = renderKey(template);
+    if (value === '') throw new RuleRenderError(`rule ${rule}: dedup_key rendered empty for this event`);
+    return value;
+  };
+  const optionalKey = (template: Template[] | null): string | null => {
+    const value = template === null ? '' : renderKey(template);
+    return value === '' ? null : value;
+  };
 
   const commands: EventCommand[] = [];
   for (const rule of ruleSet.rules) {
@@ -72,12 +100,12 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
       commands.push({
         type: 'incident.trigger',
         rule: rule.name,
-        dedupKey: required(rule.name, 'dedup_key', incident.dedupKey),
+        dedupKey: key(rule.name, incident.dedupKey),
         title: required(rule.name, 'title', incident.title),
         severity: severity as Severity,
       });
     } else if (incident?.action === 'resolve') {
-      commands.push({ type: 'incident.resolve', rule: rule.name, dedupKey: required(rule.name, 'dedup_key', incident.dedupKey), message: optional(incident.message) });
+      commands.push({ type: 'incident.resolve', rule: rule.name, dedupKey: key(rule.name, incident.dedupKey), message: optional(incident.message) });
     }
     const pulse = rule.pulse;
     if (pulse !== null) {
@@ -86,13 +114,13 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
         rule: rule.name,
         kind: pulse.kind,
         summary: required(rule.name, 'summary', pulse.summary),
-        dedupKey: required(rule.name, 'dedup_key', pulse.dedupKey),
+        dedupKey: key(rule.name, pulse.dedupKey),
         status: optional(pulse.status),
         version: optional(pulse.version),
         commitSha: optional(pulse.commitSha),
         actorEmail: optional(pulse.actorEmail),
         externalId: optional(pulse.externalId),
-        correlationId: optional(pulse.correlationId),
+        correlationId: optionalKey(pulse.correlationId),
         fields: Object.fromEntries(pulse.fields.map(([key, template]) => [key, render(template)]).filter(([, value]) => value !== '')),
       });
     }
