@@ -10,6 +10,7 @@ export * from './shutdown.js';
 export * from './connectivity.js';
 export * from './db/client.js';
 export * from './db/migrate.js';
+export * from './db/data-exception.js';
 export * from './auth/api-tokens.js';
 export * from './heroku/event-envelope.js';
 export * from './ingest/batcher.js';
