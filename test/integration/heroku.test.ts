@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES } from '@pulsebridge/core';
 
 const TOKEN = 'heroku-api-token-for-tests';
 let heroku: FakeHeroku;
@@ -175,6 +176,39 @@ describe('Run command on Heroku', () => {
     const upload = await waitFor(() => slack.uploads().find((u) => u.completed && u.bytes.toString() === run.output));
     expect(upload.channel).toBe('C0OPS0001');
   });
+
+  it('a command printing 40 MB keeps a bounded head and tail, says how many bytes it dropped, and uploads what it kept', async () => {
+    // Multi-byte characters, so the cuts fall inside characters too; whole lines, just over 40 MiB.
+    const line = 'ünïcødé línè € of output\n';
+    const size = Buffer.byteLength(line) * Math.ceil((40 * 1024 * 1024) / Buffer.byteLength(line));
+    const response = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, {
+      body: { appName: 'runner', command: `echo BEGIN; yes '${line.trim()}' | head -c ${size}; echo THE END`, slackChannels: ['#ops'] },
+    });
+    expect(response.status).toBe(202);
+    const run = await waitFor(async () => {
+      const body = (await stack.call('GET', `/api/v1/action-runs/${response.body.runId}`)).body;
+      return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+    }, { what: 'the 40 MB run finished', timeoutMs: 120_000 });
+    expect(run).toMatchObject({ status: 'succeeded', exitStatus: 0, error: null, outputTruncated: true });
+
+    const session = heroku.rendezvous.sessions().find((s) => s.command.includes(`head -c ${size}`))!;
+    const total = Buffer.byteLength(session.output);
+    expect(total).toBeGreaterThan(size);
+    const output: string = run.output;
+    expect(Buffer.byteLength(output)).toBeLessThanOrEqual(OUTPUT_HEAD_BYTES + OUTPUT_TAIL_BYTES + 200);
+    expect(output.startsWith('BEGIN\nünïcødé línè € of output\n')).toBe(true);
+    expect(output.endsWith('ünïcødé línè € of output\nTHE END\n')).toBe(true);
+    expect(output).not.toContain('\uFFFD');
+    const notice = /\n\[pulsebridge: ([\d,]+) bytes of output dropped here; the first 64 KiB and the last 192 KiB are kept\]\n/.exec(output);
+    expect(notice).not.toBeNull();
+    // Exactly what was not kept, give or take the characters cut at either edge (at most 3 bytes each).
+    const dropped = Number(notice![1]!.replace(/,/g, ''));
+    expect(dropped).toBeGreaterThanOrEqual(total - OUTPUT_HEAD_BYTES - OUTPUT_TAIL_BYTES);
+    expect(dropped).toBeLessThanOrEqual(total - OUTPUT_HEAD_BYTES - OUTPUT_TAIL_BYTES + 6);
+
+    const upload = await waitFor(() => slack.uploads().find((u) => u.completed && u.initialComment?.includes(`head -c ${size}`)), { what: 'the upload' });
+    expect(upload.bytes.toString()).toBe(output);
+  }, 180_000);
 
   it('reports a non-zero exit status', async () => {
     const run = await runIt({ command: 'echo about to fail; exit 3' });

@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import { NEXT_UPDATED_AT } from '../incidents/incident-actions.js';
 import { channelIdOf } from '../slack/channel-ids.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
+import { OutputKeeper } from './output-keeper.js';
 import { HerokuApiError, type HerokuClient } from './platform-client.js';
 import { attachToDyno, RendezvousError } from './rendezvous.js';
-import { capOutput, createCommandLiquid, readExitStatus, renderCommand, withExitMarker } from './run-command.js';
+import { createCommandLiquid, readExitStatus, renderCommand, withExitMarker } from './run-command.js';
 
 /** Time to live for one-off dynos pulsebridge starts: the default and the most allowed. */
 export const RUN_TIME_TO_LIVE_CAP = 1800;
@@ -105,36 +106,43 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
     return;
   }
 
-  // Output is saved as it streams (at most once a second), so the run shows progress.
-  let collected = '';
+  // Output streams into a bounded head and tail, so a command printing gigabytes costs the
+  // worker the same memory as one printing a line. What is kept is saved as it streams (one
+  // save at a time, at most once a second), so the run shows progress.
+  const keeper = new OutputKeeper();
   let lastSave = 0;
-  let saving: Promise<unknown> = Promise.resolve();
+  let saving: Promise<unknown> | null = null;
   // Progress only while running: a save that lands late never overwrites the final output.
   const save = () => {
     lastSave = Date.now();
-    saving = deps.pool.query(`UPDATE action_runs SET output = $2 WHERE id = $1 AND status = 'running'`, [run.id, capOutput(collected).output]).catch(() => undefined);
+    saving = deps.pool
+      .query(`UPDATE action_runs SET output = $2 WHERE id = $1 AND status = 'running'`, [run.id, keeper.kept().text])
+      .catch(() => undefined)
+      .finally(() => (saving = null));
   };
   try {
     const session = await attachToDyno(dyno.attach_url, {
       timeoutMs: timeToLive * 1000 + (deps.graceMs ?? 15_000),
       ...(deps.rendezvousCa !== undefined && { ca: deps.rendezvousCa }),
       onOutput: (chunk) => {
-        collected += chunk;
-        if (Date.now() - lastSave > 1_000) save();
+        keeper.push(chunk);
+        if (saving === null && Date.now() - lastSave > 1_000) save();
       },
     });
     await saving;
-    const { output, exitStatus } = readExitStatus(session.output.replace(/\r\n/g, '\n'));
-    const capped = capOutput(output);
+    // The exit marker is the output's last line, so it is always in the kept tail.
+    const kept = keeper.kept();
+    const { output, exitStatus } = readExitStatus(kept.text.replace(/\r\n/g, '\n'));
     const error =
       exitStatus !== null ? (exitStatus === 0 ? null : `the command exited with status ${exitStatus}`)
       : session.timedOut || Date.now() - requestedAt >= timeToLive * 1000 ? `timed out: the dyno's time to live (${timeToLive} s) ran out before the command finished`
       : 'the dyno ended before the command finished (no exit status)';
-    await finishRun(deps.pool, run.id, { status: exitStatus === 0 ? 'succeeded' : 'failed', exitStatus, output: capped.output, truncated: capped.truncated, error });
+    await finishRun(deps.pool, run.id, { status: exitStatus === 0 ? 'succeeded' : 'failed', exitStatus, output, truncated: kept.droppedBytes > 0, error });
   } catch (error) {
     await saving;
     const message = error instanceof RendezvousError ? error.message : `attaching to the dyno failed: ${(error as Error).message}`;
-    await finishRun(deps.pool, run.id, { status: 'failed', exitStatus: null, output: collected === '' ? null : capOutput(collected).output, error: message });
+    const kept = keeper.totalBytes === 0 ? null : keeper.kept();
+    await finishRun(deps.pool, run.id, { status: 'failed', exitStatus: null, output: kept?.text ?? null, truncated: (kept?.droppedBytes ?? 0) > 0, error: message });
   }
 }
 

@@ -8,20 +8,23 @@ export class RendezvousError extends Error {
 }
 
 export interface RendezvousResult {
-  output: string;
   /** True when the time limit ended the session, not the process. */
   timedOut: boolean;
 }
 
+/** Longest first line accepted from the server before it says `rendezvous`. */
+const MAX_HANDSHAKE_BYTES = 4_096;
+
 /**
  * Attaches to a one-off dyno over Heroku's Rendezvous protocol: TLS to the attach URL's
  * host and port, the secret (path without its `/`, plus any query) and CRLF, then one line
- * `rendezvous`, then the process's output until the server closes. `onOutput` sees each
- * chunk as it comes; the session is cut after `timeoutMs`.
+ * `rendezvous`, then the process's output until the server closes. The output is not
+ * collected here: `onOutput` sees each chunk of raw bytes as it comes (and decides what to
+ * keep, so memory is the caller's to bound); the session is cut after `timeoutMs`.
  */
 export function attachToDyno(
   attachUrl: string,
-  options: { timeoutMs: number; ca?: string | Buffer; onOutput?: (chunk: string) => void; connectTimeoutMs?: number },
+  options: { timeoutMs: number; ca?: string | Buffer; onOutput?: (chunk: Buffer) => void; connectTimeoutMs?: number },
 ): Promise<RendezvousResult> {
   let url: URL;
   try {
@@ -36,13 +39,11 @@ export function attachToDyno(
   const port = Number(url.port || 5000);
   return new Promise((resolve, reject) => {
     let settled = false;
-    let handshake = '';
+    let handshake = Buffer.alloc(0);
     let attached = false;
-    let output = '';
     let timedOut = false;
     let secured = false;
     const socket = tls.connect({ host: url.hostname, port, servername: url.hostname, ...(options.ca !== undefined && { ca: options.ca }) });
-    socket.setEncoding('utf8');
     const finish = (error?: Error) => {
       if (settled) return;
       settled = true;
@@ -50,7 +51,7 @@ export function attachToDyno(
       clearTimeout(connectLimit);
       socket.destroy();
       if (error) reject(error);
-      else resolve({ output, timedOut });
+      else resolve({ timedOut });
     };
     const connectLimit = setTimeout(() => finish(new RendezvousError(`no answer from the dyno at ${url.host} within ${options.connectTimeoutMs ?? 15_000} ms`)), options.connectTimeoutMs ?? 15_000);
     const limit = setTimeout(() => {
@@ -62,25 +63,26 @@ export function attachToDyno(
       clearTimeout(connectLimit);
       socket.write(`${secret}\r\n`);
     });
-    socket.on('data', (chunk: string) => {
+    socket.on('data', (chunk: Buffer) => {
       if (attached) {
-        output += chunk;
         options.onOutput?.(chunk);
         return;
       }
-      handshake += chunk;
-      const end = handshake.indexOf('\n');
-      if (end === -1) return;
-      if (handshake.slice(0, end).trim() !== 'rendezvous') {
-        finish(new RendezvousError(`the dyno did not accept the attach secret (answered ${JSON.stringify(handshake.slice(0, 40))})`));
+      handshake = Buffer.concat([handshake, chunk]);
+      const refused = () => new RendezvousError(`the dyno did not accept the attach secret (answered ${JSON.stringify(handshake.subarray(0, 40).toString('utf8'))})`);
+      const end = handshake.indexOf(0x0a);
+      if (end === -1) {
+        if (handshake.length > MAX_HANDSHAKE_BYTES) finish(refused());
+        return;
+      }
+      if (handshake.subarray(0, end).toString('utf8').trim() !== 'rendezvous') {
+        finish(refused());
         return;
       }
       attached = true;
-      const rest = handshake.slice(end + 1);
-      if (rest !== '') {
-        output += rest;
-        options.onOutput?.(rest);
-      }
+      const rest = handshake.subarray(end + 1);
+      handshake = Buffer.alloc(0);
+      if (rest.length > 0) options.onOutput?.(rest);
     });
     const closedEarly = () =>
       secured
