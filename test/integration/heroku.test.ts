@@ -177,6 +177,25 @@ describe('Run command on Heroku', () => {
     expect(upload.channel).toBe('C0OPS0001');
   });
 
+  it('text sent with the Slack upload is mrkdwn-escaped: a hostile incident title or command pings no one and links nowhere', async () => {
+    // Everything Slack would act on: a mention of everyone, a user mention, an entity, a disguised link.
+    const hostile = '<!channel> <@U123> & <https://evil|x>';
+    const event = { id: randomUUID(), resource: 'release', action: 'update', data: { id: randomUUID(), app: { name: 'runner' }, status: 'failed', version: 10, description: hostile }, created_at: new Date().toISOString() };
+    expect((await postWebhook(stack, integration.id, JSON.stringify(event), { secret: integration.secret })).status).toBe(202);
+    const hostileIncident = await waitFor(async () => (await stack.sql('SELECT id FROM incidents WHERE dedup_key = $1', [`heroku:runner:release:${event.data.id}`]))[0]?.id);
+    const response = await stack.call('POST', `/api/v1/incidents/${hostileIncident}/actions/heroku-run`, {
+      body: { appName: 'runner', command: `echo {{ incident.title }} # ${hostile}`, slackChannels: ['#ops'] },
+    });
+    expect(response.status).toBe(202);
+    // The file is the output as printed (a file is not mrkdwn); the comment and title are escaped, every `&` an entity.
+    const upload = await waitFor(() => slack.uploads().find((u) => u.completed && u.bytes.toString() === `Release v10 failed on runner: ${hostile}\n`), { what: 'the upload' });
+    expect(upload.initialComment).toMatch(/^admin \(ADMIN_TOKEN\) ran `echo .*` on runner \(run\.\d+\): succeeded \(exit status 0\)$/s);
+    for (const text of [upload.initialComment!, upload.title!]) {
+      expect(text).toContain('# &lt;!channel&gt; &lt;@U123&gt; &amp; &lt;https://evil|x&gt;');
+      expect(text).not.toMatch(/[<>]|&(?!amp;|lt;|gt;)/);
+    }
+  });
+
   it('a command printing 40 MB keeps a bounded head and tail, says how many bytes it dropped, and uploads what it kept', async () => {
     // Multi-byte characters, so the cuts fall inside characters too; whole lines, just over 40 MiB.
     const line = 'ünïcødé línè € of output\n';

@@ -3,7 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { NEXT_UPDATED_AT } from '../incidents/incident-actions.js';
 import { channelIdOf } from '../slack/channel-ids.js';
-import { escapeMrkdwn } from '../slack/mrkdwn.js';
+import { escapeMrkdwn, truncateText } from '../slack/mrkdwn.js';
 import { OutputKeeper } from './output-keeper.js';
 import { HerokuApiError, type HerokuClient } from './platform-client.js';
 import { attachToDyno, RendezvousError } from './rendezvous.js';
@@ -176,8 +176,9 @@ async function publishRun(deps: RunDeps, runId: string) {
       const upload = {
         file: Buffer.from(run.output ?? ''),
         filename: `${run.app_name}-${run.dyno_name ?? 'run'}.txt`,
-        title: `Output of ${run.rendered_command ?? run.command}`.slice(0, 250),
-        initial_comment: escapeMrkdwn(summary).slice(0, 3_000),
+        // The command and the summary carry incident text (a title from a payload): escaped, and cut never inside an escape.
+        title: truncateText(escapeMrkdwn(`Output of ${run.rendered_command ?? run.command}`), 250),
+        initial_comment: truncateText(escapeMrkdwn(summary), 3_000),
       };
       const thread = known.rows[0];
       // In the incident's thread when the incident has a message in that channel.
