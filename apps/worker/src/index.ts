@@ -1,3 +1,3 @@
 export { startWorkers, type Workers } from './worker.js';
-export { reconcileOnce, resendSlackAfterRedisLoss, resendUnsentPages, startReconciler, type RedisLossWatch } from './reconciler.js';
+export { failOrphanedRuns, reconcileOnce, resendSlackAfterRedisLoss, resendUnsentPages, startReconciler, type RedisLossWatch } from './reconciler.js';
 export { processEvents, mergeTouched } from './processors/process-event.js';

@@ -1,7 +1,21 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { SLACK_CATCH_UP_WINDOW_MS, findStaleReceivedEvents, jobIdForEventRow, markEventsFailed, pagesOwed, slackDeliveriesOwed, type Logger, type Metrics, type Queues } from '@pulsebridge/core';
+import {
+  ORPHANED_RUN_MARGIN_MS,
+  SLACK_CATCH_UP_WINDOW_MS,
+  failOrphanedRun,
+  findOverdueRuns,
+  findStaleReceivedEvents,
+  jobIdForEventRow,
+  markEventsFailed,
+  pagesOwed,
+  runJobId,
+  slackDeliveriesOwed,
+  type Logger,
+  type Metrics,
+  type Queues,
+} from '@pulsebridge/core';
 
 export interface ReconcileResult {
   requeued: number;
@@ -104,12 +118,45 @@ export async function resendUnsentPages(
   return pages.length;
 }
 
+/** Job states in which a run's job will still run it: it then finishes the run itself. */
+const RUN_JOB_PENDING = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * A run still `queued` or `running` well past its time to live (`marginMs` more) was orphaned:
+ * the worker running it died (a crash, an out-of-memory kill) and no job is left to finish it,
+ * or its job was lost or failed for good. Such a run is marked `failed` with the reason, and a
+ * job of its own publishes that like any outcome (timeline entry, Slack upload of what output
+ * was saved, the incident's thread). A run whose job still waits is left to it; an active job
+ * that old has outlived its session's cut, so its worker is gone or stuck, and a late finish
+ * cannot overwrite the verdict.
+ */
+export async function failOrphanedRuns(
+  deps: { pool: pg.Pool; queues: Queues; logger: Logger },
+  options: { marginMs?: number } = {},
+  now = new Date(),
+): Promise<string[]> {
+  const overdue = await findOverdueRuns(deps.pool, { marginMs: options.marginMs ?? ORPHANED_RUN_MARGIN_MS }, now);
+  const failed: string[] = [];
+  for (const run of overdue) {
+    const job = await deps.queues.heroku.getJob(runJobId(run.id));
+    const state = job === undefined ? 'unknown' : await job.getState();
+    if (RUN_JOB_PENDING.has(state)) continue;
+    const marked = await failOrphanedRun(deps.pool, run, state === 'failed' ? (job?.failedReason ?? 'no reason given') : undefined);
+    if (!marked) continue;
+    await deps.queues.enqueueRun(run.id, 'orphaned');
+    failed.push(run.id);
+    deps.logger.warn({ runId: run.id, status: run.status, jobState: state }, 'marked an orphaned run failed');
+  }
+  return failed;
+}
+
 /** Runs `reconcileOnce` (after `resendSlackAfterRedisLoss` and `resendUnsentPages`, when watching) every `intervalMs` until stopped; errors are logged and retried next time. */
 export function startReconciler(deps: Parameters<typeof reconcileOnce>[0], options: { graceMs: number; intervalMs: number }, watch?: RedisLossWatch) {
   let running: Promise<unknown> = Promise.resolve();
   const pass = async () => {
     if (watch !== undefined) await resendSlackAfterRedisLoss(deps, watch).catch((err: unknown) => deps.logger.warn({ err }, 'could not check whether Redis lost its data; will retry'));
     if (watch?.slack === true) await resendUnsentPages(deps, options).catch((err: unknown) => deps.logger.warn({ err }, 'could not check for unsent pages; will retry'));
+    await failOrphanedRuns(deps).catch((err: unknown) => deps.logger.warn({ err }, 'could not check for orphaned runs; will retry'));
     await reconcileOnce(deps, options);
   };
   const timer = setInterval(() => {

@@ -44,9 +44,10 @@ interface RunRow {
 
 const liquid = createCommandLiquid();
 
+/** Records a running run's outcome; a run already finished (e.g. failed by the reconciler as orphaned) keeps its outcome. */
 async function finishRun(pool: pg.Pool, runId: string, result: { status: 'succeeded' | 'failed'; exitStatus: number | null; output: string | null; truncated?: boolean; error: string | null }) {
   await pool.query(
-    `UPDATE action_runs SET status = $2::"ActionRunStatus", exit_status = $3, output = COALESCE($4, output), output_truncated = $5, error = $6, finished_at = now() WHERE id = $1`,
+    `UPDATE action_runs SET status = $2::"ActionRunStatus", exit_status = $3, output = COALESCE($4, output), output_truncated = $5, error = $6, finished_at = now() WHERE id = $1 AND status = 'running'`,
     [runId, result.status, result.exitStatus, result.output, result.truncated ?? false, result.error],
   );
 }

@@ -77,6 +77,14 @@ export const JOB_CATALOG = {
 export type JobName = keyof typeof JOB_CATALOG;
 export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOG)[N]['schema']>;
 
+/**
+ * The BullMQ job id of a run: `run` starts it (one per run), `orphaned` only publishes the
+ * outcome of a run the reconciler failed (the first job may still be kept as failed).
+ */
+export function runJobId(runId: string, purpose: 'run' | 'orphaned' = 'run'): string {
+  return purpose === 'run' ? `heroku-run-${runId}` : `heroku-run-${runId}-orphaned`;
+}
+
 /** Characters BullMQ and Redis keys accept in a custom job id without escaping. */
 const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 

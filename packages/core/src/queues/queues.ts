@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sha256Hex } from '../crypto.js';
-import { JOB_CATALOG, MAX_EVENTS_PER_JOB, QUEUE_NAMES, eventJobId, type QueueName } from './catalog.js';
+import { JOB_CATALOG, MAX_EVENTS_PER_JOB, QUEUE_NAMES, eventJobId, runJobId, type QueueName } from './catalog.js';
 
 export interface EventToEnqueue {
   /** Heroku's event id (or the legacy digest), unique only within its integration. */
@@ -19,7 +19,8 @@ export interface Queues {
   /** Notifications for what one event changed (incidents and pulses), in one round trip. */
   enqueueSlack(touched: { incidents: TouchedIncident[]; pulseIds: string[] }): Promise<void>;
   heroku: Queue;
-  enqueueRun(runId: string): Promise<void>;
+  /** A run's job (see `runJobId`); adding one that exists is a no-op. */
+  enqueueRun(runId: string, purpose?: 'run' | 'orphaned'): Promise<void>;
   byName(name: QueueName): Queue;
   /**
    * Jobs for stored events, in order: up to `eventsPerJob` events per job. An event alone gets
@@ -89,8 +90,8 @@ export function createQueues(options: { connection: Redis; prefix: string; event
     events,
     slack,
     heroku,
-    async enqueueRun(runId) {
-      await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: `heroku-run-${runId}` });
+    async enqueueRun(runId, purpose = 'run') {
+      await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: runJobId(runId, purpose) });
     },
     async enqueueSlackIncidents(incidents) {
       await addJobs(slack, incidents.map(slackIncidentJob));
