@@ -4,7 +4,7 @@ import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds'];
+const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds', 'noted'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -89,21 +89,44 @@ describe('builds', () => {
 });
 
 describe('releases', () => {
-  it('a release that fails after an informational alert raises the open incident to high and retitles it; a later lower alert leaves both', async () => {
+  it('a successful release is a pulse, not an incident; a failed one triggers, and its later success adds no alert', async () => {
+    const ok = randomUUID();
+    await deliver(release('ordering', -10, { id: ok, status: 'pending', current: false, action: 'create', version: 6 }), release('ordering', -9, { id: ok, status: 'succeeded', current: true, version: 6 }));
+    expect(await incidents(`heroku:ordering:release:${ok}`)).toEqual([]);
     const id = randomUUID();
     await deliver(release('ordering', 0, { id, status: 'pending', current: false, action: 'create', version: 7 }));
-    expect(await incidents(`heroku:ordering:release:${id}`)).toMatchObject([{ severity: 'info', alert_count: 1 }]);
     await deliver(release('ordering', 1, { id, status: 'failed', current: false, version: 7 }));
     await deliver(release('ordering', 2, { id, status: 'succeeded', current: true, version: 7 }));
     const [incident] = await incidents(`heroku:ordering:release:${id}`);
-    expect(incident).toMatchObject({ status: 'triggered', alert_count: 3, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
-    const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
-    const entries = detail.body.timeline.filter((t: { kind: string }) => t.kind !== 'suspect_deploy');
-    expect(entries.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
-      'triggered: Triggered: Release v7 pending on ordering: Deploy 1a2b3c4d',
-      'alert: Alert raised severity to high: Release v7 failed on ordering: Deploy 1a2b3c4d',
-      'alert: Alert: Release v7 succeeded on ordering: Deploy 1a2b3c4d',
+    expect(incident).toMatchObject({ status: 'triggered', alert_count: 1, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
+    const pulses = await stack.call('GET', '/api/v1/pulses?appName=ordering&kind=release');
+    expect(pulses.body.items.map((p: { version: string; status: string }) => `${p.version} ${p.status}`)).toEqual(['v7 succeeded', 'v7 failed', 'v7 pending', 'v6 succeeded', 'v6 pending']);
+  });
+});
+
+describe('informational changes', () => {
+  it('are notes: incidents resolved on arrival, one per change, never grouped and never reopened', async () => {
+    const scale = (quantity: number, minute: number) => ({
+      id: randomUUID(),
+      resource: 'formation',
+      action: 'update',
+      data: { app: { name: 'noted' }, type: 'web', quantity, size: 'Standard-1X' },
+      previous_data: { quantity: quantity - 1 },
+      created_at: at(minute),
+      updated_at: at(minute),
+    });
+    await deliver(scale(2, 0), scale(3, 1));
+    const notes = await incidents('heroku:noted:formation:web');
+    expect(notes).toMatchObject([
+      { status: 'resolved', alert_count: 1, severity: 'low', title: 'Formation web scaled 1 -> 2 on noted', resolved_by: 'heroku (formation-changed)' },
+      { status: 'resolved', alert_count: 1, severity: 'low', title: 'Formation web scaled 2 -> 3 on noted', resolved_by: 'heroku (formation-changed)' },
     ]);
+    const detail = await stack.call('GET', `/api/v1/incidents/${notes[0].id}`);
+    expect(detail.body.timeline.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
+      'triggered: Noted: Formation web scaled 1 -> 2 on noted',
+      'resolved: Resolved on arrival: an informational change, recorded without paging',
+    ]);
+    expect(detail.body).toMatchObject({ status: 'resolved', resolvedAt: expect.any(String) });
   });
 });
 
@@ -192,7 +215,8 @@ describe('exactly once under concurrency', () => {
     expect(timeline).toEqual([{ kind: 'alert', n: 59 }, { kind: 'triggered', n: 1 }]);
     const pulses = await stack.sql("SELECT status, count(*)::int AS n FROM pulses WHERE app_name = 'racy' GROUP BY status");
     expect(pulses).toEqual([{ status: 'succeeded', n: 1 }]);
-    expect(await incidents(`heroku:racy:release:${releaseId}`)).toMatchObject([{ alert_count: 11 }]);
+    // A release that did not fail is no incident.
+    expect(await incidents(`heroku:racy:release:${releaseId}`)).toEqual([]);
   });
 });
 
@@ -236,7 +260,7 @@ describe('correlation with services', () => {
     const a = await stack.call('POST', '/api/v1/services', { body: { name: 'storefront', herokuAppNames: ['linked'] } });
     const b = await stack.call('POST', '/api/v1/services', { body: { name: 'payments', herokuAppNames: ['linked', 'other'] } });
     const c = await stack.call('POST', '/api/v1/services', { body: { name: 'case-sensitive', herokuAppNames: ['linked-case'] } });
-    await deliver(dyno('linked', 'web.1', 'crashed', 0), release('linked', 1), dyno('Linked-Case', 'web.1', 'crashed', 0));
+    await deliver(dyno('linked', 'web.1', 'crashed', 0), release('linked', 1, { status: 'failed' }), dyno('Linked-Case', 'web.1', 'crashed', 0));
 
     const byService = await stack.call('GET', `/api/v1/incidents?serviceId=${a.body.id}`);
     const keys = byService.body.items.map((i: { dedupKey: string }) => i.dedupKey);

@@ -16,6 +16,8 @@ export interface MappableEvent {
 export type EventCommand =
   | { type: 'incident.trigger'; rule: string; dedupKey: string; title: string; severity: Severity }
   | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null }
+  /** An incident recorded already resolved (a rule's `action: note`): a record, never a page. */
+  | { type: 'incident.note'; rule: string; dedupKey: string; title: string; severity: Severity }
   | {
       type: 'pulse';
       rule: string;
@@ -92,13 +94,13 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
     if (rule.actions !== null && (event.action === null || !rule.actions.has(event.action))) continue;
     if (rule.when !== null && render(rule.when) !== 'true') continue;
     const incident = rule.incident;
-    if (incident?.action === 'trigger') {
+    if (incident?.action === 'trigger' || incident?.action === 'note') {
       const severity = render(incident.severity);
       if (!(SEVERITIES as readonly string[]).includes(severity)) {
         throw new RuleRenderError(`rule ${rule.name}: severity rendered ${JSON.stringify(severity)}, not one of ${SEVERITIES.join(', ')}`);
       }
       commands.push({
-        type: 'incident.trigger',
+        type: incident.action === 'trigger' ? 'incident.trigger' : 'incident.note',
         rule: rule.name,
         dedupKey: key(rule.name, incident.dedupKey),
         title: required(rule.name, 'title', incident.title),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Liquid, Template } from 'liquidjs';
 import { z } from 'zod';
 import { compileTemplate, parseConfigYaml, readConfigFile } from '../config-files.js';
@@ -9,6 +11,10 @@ export type { Severity };
 /** Most severe first. */
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const satisfies readonly Severity[];
 export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
+/** Rule sets shipped in `config/presets/<name>.yaml` that `rules.yaml` can select with `preset: <name>`. */
+export const RULE_PRESETS = ['squadcast'] as const;
+export type RulePreset = (typeof RULE_PRESETS)[number];
+const PRESETS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config/presets');
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]));
 const template = z.string();
@@ -16,6 +22,8 @@ const template = z.string();
 const IncidentSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('trigger'), severity: template, dedup_key: template.min(1), title: template.min(1) }).strict(),
   z.object({ action: z.literal('resolve'), dedup_key: template.min(1), message: template.optional() }).strict(),
+  // An incident recorded already resolved: a change worth a record, not a page.
+  z.object({ action: z.literal('note'), severity: template.default('info'), dedup_key: template.min(1), title: template.min(1) }).strict(),
 ]);
 
 const PulseSchema = z
@@ -45,7 +53,11 @@ const RuleSchema = z
   .strict()
   .refine((rule) => rule.incident !== undefined || rule.pulse !== undefined, { error: 'needs an `incident` or a `pulse`' });
 
-const RulesFileSchema = z.object({ rules: z.array(z.unknown()).min(1) }).strict();
+const PresetFileSchema = z.object({ rules: z.array(z.unknown()).min(1) }).strict();
+const RulesFileSchema = z
+  .object({ preset: z.enum(RULE_PRESETS).optional(), rules: z.array(z.unknown()).min(1).optional() })
+  .strict()
+  .refine((top) => top.preset !== undefined || top.rules !== undefined);
 
 type RuleInput = z.output<typeof RuleSchema>;
 
@@ -58,6 +70,7 @@ export interface CompiledRule {
   incident:
     | { action: 'trigger'; severity: Template[]; dedupKey: Template[]; title: Template[] }
     | { action: 'resolve'; dedupKey: Template[]; message: Template[] | null }
+    | { action: 'note'; severity: Template[]; dedupKey: Template[]; title: Template[] }
     | null;
   pulse: {
     kind: (typeof PULSE_KINDS)[number];
@@ -75,6 +88,8 @@ export interface CompiledRule {
 
 export interface RuleSet {
   file: string;
+  /** The preset `file` selects, whose rules come first; null when it selects none. */
+  preset: RulePreset | null;
   rules: CompiledRule[];
   liquid: Liquid;
 }
@@ -100,9 +115,9 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
     incident:
       incident === undefined
         ? null
-        : incident.action === 'trigger'
+        : incident.action === 'trigger' || incident.action === 'note'
           ? {
-              action: 'trigger',
+              action: incident.action,
               severity: parse('incident.severity', incident.severity),
               dedupKey: parse('incident.dedup_key', incident.dedup_key),
               title: parse('incident.title', incident.title),
@@ -129,12 +144,16 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
 /** Validates and compiles rules from YAML text; `file` is only used in error messages. */
 export function compileRules(source: string, file: string): RuleSet {
   const top = RulesFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
-  if (!top.success) throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule`);
+  if (!top.success) {
+    throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule, or \`preset:\` naming one of ${RULE_PRESETS.join(', ')} (or both)`);
+  }
   const liquid = createRuleLiquid();
   const names = new Set<string>();
-  const rules = top.data.rules.map((raw, index) => {
+  // A preset's rules first, then the file's own.
+  const sources = [...(top.data.preset === undefined ? [] : [readPreset(top.data.preset)]), { file, rules: top.data.rules ?? [] }];
+  const rules = sources.flatMap((from) => from.rules.map((raw, index) => {
     const label = typeof (raw as { name?: unknown })?.name === 'string' ? `rule ${JSON.stringify((raw as { name: string }).name)}` : `rule #${index + 1}`;
-    const where = `${file}: ${label}`;
+    const where = `${from.file}: ${label}`;
     const parsed = RuleSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -144,8 +163,22 @@ export function compileRules(source: string, file: string): RuleSet {
     if (names.has(parsed.data.name)) throw new RuleError(`${where}: the name is used by an earlier rule`);
     names.add(parsed.data.name);
     return compileRule(liquid, parsed.data, where);
-  });
-  return { file, rules, liquid };
+  }));
+  return { file, preset: top.data.preset ?? null, rules, liquid };
+}
+
+/** A shipped preset's rules, read when a rules file selects it (start-up only). */
+function readPreset(preset: RulePreset): { file: string; rules: unknown[] } {
+  const file = path.join(PRESETS_DIR, `${preset}.yaml`);
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new RuleError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); preset ${preset} ships with pulsebridge in config/presets`);
+  }
+  const top = PresetFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
+  if (!top.success) throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule`);
+  return { file, rules: top.data.rules };
 }
 
 /** Loads `<configDir>/rules.yaml`; start-up fails with a RuleError naming what is wrong. */
