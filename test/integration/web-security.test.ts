@@ -105,7 +105,7 @@ describe('/metrics with METRICS_TOKEN set', () => {
       const response = await fetch(`${stack.url}/metrics`, { headers: authorization === undefined ? {} : { authorization } });
       expect(response.status, String(authorization)).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
-      expect((await response.json()).error).toMatchObject({ code: 'unauthorized', requestId: expect.any(String) });
+      expect(((await response.json()) as { error: unknown }).error).toMatchObject({ code: 'unauthorized', requestId: expect.any(String) });
     }
     const response = await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(response.status).toBe(200);
@@ -139,7 +139,7 @@ describe('Slack interactions', () => {
 
     const replay = await send(acknowledge);
     expect(replay.status).toBe(409);
-    expect((await replay.json()).error).toMatchObject({ code: 'replayed' });
+    expect(((await replay.json()) as { error: unknown }).error).toMatchObject({ code: 'replayed' });
     expect((await send(acknowledge, { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' })).status).toBe(200);
     expect((await timeline(incidentId)).filter((kind: string) => kind === 'acknowledged')).toHaveLength(1);
 
