@@ -130,7 +130,7 @@ describe('web UI in a real browser', () => {
     await page.goto(`${stack.url}/integrations/${integration.id}`);
     await expect.poll(() => page.getByText(`heroku webhooks:add -i api:build,api:release,dyno -l sync -u http://pulsebridge.test/webhooks/heroku/${integration.id} -s SECRET -a web-app`).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Send test event' }).click();
-    await expect.poll(() => page.locator('#test-result').textContent(), { timeout: 15_000 }).toContain('Deploy pulse: created');
+    await expect.poll(() => page.locator('#test-result').textContent(), { timeout: 15_000 }).toContain('made a test build pulse');
     // The panel refreshes every 3 s until the event is done.
     await expect.poll(() => page.locator('#test-result .pill').textContent(), { timeout: 10_000 }).toBe('processed');
     const [event] = await stack.sql("SELECT status::text, entity FROM events WHERE payload->'actor'->>'email' = 'pulsebridge@test.event'");

@@ -4,7 +4,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues } from '@pulsebridge/core';
+import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues, RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -25,6 +25,8 @@ export interface AppDeps {
   config: Pick<Config, 'adminToken' | 'secretKey' | 'publicUrl' | 'slack' | 'heroku' | 'metricsToken' | 'queuePrefix'>;
   /** Webhook entities the rules use: what managed webhooks subscribe to. */
   webhookInclude: string[];
+  /** The rules the worker applies (the UI shows what a test event would do under them). */
+  rules: RuleSet;
   logger: Logger;
   db: Database;
   redis: Redis;
@@ -120,6 +122,7 @@ export function createApp(deps: AppDeps): Express {
     db: deps.db,
     queues: deps.queues,
     ingestor: deps.ingestor,
+    rules: deps.rules,
     integrationOps,
     views: createViewEngine(),
     logger: deps.logger,

@@ -26,7 +26,7 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     eventJobs: { maxEvents: runtime.config.ingest.eventsPerJob, lingerMs: runtime.config.ingest.eventJobLingerMs },
   });
   const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
-  const app = createApp({ ...runtime, integrations, ingestor, webhookInclude });
+  const app = createApp({ ...runtime, integrations, ingestor, webhookInclude, rules: options.rules });
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
   const server = createServer((req, res) => {
     if (!ingress.handle(req, res)) app(req, res);

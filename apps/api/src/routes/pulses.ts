@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { newestFirst, toPage, type Prisma, type PrismaClient } from '@pulsebridge/core';
+import { REAL_PULSES, newestFirst, toPage, type Prisma, type PrismaClient } from '@pulsebridge/core';
 import { PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 export const PulseSchema = z.object({
@@ -77,6 +77,8 @@ export function registerPulseRoutes(routes: RouteTable, deps: { prisma: PrismaCl
         where: {
           appName: query.appName,
           kind: query.kind,
+          // Test events' pulses stay on the integration page.
+          AND: [REAL_PULSES],
           ...(query.serviceId && { services: { some: { serviceId: query.serviceId } } }),
           ...page.where,
         },

@@ -1,13 +1,19 @@
 import { z } from 'zod';
-import { AppError, Prisma, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
+import { AppError, Prisma, TEST_APP_PREFIX, isTestAppName, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 /**
  * A Heroku app name as events carry it. Matching is exact (case-sensitive), so names are kept
- * as given; only blank names and control characters are refused.
+ * as given; only blank names, control characters and test events' own names (`test:...`) are refused.
  */
-// eslint-disable-next-line no-control-regex
-export const HerokuAppNameSchema = z.string().trim().min(1).max(100).regex(/^[^\u0000-\u001f\u007f]+$/, { error: 'must not contain control characters' });
+export const HerokuAppNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]+$/, { error: 'must not contain control characters' })
+  .refine((name) => !isTestAppName(name), { error: `must not start with ${TEST_APP_PREFIX} (test events' apps)` });
 /** A channel id (C0123ABC) or a name (#ops or ops). */
 export const SlackChannelSchema = z.string().trim().min(1).max(80).regex(/^#?[A-Za-z0-9._-]+$/, { error: 'is not a Slack channel id or name' });
 

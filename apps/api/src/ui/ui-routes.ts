@@ -1,28 +1,28 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Liquid } from 'liquidjs';
 import {
   AppError,
   CommandTemplateError,
+  REAL_PULSES,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
   changeIncidentStatus,
   createCommandLiquid,
-  decryptSecret,
   findSuspectPulseIds,
   renderCommand,
-  signHerokuBody,
   touchedByEvent,
   type Database,
   type Ingestor,
   type Logger,
   type Queues,
+  type RuleSet,
 } from '@pulsebridge/core';
 import type { IntegrationOps } from '../routes/integrations.js';
 import { HerokuAppNameSchema, SlackChannelSchema } from '../routes/services.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
+import { readTestEventResult, sendTestEvent } from './test-event.js';
 import { sameOriginPath } from '../http/same-origin-path.js';
 import { pageSecurityHeaders } from './page-headers.js';
 
@@ -30,6 +30,8 @@ export interface UiDeps {
   db: Database;
   queues: Queues;
   ingestor: Ingestor;
+  /** The rules, to show what a test event would do for the real app. */
+  rules: RuleSet;
   integrationOps: IntegrationOps;
   views: Liquid;
   logger: Logger;
@@ -227,7 +229,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     const service = isUuid(req.query.service) ? req.query.service : undefined;
     const [pulses, services] = await Promise.all([
       prisma.pulse.findMany({
-        where: { appName: app, ...(service && { services: { some: { serviceId: service } } }) },
+        where: { appName: app, ...(service && { services: { some: { serviceId: service } } }), AND: [REAL_PULSES] },
         include: { services: { include: { service: { select: { name: true } } } } },
         orderBy: { occurredAt: 'desc' },
         take: 200,
@@ -355,7 +357,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       prisma.event.groupBy({ by: ['status'], where: { integrationId: id, receivedAt: { gte: since } }, _count: { _all: true } }),
     ]);
     const counts = Object.fromEntries(['received', 'processed', 'skipped', 'failed'].map((status) => [status, byStatus.find((s) => s.status === status)?._count._all ?? 0]));
-    const testEvent = isUuid(req.query.test) ? await testEventOutcome(req.query.test) : null;
+    const testEvent = isUuid(req.query.test) ? await readTestEventResult(deps, req.query.test) : null;
     const view = { integration, lastEventAt: lastEvent?.receivedAt ?? null, counts, testEvent, cli: cliLines(integration) };
     if (req.query.fragment === 'test') return render(req, res, 'test-event', view);
     await render(req, res, 'integration', view);
@@ -383,42 +385,13 @@ export function registerUi(router: Router, deps: UiDeps) {
     res.redirect(303, deps.integrationOps.oauthStartUrl(String(req.params.id)));
   }));
 
-  /** Sends a signed sample delivery (a succeeded build of the first monitored app) through the real ingress. */
+  /** Sends a test event through the real ingress and worker; its effects stay on its test app (test-event.ts). */
   ui.post('/integrations/:id/test-event', adminOnly, integrationAction(async (req, res) => {
     const id = String(req.params.id);
-    const row = await deps.integrationOps.find(id);
-    const app = row.monitoredApps[0] ?? 'pulsebridge-test-app';
-    const eventId = randomUUID();
-    const now = new Date().toISOString();
-    const body = Buffer.from(
-      JSON.stringify({
-        id: eventId,
-        resource: 'build',
-        action: 'update',
-        data: { id: randomUUID(), app: { name: app }, status: 'succeeded', source_blob: { version: 'pulsebridge-test-event' }, user: { email: 'pulsebridge@test.event' } },
-        actor: { email: 'pulsebridge@test.event' },
-        created_at: now,
-        updated_at: now,
-        webhook_metadata: { event: { id: eventId, include: 'api:build' }, delivery: { id: randomUUID() } },
-      }),
-    );
-    const outcome = await deps.ingestor.ingestHerokuWebhook({ integrationId: id, rawBody: body, signature: signHerokuBody(decryptSecret(deps.secretKey, row.secretCiphertext), body) });
+    const outcome = await sendTestEvent(deps, await deps.integrationOps.find(id));
     if (outcome.kind !== 'accepted') throw new AppError('validation_failed', `The test event was refused: ${outcome.kind}`);
     back(res, `/integrations/${id}?test=${outcome.eventRowId}#test-event`);
   }));
-
-  const testEventOutcome = async (eventRowId: string) => {
-    // The status first, then what the event made: the event's effects commit with its status,
-    // so once the status says done, the effects read after it are complete (the panel stops
-    // refreshing then). Read the other way round, a panel could stop on "processed, no pulse".
-    const event = await prisma.event.findUnique({ where: { id: eventRowId }, select: { id: true, status: true, error: true, appName: true } });
-    if (!event) return null;
-    const touched = await touchedByEvent(pool, eventRowId);
-    const slack = touched.pulseIds.length
-      ? await prisma.slackMessage.findMany({ where: { pulseId: { in: touched.pulseIds } }, select: { target: true, status: true, error: true } })
-      : [];
-    return { ...event, incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length, slack, done: event.status !== 'received' };
-  };
 
   router.use(ui);
 }

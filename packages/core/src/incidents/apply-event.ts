@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isTestAppName, testDedupKey } from '../events/test-events.js';
 import { mapEvent, type EventCommand } from '../rules/map-event.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { TouchedIncident } from '../queues/queues.js';
@@ -41,7 +42,8 @@ export function skipReason(event: { source: string; app_name: string | null; int
   if (event.source !== 'heroku_webhook') return null;
   if (!event.integration_exists) return 'its integration was deleted';
   if (event.app_name === null) return 'the event names no app';
-  if (!event.app_monitored) return `app ${event.app_name} is not monitored by its integration`;
+  // A test event (signed with the integration's secret, so sent by it) is acted on under its own app name.
+  if (!event.app_monitored && !isTestAppName(event.app_name)) return `app ${event.app_name} is not monitored by its integration`;
   return null;
 }
 
@@ -115,10 +117,11 @@ export async function applyEvent(pool: pg.Pool, ruleSet: RuleSet, eventRowId: st
 export function planEvent(ruleSet: RuleSet, event: EventToApply, options: { replay?: boolean } = {}): PlannedEvent | 'already_done' {
   if (options.replay !== true && (event.status === 'processed' || event.status === 'skipped')) return 'already_done';
   const reason = skipReason(event);
-  const commands =
+  const mapped =
     reason !== null
       ? []
       : mapEvent({ entity: event.entity, resource: event.resource, action: event.action, appName: event.app_name, occurredAt: event.occurred_at, payload: event.payload }, ruleSet);
+  const commands = isTestAppName(event.app_name) ? mapped.map((command) => ({ ...command, dedupKey: testDedupKey(command.dedupKey) })) : mapped;
   // Dedup keys in one order within an event (the apply function locks every key of a
   // transaction up front, in one order, before any of them is written).
   const incidents = commands
