@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createIngestor, IntegrationDirectory, webhookIncludes, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
 import { createWebhookIngress } from './routes/webhooks.js';
+import { guardRequests } from './http/request-guard.js';
 
 export interface ApiServer {
   server: Server;
@@ -28,9 +29,11 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
   const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
   const app = createApp({ ...runtime, integrations, ingestor, webhookInclude, rules: options.rules });
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
-  const server = createServer((req, res) => {
-    if (!ingress.handle(req, res)) app(req, res);
-  });
+  const server = createServer(
+    guardRequests((req, res) => {
+      if (!ingress.handle(req, res)) app(req, res);
+    }, runtime.logger),
+  );
   server.listen(options.port, options.host ?? '0.0.0.0');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { changeIncidentStatus, type Logger } from '@pulsebridge/core';
 import type pg from 'pg';
+import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { isUuid } from '../ids.js';
 import { SLACK_MAX_SKEW_SECONDS, rememberSlackRequest } from './remember-slack-request.js';
@@ -15,11 +16,13 @@ export function verifySlackSignature(secret: string, timestamp: string | undefin
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-interface BlockActionsPayload {
-  type: string;
-  user?: { id?: string; username?: string; name?: string };
-  actions?: { action_id?: string; value?: string }[];
-}
+/** Every interaction payload is an object naming its type; only `block_actions` (button clicks) is acted on. */
+const InteractionSchema = z.object({ type: z.string() });
+const BlockActionsSchema = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({ id: z.string().optional(), username: z.string().optional(), name: z.string().optional() }).optional(),
+  actions: z.array(z.object({ action_id: z.string().optional(), value: z.string().optional() })),
+});
 
 const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledge: 'acknowledge', incident_resolve: 'resolve' };
 
@@ -59,15 +62,20 @@ export function registerSlackInteractions(
     res.on('finish', () => {
       if (res.statusCode >= 500) deps.redis.del(seen).catch(() => undefined);
     });
-    let payload: BlockActionsPayload;
+    let json: unknown;
     try {
-      payload = JSON.parse(new URLSearchParams(body.toString('utf8')).get('payload') ?? '');
+      json = JSON.parse(new URLSearchParams(body.toString('utf8')).get('payload') ?? '');
     } catch {
       return fail(400, 'invalid_payload', 'expected a form field `payload` with JSON');
     }
-    if (payload.type !== 'block_actions') return res.status(200).end();
+    const interaction = InteractionSchema.safeParse(json);
+    if (!interaction.success) return fail(400, 'invalid_payload', 'expected an interaction payload: an object with a string `type`');
+    if (interaction.data.type !== 'block_actions') return res.status(200).end();
+    const parsed = BlockActionsSchema.safeParse(json);
+    if (!parsed.success) return fail(400, 'invalid_payload', 'a block_actions payload needs `actions`, a list of objects, and an optional `user` object');
+    const payload = parsed.data;
     const user = payload.user?.name ?? payload.user?.username ?? payload.user?.id ?? 'someone';
-    for (const action of payload.actions ?? []) {
+    for (const action of payload.actions) {
       const change = action.action_id ? ACTIONS[action.action_id] : undefined;
       if (change === undefined || !isUuid(action.value)) continue;
       const result = await changeIncidentStatus(deps.pool, action.value, change, `${user} (Slack)`);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestOutcome, Ingestor, Logger, Metrics } from '@pulsebridge/core';
+import { decodeComponent } from '../http/request-guard.js';
 
 /** Heroku's deliveries are far smaller; anything larger is refused before it is read. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -129,13 +130,19 @@ export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metric
         res.end(JSON.stringify({ error: { code: 'method_not_allowed', message: 'deliveries are POSTed' } }));
         return true;
       }
+      const id = decodeComponent((webhook ?? addon)![1]!);
+      if (id === null) {
+        const given = req.headers['x-request-id'];
+        send(req, res, typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID(), error(400, 'bad_request', 'the id in the URL has malformed percent-encoding or a NUL byte'));
+        return true;
+      }
       if (webhook) {
-        const integrationId = decodeURIComponent(webhook[1]!);
+        const integrationId = id;
         void serve(req, res, 'heroku_webhook', (rawBody) =>
           deps.ingestor.ingestHerokuWebhook({ integrationId, rawBody, signature: req.headers['heroku-webhook-hmac-sha256'] as string | undefined }),
         );
       } else {
-        const resourceId = decodeURIComponent(addon![1]!);
+        const resourceId = id;
         void serve(req, res, 'heroku_addon', (rawBody) =>
           deps.ingestor.ingestAddonNotification({ resourceId, rawBody, authorization: req.headers.authorization }),
         );

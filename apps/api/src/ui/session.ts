@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '@pulsebridge/core';
+import { z } from 'zod';
+import { decodeComponent } from '../http/request-guard.js';
 
 export const SESSION_COOKIE = 'pb_session';
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -32,16 +34,27 @@ export function encodeSession(key: Buffer, session: Session): string {
   return `${payload}.${mac(key, 'session', payload)}`;
 }
 
-export function decodeSession(key: Buffer, value: string | undefined): Session | null {
+const SessionSchema = z.object({
+  tokenId: z.string().regex(/^[A-Za-z0-9-]{1,100}$/),
+  name: z.string(),
+  role: z.enum(['admin', 'responder']),
+  nonce: z.string().min(1),
+  expiresAt: z.number(),
+});
+
+export function decodeSession(key: Buffer, value: string | null | undefined): Session | null {
   if (!value) return null;
   const [payload, signature] = value.split('.');
   if (!payload || !signature || !safeEqual(signature, mac(key, 'session', payload))) return null;
+  let json: unknown;
   try {
-    const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session;
-    return session.expiresAt > Date.now() ? session : null;
+    json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
     return null;
   }
+  // Signed by us, yet checked whole: a session written by an older version may lack a field.
+  const session = SessionSchema.safeParse(json);
+  return session.success && session.data.expiresAt > Date.now() ? session.data : null;
 }
 
 /** The CSRF token of a session: forms carry it, every POST must match it. */
@@ -53,13 +66,14 @@ export function checkCsrf(key: Buffer, session: Session, given: unknown): boolea
   return typeof given === 'string' && safeEqual(given, csrfToken(key, session));
 }
 
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const cookies: Record<string, string> = {};
+/** Cookies by name; a value that is not valid percent-encoding or holds a NUL byte is `null` (no cookie of ours looks so). */
+export function parseCookies(header: string | undefined): Record<string, string | null> {
+  const cookies: Record<string, string | null> = Object.create(null);
   for (const part of (header ?? '').split(';')) {
     const index = part.indexOf('=');
     if (index < 0) continue;
     const name = part.slice(0, index).trim();
-    if (name) cookies[name] = decodeURIComponent(part.slice(index + 1).trim());
+    if (name) cookies[name] = decodeComponent(part.slice(index + 1).trim());
   }
   return cookies;
 }

@@ -94,7 +94,12 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   /** Every page below needs a session whose token is still valid; every POST needs the CSRF token. */
   const signedIn = async (req: Request, res: Response, next: NextFunction) => {
-    const session = decodeSession(deps.sessionKey, parseCookies(req.headers.cookie)[SESSION_COOKIE]);
+    const cookie = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+    if (cookie === null) {
+      res.clearCookie(SESSION_COOKIE, { path: '/' });
+      return render(req, res, 'error', { title: 'Damaged session cookie', message: 'Your browser sent a session cookie that is not one of ours; it has been cleared. Sign in again.' }, 400);
+    }
+    const session = decodeSession(deps.sessionKey, cookie);
     if (session !== null && session.tokenId !== 'admin-token') {
       const row = await prisma.apiToken.findUnique({ where: { id: session.tokenId }, select: { revokedAt: true } });
       if (!row || row.revokedAt !== null) return res.redirect(303, '/login');
@@ -113,6 +118,11 @@ export function registerUi(router: Router, deps: UiDeps) {
     next();
   };
   const ui = express.Router();
+  // Every `:id` in the UI is a row id: anything but a UUID names no page, before any query sees it.
+  ui.param('id', (req, res, next, id: unknown) => {
+    if (isUuid(id)) return next();
+    render(req, res, 'error', { title: 'Not found', message: 'Nothing has this id.' }, 404).catch(next);
+  });
   // Only the UI's own pages: the REST API, webhooks and unknown paths pass by untouched.
   ui.use((req, res, next) => (UI_PATH.test(req.path) ? securityHeaders(req, res, next) : next('router')));
   ui.use(signedIn);
