@@ -74,6 +74,8 @@ export class RouteTable {
       summary: spec.summary,
       tags: [spec.tag],
       security: [{ bearer: [] }],
+      // The least role allowed, so clients (and the role tests) read it from the document.
+      'x-pulsebridge-role': spec.role,
       request: {
         ...(spec.params && { params: spec.params as unknown as z.ZodObject }),
         ...(spec.query && { query: spec.query as unknown as z.ZodObject }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError, Prisma, TEST_APP_PREFIX, isTestAppName, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
+import { claimServiceHistory } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 /**
@@ -64,13 +65,19 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
   routes.add({
     method: 'post',
     path: '/api/v1/services',
-    summary: 'Create a service and map Heroku apps and Slack channels to it',
+    summary: "Create a service and map Heroku apps and Slack channels to it (it claims its apps' open incidents and last day's pulses)",
     tag: 'services',
     role: 'admin',
     body: CreateServiceSchema,
     responses: { 201: { description: 'created', schema: ServiceSchema }, 409: { description: 'name taken' } },
     handler: async ({ body }) => {
-      const row = await deps.prisma.service.create({ data: body, select: SELECT }).catch((error: unknown) => uniqueName(error, body.name));
+      const row = await deps.prisma
+        .$transaction(async (tx) => {
+          const created = await tx.service.create({ data: body, select: SELECT });
+          await claimServiceHistory(tx, created.id, created.herokuAppNames);
+          return created;
+        })
+        .catch((error: unknown) => uniqueName(error, body.name));
       return { status: 201, body: present(row) };
     },
   });
@@ -108,15 +115,19 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
   routes.add({
     method: 'patch',
     path: '/api/v1/services/:id',
-    summary: 'Change a service: name, Heroku app names, Slack channels',
+    summary: "Change a service: name, Heroku app names (it claims their open incidents and last day's pulses), Slack channels",
     tag: 'services',
     role: 'admin',
     params: IdParamsSchema,
     body: UpdateServiceSchema,
     responses: { 200: { description: 'the changed service', schema: ServiceSchema }, 404: { description: 'unknown service' }, 409: { description: 'name taken' } },
     handler: async ({ params, body }) => {
-      const row = await deps.prisma.service
-        .update({ where: { id: params.id }, data: body, select: SELECT })
+      const row = await deps.prisma
+        .$transaction(async (tx) => {
+          const updated = await tx.service.update({ where: { id: params.id }, data: body, select: SELECT });
+          if (body.herokuAppNames !== undefined) await claimServiceHistory(tx, updated.id, updated.herokuAppNames);
+          return updated;
+        })
         .catch((error: unknown) => {
           if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') throw notFound();
           return uniqueName(error, body.name);

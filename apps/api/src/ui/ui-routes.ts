@@ -8,6 +8,7 @@ import {
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
   changeIncidentStatus,
+  claimServiceHistory,
   createCommandLiquid,
   findSuspectPulseIds,
   renderCommand,
@@ -315,13 +316,19 @@ export function registerUi(router: Router, deps: UiDeps) {
   };
   ui.post('/services', adminOnly, serviceAction(async (req) => {
     const input = serviceInput(req.body);
-    await prisma.service.create({ data: input });
-    return `Service ${input.name} created.`;
+    const claimed = await prisma.$transaction(async (tx) => {
+      const created = await tx.service.create({ data: input, select: { id: true } });
+      return claimServiceHistory(tx, created.id, input.herokuAppNames);
+    });
+    return `Service ${input.name} created${claimedText(claimed)}.`;
   }));
   ui.post('/services/:id', adminOnly, serviceAction(async (req) => {
     const input = serviceInput(req.body);
-    await prisma.service.update({ where: { id: String(req.params.id) }, data: input });
-    return `Service ${input.name} saved.`;
+    const claimed = await prisma.$transaction(async (tx) => {
+      const updated = await tx.service.update({ where: { id: String(req.params.id) }, data: input, select: { id: true } });
+      return claimServiceHistory(tx, updated.id, input.herokuAppNames);
+    });
+    return `Service ${input.name} saved${claimedText(claimed)}.`;
   }));
   ui.post('/services/:id/delete', adminOnly, serviceAction(async (req) => {
     await prisma.service.deleteMany({ where: { id: String(req.params.id) } });
@@ -404,6 +411,13 @@ export function registerUi(router: Router, deps: UiDeps) {
   }));
 
   router.use(ui);
+}
+
+/** What a service claimed of its apps' history, for the notice after saving it. */
+function claimedText(claimed: { incidents: number; pulses: number }): string {
+  if (claimed.incidents === 0 && claimed.pulses === 0) return '';
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `; it now includes ${count(claimed.incidents, 'open incident')} and ${count(claimed.pulses, 'pulse')} of the last day from its apps`;
 }
 
 /** The Heroku CLI line an admin can paste to add the webhook by hand. */
