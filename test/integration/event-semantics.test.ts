@@ -4,7 +4,7 @@ import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds', 'noted'];
+const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds', 'noted', 'later-web', 'later-api'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -334,6 +334,35 @@ describe('suspect deploys', () => {
       'Triggered 20 min after release v10 by alice@example.com (1a2b3c4)',
     ]);
     expect(detail.body.suspectPulses.map((p: { kind: string; status: string; version: string }) => `${p.kind} ${p.status} ${p.version}`)).toEqual(['release succeeded v10']);
+  });
+});
+
+describe('services made later', () => {
+  it("claim their apps' open incidents and last day's pulses, on create and when given apps", async () => {
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    const now = <T extends object>(event: T, minutes: number): T => ({ ...event, created_at: ago(minutes), updated_at: ago(minutes) });
+    await deliver(
+      now(dyno('later-web', 'web.1', 'crashed', 0), 30),
+      now(dyno('later-web', 'web.2', 'crashed', 0), 40),
+      now(dyno('later-web', 'web.2', 'up', 0), 35),
+      now(release('later-web', 0, { version: 3 }), 60),
+      now(release('later-web', 0, { version: 2 }), 60 * 25),
+      now(dyno('later-api', 'web.1', 'crashed', 0), 20),
+    );
+    const created = await stack.call('POST', '/api/v1/services', { body: { name: 'later', herokuAppNames: ['later-web'] } });
+    expect(created.status).toBe(201);
+    const claimed = await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`);
+    expect(claimed.body.items.map((i: { dedupKey: string }) => i.dedupKey)).toEqual(['heroku:later-web:dyno:web.1']);
+    const pulses = await stack.call('GET', `/api/v1/pulses?serviceId=${created.body.id}`);
+    expect(pulses.body.items.map((p: { version: string }) => p.version)).toEqual(['v3']);
+
+    const patched = await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { herokuAppNames: ['later-web', 'later-api'] } });
+    expect(patched.status).toBe(200);
+    const after = await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`);
+    expect(after.body.items.map((i: { dedupKey: string }) => i.dedupKey).sort()).toEqual(['heroku:later-api:dyno:web.1', 'heroku:later-web:dyno:web.1']);
+    // Claiming again changes nothing; a change that names no apps claims nothing.
+    expect((await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { name: 'later (renamed)' } })).status).toBe(200);
+    expect((await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`)).body.items).toHaveLength(2);
   });
 });
 
