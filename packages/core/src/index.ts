@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './boot.js';
 export * from './errors.js';
 export * from './crypto.js';
+export * from './dates.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './pagination.js';

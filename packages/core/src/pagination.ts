@@ -1,3 +1,4 @@
+import { isReadableDate } from './dates.js';
 import { AppError } from './errors.js';
 
 /** Keyset position for newest-first lists: the sort time and the id as tie-breaker. */
@@ -25,11 +26,18 @@ export function decodeCursor(value: string): Cursor {
   return { at: date, id: match[2]! };
 }
 
-/** Cuts a page fetched with `limit + 1` rows into items and the next cursor. */
+/**
+ * Cuts a page fetched with `limit + 1` rows into items and the next cursor. A cursor holds a
+ * readable time, so the page ends on the last row that has one and the rows after it come on
+ * the next page; a page with no such row (only times the database holds out of range) ends the list.
+ */
 export function toPage<T>(rows: T[], limit: number, position: (row: T) => Cursor): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null };
+  if (rows.length <= limit) return { items, nextCursor: null };
+  let end = items.length;
+  while (end > 0 && !isReadableDate(position(items[end - 1]!).at)) end -= 1;
+  if (end === 0) return { items, nextCursor: null };
+  return { items: items.slice(0, end), nextCursor: encodeCursor(position(items[end - 1]!)) };
 }
 
 /**

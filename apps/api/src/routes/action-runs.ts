@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, CommandTemplateError, RUN_TIME_TO_LIVE_CAP, createCommandLiquid, renderCommand, type Database, type Queues } from '@pulsebridge/core';
+import { AppError, CommandTemplateError, RUN_TIME_TO_LIVE_CAP, createCommandLiquid, isoDate, renderCommand, type Database, type Queues } from '@pulsebridge/core';
 import { IdParamsSchema, type RouteTable } from '../http/route-table.js';
 import { HerokuAppNameSchema, SlackChannelSchema } from './services.js';
 
@@ -58,16 +58,15 @@ const SELECT = {
   finishedAt: true,
 } as const;
 
-const iso = (value: Date | null) => value?.toISOString() ?? null;
 const liquid = createCommandLiquid();
 
 export function registerActionRunRoutes(routes: RouteTable, deps: { db: Database; queues: Queues }) {
   const { prisma } = deps.db;
   const present = (row: NonNullable<Awaited<ReturnType<typeof findRun>>>) => ({
     ...row,
-    createdAt: row.createdAt.toISOString(),
-    startedAt: iso(row.startedAt),
-    finishedAt: iso(row.finishedAt),
+    createdAt: isoDate(row.createdAt),
+    startedAt: isoDate(row.startedAt),
+    finishedAt: isoDate(row.finishedAt),
   });
   const findRun = (id: string) => prisma.actionRun.findUnique({ where: { id }, select: SELECT });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, getEvent, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
+import { AppError, getEvent, isoDate, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const EVENT_STATUSES = ['received', 'processed', 'skipped', 'failed'] as const;
@@ -26,10 +26,8 @@ const EventSummarySchema = z.object({
 
 const EventDetailSchema = EventSummarySchema.extend({ payload: z.unknown() });
 
-const iso = (value: Date | null) => (value === null ? null : value.toISOString());
-
 function present<T extends { occurredAt: Date | null; receivedAt: Date; lastDeliveredAt: Date; processedAt: Date | null }>(row: T) {
-  return { ...row, occurredAt: iso(row.occurredAt), receivedAt: row.receivedAt.toISOString(), lastDeliveredAt: row.lastDeliveredAt.toISOString(), processedAt: iso(row.processedAt) };
+  return { ...row, occurredAt: isoDate(row.occurredAt), receivedAt: isoDate(row.receivedAt), lastDeliveredAt: isoDate(row.lastDeliveredAt), processedAt: isoDate(row.processedAt) };
 }
 
 export function registerEventRoutes(routes: RouteTable, deps: { prisma: PrismaClient; queues: Queues }) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, changeIncidentStatus, findSuspectPulseIds, newestFirst, toPage, type Database, type Prisma } from '@pulsebridge/core';
+import { AppError, changeIncidentStatus, isoDate, findSuspectPulseIds, newestFirst, toPage, type Database, type Prisma } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 import { PulseSchema, presentPulse, PULSE_SELECT } from './pulses.js';
 
@@ -51,18 +51,16 @@ const SELECT = {
 
 type IncidentRow = Prisma.IncidentGetPayload<{ select: typeof SELECT }>;
 
-const iso = (value: Date | null) => value?.toISOString() ?? null;
-
 function present(row: IncidentRow) {
   const { services, ...rest } = row;
   return {
     ...rest,
     serviceIds: services.map((link) => link.serviceId),
-    triggeredAt: row.triggeredAt.toISOString(),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    acknowledgedAt: iso(row.acknowledgedAt),
-    resolvedAt: iso(row.resolvedAt),
+    triggeredAt: isoDate(row.triggeredAt),
+    createdAt: isoDate(row.createdAt),
+    updatedAt: isoDate(row.updatedAt),
+    acknowledgedAt: isoDate(row.acknowledgedAt),
+    resolvedAt: isoDate(row.resolvedAt),
   };
 }
 
@@ -126,7 +124,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
       const suspectPulses = await Promise.all(suspects.map((pulse) => presentPulse(prisma, pulse)));
       return {
         status: 200,
-        body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: entry.at.toISOString() })), suspectPulses },
+        body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: isoDate(entry.at) })), suspectPulses },
       };
     },
   });

@@ -9,6 +9,7 @@ import {
   encryptSecret,
   generateWebhookSecret,
   integrationTokenSource,
+  isoDate,
   newestFirst,
   requestOAuthToken,
   rotateManagedWebhookSecrets,
@@ -110,8 +111,8 @@ export function createIntegrationOps(deps: IntegrationRouteDeps) {
     connection: row.oauthRefreshTokenCiphertext !== null ? ('oauth' as const) : row.apiTokenCiphertext !== null ? ('api_token' as const) : ('none' as const),
     hasApiToken: row.apiTokenCiphertext !== null,
     managedWebhooks: row.managedWebhooks,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: isoDate(row.createdAt),
+    updatedAt: isoDate(row.updatedAt),
   });
   const notFound = () => new AppError('not_found', 'no Heroku integration has this id');
   const find = async (id: string) => {

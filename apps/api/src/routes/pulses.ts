@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REAL_PULSES, newestFirst, toPage, type Prisma, type PrismaClient } from '@pulsebridge/core';
+import { REAL_PULSES, isoDate, newestFirst, toPage, type Prisma, type PrismaClient } from '@pulsebridge/core';
 import { PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 export const PulseSchema = z.object({
@@ -53,7 +53,7 @@ async function presentPulses(prisma: PrismaClient, rows: PulseRow[]) {
     ...row,
     serviceIds: services.map((link) => link.serviceId),
     linkedPulseIds: related.filter((other) => other.correlationId === row.correlationId && other.id !== row.id).map((other) => other.id),
-    occurredAt: row.occurredAt.toISOString(),
+    occurredAt: isoDate(row.occurredAt),
   }));
 }
 

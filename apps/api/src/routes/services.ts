@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, Prisma, TEST_APP_PREFIX, isTestAppName, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
+import { AppError, Prisma, TEST_APP_PREFIX, isTestAppName, isoDate, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { claimServiceHistory } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
@@ -50,7 +50,7 @@ export const ServiceSchema = z.object({
 const SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, postPulses: true, createdAt: true, updatedAt: true } as const;
 type ServiceRow = Prisma.ServiceGetPayload<{ select: typeof SELECT }>;
 
-const present = (row: ServiceRow) => ({ ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
+const present = (row: ServiceRow) => ({ ...row, createdAt: isoDate(row.createdAt), updatedAt: isoDate(row.updatedAt) });
 
 function uniqueName(error: unknown, name: string | undefined): never {
   if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, createApiToken, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
+import { AppError, createApiToken, isoDate, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const TokenSchema = z.object({
@@ -22,7 +22,7 @@ export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     responses: { 201: { description: 'the new token', schema: z.object({ id: z.string(), token: z.string(), name: z.string(), role: z.string(), createdAt: z.string() }) } },
     handler: async ({ body }) => {
       const created = await createApiToken(deps.prisma, body);
-      return { status: 201, body: { ...created, createdAt: created.createdAt.toISOString() } };
+      return { status: 201, body: { ...created, createdAt: isoDate(created.createdAt) } };
     },
   });
 
@@ -39,9 +39,9 @@ export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaCl
       const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
       const items = page.items.map((row) => ({
         ...row,
-        createdAt: row.createdAt.toISOString(),
-        lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
-        revokedAt: row.revokedAt?.toISOString() ?? null,
+        createdAt: isoDate(row.createdAt),
+        lastUsedAt: isoDate(row.lastUsedAt),
+        revokedAt: isoDate(row.revokedAt),
       }));
       return { status: 200, body: { items, nextCursor: page.nextCursor } };
     },

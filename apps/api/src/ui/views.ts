@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Liquid } from 'liquidjs';
-import { registerCommonFilters } from '@pulsebridge/core';
+import { isReadableDate, isoDate, registerCommonFilters } from '@pulsebridge/core';
 
 const VIEWS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../views');
 
@@ -8,6 +8,7 @@ const VIEWS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../
 export function relativeTime(value: Date | string | null | undefined, now = Date.now()): string {
   if (value === null || value === undefined) return '';
   const date = typeof value === 'string' ? new Date(value) : value;
+  if (!isReadableDate(date)) return '';
   const seconds = Math.round((now - date.getTime()) / 1000);
   const abs = Math.abs(seconds);
   const [amount, unit] = abs < 60 ? [abs, 's'] : abs < 3600 ? [Math.round(abs / 60), 'min'] : abs < 86_400 ? [Math.round(abs / 3600), 'h'] : [Math.round(abs / 86_400), 'd'];
@@ -26,7 +27,7 @@ export function createViewEngine(): Liquid {
     cache: process.env.NODE_ENV === 'production',
   });
   liquid.registerFilter('ago', (value: unknown) => relativeTime(value as Date | string | null));
-  liquid.registerFilter('iso', (value: unknown) => (value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : ''));
+  liquid.registerFilter('iso', (value: unknown) => (value instanceof Date ? (isoDate(value) ?? '') : typeof value === 'string' ? value : ''));
   liquid.registerFilter('json', (value: unknown) => JSON.stringify(value, null, 2));
   return registerCommonFilters(liquid);
 }

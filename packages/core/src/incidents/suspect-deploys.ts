@@ -1,3 +1,4 @@
+import { isReadableDate } from '../dates.js';
 import type { Prisma, PrismaClient } from '../db/client.js';
 import { SUSPECT_WINDOW_MS } from './apply-event.js';
 
@@ -10,7 +11,7 @@ export const UNSHIPPED_DEPLOY_STATUSES = ['pending', 'failed', 'expired'];
  * or services in the hour before it, newest first, each release followed by the succeeded build
  * that produced it. A build is never a suspect on its own: it counts through its release. Ids
  * only, so each caller reads the pulses as it shows them; none when the incident names no app
- * and no service.
+ * and no service, or when its time is one the database holds out of range.
  */
 export async function findSuspectPulseIds(
   prisma: PrismaClient,
@@ -21,7 +22,7 @@ export async function findSuspectPulseIds(
     ...(incident.appName ? [{ appName: incident.appName }] : []),
     ...(incident.serviceIds.length > 0 ? [{ services: { some: { serviceId: { in: incident.serviceIds } } } }] : []),
   ];
-  if (scope.length === 0) return [];
+  if (scope.length === 0 || !isReadableDate(incident.triggeredAt)) return [];
   const deploys = await prisma.pulse.findMany({
     where: {
       occurredAt: { gte: new Date(incident.triggeredAt.getTime() - SUSPECT_WINDOW_MS), lte: incident.triggeredAt },
