@@ -108,12 +108,27 @@ describe('web UI in a real browser', () => {
     await page.context().close();
   });
 
-  it('a responder sees no admin pages, and the server refuses them too', async () => {
+  it("a responder reads services and a service's page (open incidents, recent pulses), sees no admin pages, and the server refuses them too", async () => {
     const responder = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'Robin (on call)', role: 'responder' } })).body.token;
+    const crashId = randomUUID();
+    const crash = { id: crashId, data: { app: { name: 'deploy-app' }, name: 'web.1', state: 'crashed', management: 'formation', exit_status: 1 }, created_at: new Date().toISOString(), webhook_metadata: { event: { id: crashId, include: 'dyno' } } };
+    expect((await send(crash)).status).toBe(202);
     const page = await signIn(responder, { width: 390, height: 844 });
-    expect(await page.getByRole('link', { name: 'Services' }).count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Integrations' }).count()).toBe(0);
-    for (const url of ['/services', '/integrations', `/integrations/${integration.id}`]) {
+    await page.getByRole('link', { name: 'Services' }).click();
+    await expect.poll(() => page.getByRole('link', { name: 'storefront', exact: true }).isVisible()).toBe(true);
+    expect(await page.locator('form[action="/services"]').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Save|Delete|Create/ }).count()).toBe(0);
+    await page.getByRole('link', { name: 'storefront', exact: true }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'storefront' }).isVisible()).toBe(true);
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.getByRole('link', { name: 'Dyno web.1 crashed on deploy-app (exit status 1)' }).isVisible();
+      }, { timeout: 15_000 })
+      .toBe(true);
+    await expect.poll(() => page.getByText('[Heroku][Build] deploy-app succeeded').isVisible()).toBe(true);
+    for (const url of ['/integrations', `/integrations/${integration.id}`]) {
       const response = await page.goto(`${stack.url}${url}`);
       expect(response?.status()).toBe(403);
       await expect.poll(() => page.getByRole('heading', { name: 'Admins only' }).isVisible()).toBe(true);

@@ -13,8 +13,9 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
   'GET /api/v1/openapi.json': 'public',
 
   'POST /api/v1/services': 'admin',
-  'GET /api/v1/services': 'admin',
-  'GET /api/v1/services/:id': 'admin',
+  // Responders read services (read-only); changing them is administration.
+  'GET /api/v1/services': 'responder',
+  'GET /api/v1/services/:id': 'responder',
   'PATCH /api/v1/services/:id': 'admin',
   'DELETE /api/v1/services/:id': 'admin',
 

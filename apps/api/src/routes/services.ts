@@ -85,9 +85,9 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
   routes.add({
     method: 'get',
     path: '/api/v1/services',
-    summary: 'List services, newest first',
+    summary: 'List services, newest first (responders read them too)',
     tag: 'services',
-    role: 'admin',
+    role: 'responder',
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of services', schema: pageOf(ServiceSchema) } },
     handler: async ({ query }) => {
@@ -100,9 +100,9 @@ export function registerServiceRoutes(routes: RouteTable, deps: { prisma: Prisma
   routes.add({
     method: 'get',
     path: '/api/v1/services/:id',
-    summary: 'Show a service',
+    summary: 'Show a service (responders read it too)',
     tag: 'services',
-    role: 'admin',
+    role: 'responder',
     params: IdParamsSchema,
     responses: { 200: { description: 'the service', schema: ServiceSchema }, 404: { description: 'unknown service' } },
     handler: async ({ params }) => {

@@ -282,8 +282,8 @@ export function registerUi(router: Router, deps: UiDeps) {
     back(res, `/events/${id}`, 'Replay queued: the event is processed again under today’s rules.');
   });
 
-  // ---- Services (admins) ------------------------------------------------------------------------
-  ui.get('/services', adminOnly, async (req, res) => {
+  // ---- Services (everyone reads; admins change) -------------------------------------------------
+  ui.get('/services', async (req, res) => {
     const [services, integrations] = await Promise.all([
       prisma.service.findMany({ orderBy: { name: 'asc' } }),
       prisma.herokuIntegration.findMany({ select: { monitoredApps: true } }),
@@ -292,6 +292,23 @@ export function registerUi(router: Router, deps: UiDeps) {
     await render(req, res, 'services', {
       services: services.map((s) => ({ ...s, unmonitored: s.herokuAppNames.filter((app) => !monitored.has(app)) })),
     });
+  });
+
+  /** A service's page: its open incidents and its recent pulses (the service's activity feed). */
+  ui.get('/services/:id', async (req, res) => {
+    const id = String(req.params.id);
+    const service = isUuid(id) ? await prisma.service.findUnique({ where: { id } }) : null;
+    if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
+    const [incidents, pulses] = await Promise.all([
+      prisma.incident.findMany({
+        where: { status: { not: 'resolved' }, services: { some: { serviceId: id } } },
+        select: { id: true, number: true, title: true, status: true, severity: true, appName: true, alertCount: true, createdAt: true },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: 200,
+      }),
+      prisma.pulse.findMany({ where: { services: { some: { serviceId: id } } }, orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }], take: 50 }),
+    ]);
+    await render(req, res, 'service', { service, incidents, pulses });
   });
 
   const serviceInput = (body: Record<string, unknown>) => {
