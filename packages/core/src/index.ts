@@ -48,3 +48,4 @@ export * from './heroku/execute-run.js';
 export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';
 export { registerCommonFilters } from './config-files.js';
+export { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS, type TemplateLimits } from './create-liquid.js';

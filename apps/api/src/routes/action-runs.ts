@@ -4,7 +4,7 @@ import { IdParamsSchema, type RouteTable } from '../http/route-table.js';
 import { HerokuAppNameSchema, SlackChannelSchema } from './services.js';
 
 const RunRequestSchema = z.object({
-  /** A Liquid template; `incident`, `service` and `app` are in scope and every value is shell-quoted. */
+  /** A Liquid template; `incident`, `service` and `app` are in scope and every value reaches the dyno as an environment variable. */
   command: z.string().trim().min(1).max(4_000),
   appName: HerokuAppNameSchema,
   dynoSize: z.enum(['standard-1X', 'standard-2X']).default('standard-1X'),

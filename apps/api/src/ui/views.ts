@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { Liquid } from 'liquidjs';
-import { isReadableDate, isoDate, registerCommonFilters } from '@pulsebridge/core';
+import type { Liquid } from 'liquidjs';
+import { createLiquid, isReadableDate, isoDate, registerCommonFilters, TEMPLATE_LIMITS } from '@pulsebridge/core';
 
 const VIEWS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../views');
 
@@ -16,15 +16,15 @@ export function relativeTime(value: Date | string | null | undefined, now = Date
   return seconds >= 0 ? `${amount} ${unit} ago` : `in ${amount} ${unit}`;
 }
 
-/** Liquid as the view engine: every `{{ value }}` is HTML-escaped (payload text is shown, never run). */
+/**
+ * Liquid as the view engine: every `{{ value }}` is HTML-escaped (payload text is shown, never
+ * run); layouts and partials come from the views folder only, within the view limits.
+ */
 export function createViewEngine(): Liquid {
-  const liquid = new Liquid({
-    root: VIEWS,
-    extname: '.liquid',
+  const liquid = createLiquid({
+    files: { root: VIEWS, cache: process.env.NODE_ENV === 'production' },
+    limits: TEMPLATE_LIMITS.views,
     outputEscape: 'escape',
-    strictFilters: true,
-    ownPropertyOnly: true,
-    cache: process.env.NODE_ENV === 'production',
   });
   liquid.registerFilter('ago', (value: unknown) => relativeTime(value as Date | string | null));
   liquid.registerFilter('iso', (value: unknown) => (value instanceof Date ? (isoDate(value) ?? '') : typeof value === 'string' ? value : ''));

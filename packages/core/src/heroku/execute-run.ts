@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -7,7 +8,7 @@ import { escapeMrkdwn, truncateText } from '../slack/mrkdwn.js';
 import { OutputKeeper } from './output-keeper.js';
 import { HerokuApiError, type HerokuClient } from './platform-client.js';
 import { attachToDyno, RendezvousError } from './rendezvous.js';
-import { createCommandLiquid, readExitStatus, renderCommand, withExitMarker } from './run-command.js';
+import { CommandTemplateError, createCommandLiquid, readExitStatus, renderCommand, withExitMarker, type RenderedCommand } from './run-command.js';
 
 /** Time to live for one-off dynos pulsebridge starts: the default and the most allowed. */
 export const RUN_TIME_TO_LIVE_CAP = 1800;
@@ -62,7 +63,12 @@ export async function executeRun(deps: RunDeps, runId: string): Promise<void> {
   const run = rows[0];
   if (run === undefined) return;
   if (run.status === 'queued') {
-    await startAndAttach(deps, run);
+    const refused = await startAndAttach(deps, run);
+    if (refused !== undefined) {
+      await publishRun(deps, runId);
+      // The same template over the same incident is refused again: no retry.
+      throw new UnrecoverableError(refused);
+    }
   } else if (run.status === 'running') {
     const known = run.dyno_id ? ` (dyno ${run.dyno_id})` : '';
     await finishRun(deps.pool, run.id, {
@@ -75,7 +81,8 @@ export async function executeRun(deps: RunDeps, runId: string): Promise<void> {
   await publishRun(deps, runId);
 }
 
-async function startAndAttach(deps: RunDeps, run: RunRow) {
+/** Starts the dyno and follows it; returns the reason when the command template is refused. */
+async function startAndAttach(deps: RunDeps, run: RunRow): Promise<string | undefined> {
   const incident = await deps.pool.query<{ id: string; number: number; title: string; status: string; severity: string; app_name: string | null; dedup_key: string }>(
     'SELECT id, number, title, status::text, severity::text, app_name, dedup_key FROM incidents WHERE id = $1',
     [run.incident_id],
@@ -84,10 +91,17 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
     'SELECT s.name FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = $1 ORDER BY s.name LIMIT 1',
     [run.incident_id],
   );
-  const command = renderCommand(liquid, run.command, { incident: incident.rows[0] ?? {}, service: service.rows[0] ?? {}, app: { name: run.app_name } });
+  let command: RenderedCommand;
+  try {
+    command = renderCommand(liquid, run.command, { incident: incident.rows[0] ?? {}, service: service.rows[0] ?? {}, app: { name: run.app_name } });
+  } catch (error) {
+    if (!(error instanceof CommandTemplateError)) throw error;
+    await deps.pool.query(`UPDATE action_runs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'queued'`, [run.id, error.message]);
+    return error.message;
+  }
   const timeToLive = Math.min(run.time_to_live, RUN_TIME_TO_LIVE_CAP);
   // Claimed before Heroku is asked, so no retry can start a second dyno.
-  const claimed = await deps.pool.query(`UPDATE action_runs SET status = 'running', rendered_command = $2, started_at = now() WHERE id = $1 AND status = 'queued'`, [run.id, command]);
+  const claimed = await deps.pool.query(`UPDATE action_runs SET status = 'running', rendered_command = $2, started_at = now() WHERE id = $1 AND status = 'queued'`, [run.id, command.display]);
   if (claimed.rowCount === 0) return;
 
   let dyno;
@@ -95,7 +109,9 @@ async function startAndAttach(deps: RunDeps, run: RunRow) {
   const requestedAt = Date.now();
   try {
     const client = await deps.heroku(run.app_name);
-    dyno = await client.createDyno(run.app_name, { command: withExitMarker(command), attach: true, size: run.dyno_size, type: 'run', time_to_live: timeToLive, force_no_tty: true });
+    // Values reach the dyno as environment variables, never as command text.
+    const env = Object.keys(command.env).length > 0 ? { env: command.env } : {};
+    dyno = await client.createDyno(run.app_name, { command: withExitMarker(command.command), ...env, attach: true, size: run.dyno_size, type: 'run', time_to_live: timeToLive, force_no_tty: true });
   } catch (error) {
     const message = error instanceof HerokuApiError ? `Heroku refused to start the dyno on ${run.app_name}: ${error.describe()}` : `could not start the dyno: ${(error as Error).message}`;
     await finishRun(deps.pool, run.id, { status: 'failed', exitStatus: null, output: null, error: message });

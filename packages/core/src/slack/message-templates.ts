@@ -1,6 +1,7 @@
-import { Liquid, type Template } from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
 import { z } from 'zod';
 import { compileTemplate, parseConfigYaml, readConfigFile, registerCommonFilters } from '../config-files.js';
+import { createLiquid, TEMPLATE_LIMITS } from '../create-liquid.js';
 import { escapeMrkdwn, SLACK_LIMITS, truncateText } from './mrkdwn.js';
 
 const template = z.string();
@@ -64,26 +65,27 @@ export class SlackTemplateError extends Error {
 /**
  * Liquid for Slack: every `{{ value }}` is escaped for mrkdwn, so payload text (app names,
  * descriptions, commit messages, emails) can never become a mention, a link or markup; the
- * template's own literal text is the admin's and stays as written.
+ * template's own literal text is the admin's and stays as written. Partials are `.liquid`
+ * files in the config folder when one is given, no other file.
  */
-function createSlackLiquid(): Liquid {
-  const liquid = new Liquid({
-    strictFilters: true,
-    strictVariables: false,
-    ownPropertyOnly: true,
+export function createSlackLiquid(configDir?: string): Liquid {
+  const liquid = createLiquid({
+    files: configDir === undefined ? 'none' : { root: configDir },
+    limits: TEMPLATE_LIMITS.config,
     outputEscape: (value: unknown) => escapeMrkdwn(value === null || value === undefined ? '' : String(value).replaceAll(PART_SEPARATOR, '')),
   });
   return registerCommonFilters(liquid);
 }
 
-export function compileSlackTemplates(source: string, file: string): SlackTemplates {
+/** Validates and compiles `slack.yaml` text; templates may use partials from `configDir` (none without it). */
+export function compileSlackTemplates(source: string, file: string, configDir?: string): SlackTemplates {
   const fail = (message: string) => new SlackTemplateError(message);
   const parsed = SlackTemplatesSchema.safeParse(parseConfigYaml(source, file, fail));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new SlackTemplateError(`${file}: ${issue.path.join('.') || 'top level'}: ${issue.message}`);
   }
-  const liquid = createSlackLiquid();
+  const liquid = createSlackLiquid(configDir);
   // Each text is compiled on its own first, so an error names the text it is in.
   const compile = (where: string, source: string): Template[] => {
     if (source.includes(PART_SEPARATOR)) throw fail(`${file}: ${where}: contains the NUL character`);
@@ -121,7 +123,7 @@ export function compileSlackTemplates(source: string, file: string): SlackTempla
 /** Loads `<configDir>/slack.yaml`; a broken file fails start-up naming it. */
 export async function loadSlackTemplates(configDir: string): Promise<SlackTemplates> {
   const { file, source } = await readConfigFile(configDir, 'slack.yaml', (message) => new SlackTemplateError(message));
-  return compileSlackTemplates(source, file);
+  return compileSlackTemplates(source, file, configDir);
 }
 
 function renderText(liquid: Liquid, template: Template[], scope: object): string {
