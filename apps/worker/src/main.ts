@@ -1,4 +1,4 @@
-import { SlackTemplateError, bootOrExit, loadRulesOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadSlackTemplates } from '@pulsebridge/core';
+import { SlackTemplateError, bootOrExit, checkReadiness, loadRulesOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadSlackTemplates } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
@@ -15,7 +15,10 @@ async function main(): Promise<void> {
   const connection = createWorkerRedis(config.redisUrl, { tlsVerify: config.redisTlsVerify });
   connection.on('error', (err) => runtime.logger.warn({ err: err.message }, 'worker redis connection error'));
   const workers = startWorkers(runtime, { connection, rules, slackTemplates });
-  const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port, { token: config.metricsToken });
+  const metricsServer = await startMetricsServer(runtime.metrics, config.worker.port, {
+    token: config.metricsToken,
+    readiness: () => checkReadiness({ pool: runtime.db.pool, redis: runtime.redis }),
+  });
   handleShutdownSignals({
     logger: runtime.logger,
     timeoutMs: config.shutdownTimeoutMs,

@@ -1,11 +1,25 @@
 import { createServer, type Server } from 'node:http';
-import { metricsScrapeAllowed, type Metrics } from '@pulsebridge/core';
+import { metricsScrapeAllowed, type Metrics, type Readiness } from '@pulsebridge/core';
 
-/** The worker's own `/metrics` (job durations and failures; behind METRICS_TOKEN when set) and `/healthz`. */
-export async function startMetricsServer(metrics: Metrics, port: number, options: { token?: string | undefined } = {}): Promise<Server> {
+/**
+ * The worker's own `/metrics` (job durations and failures; behind METRICS_TOKEN when set),
+ * `/healthz` (process up) and `/readyz` (PostgreSQL and Redis reachable: 200, else 503).
+ */
+export async function startMetricsServer(
+  metrics: Metrics,
+  port: number,
+  options: { token?: string | undefined; readiness?: () => Promise<Readiness> } = {},
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.url === '/readyz' && options.readiness !== undefined) {
+      options.readiness().then(
+        ({ ready, body }) => res.writeHead(ready ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(body)),
+        () => res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"status":"unavailable"}'),
+      );
       return;
     }
     if (req.url === '/metrics') {
@@ -21,7 +35,7 @@ export async function startMetricsServer(metrics: Metrics, port: number, options
       );
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":{"code":"not_found","message":"try /metrics or /healthz"}}');
+    res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":{"code":"not_found","message":"try /metrics, /healthz or /readyz"}}');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

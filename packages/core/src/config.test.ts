@@ -27,6 +27,10 @@ describe('config', () => {
       heroku: { apiUrl: 'https://api.heroku.com', idUrl: 'https://id.heroku.com' },
     });
     expect(loadConfig({ ...required, PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    // On Heroku without PUBLIC_URL (the first deploy of the button), from the dyno metadata.
+    expect(loadConfig({ ...required, HEROKU_APP_NAME: 'pb-demo', HEROKU_APP_DEFAULT_DOMAIN_NAME: 'pb-demo-0a1b2c3d4e5f.herokuapp.com' }).publicUrl).toBe('https://pb-demo-0a1b2c3d4e5f.herokuapp.com');
+    expect(loadConfig({ ...required, HEROKU_APP_NAME: 'pb-demo' }).publicUrl).toBe('https://pb-demo.herokuapp.com');
+    expect(loadConfig({ ...required, HEROKU_APP_NAME: 'pb-demo', PUBLIC_URL: 'https://incidents.example.com/' }).publicUrl).toBe('https://incidents.example.com');
     expect(loadConfig({ ...required, SECRET_KEY: Buffer.alloc(32, 1).toString('base64') }).secretKey).toEqual(Buffer.alloc(32, 1));
   });
 

@@ -42,6 +42,9 @@ export const ConfigSchema = z
     REDIS_URL: urlWithDefault('redis://127.0.0.1:6379'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     PUBLIC_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
+    /** Heroku dyno metadata (`heroku labs:enable runtime-dyno-metadata`): PUBLIC_URL's default on Heroku. */
+    HEROKU_APP_DEFAULT_DOMAIN_NAME: optionalString.pipe(z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a domain name' }).optional()),
+    HEROKU_APP_NAME: optionalString.pipe(z.string().regex(/^[a-z][a-z0-9-]{1,29}$/, { error: 'must be a Heroku app name' }).optional()),
     ADMIN_TOKEN: z
       .string({ error: 'is required (the bootstrap admin API token, at least 16 characters)' })
       .trim()
@@ -100,7 +103,14 @@ export const ConfigSchema = z
     redisUrl: env.REDIS_URL,
     redisTlsVerify: env.REDIS_TLS_VERIFY === 'true',
     port: env.PORT,
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl: (
+      env.PUBLIC_URL ??
+      (env.HEROKU_APP_DEFAULT_DOMAIN_NAME !== undefined
+        ? `https://${env.HEROKU_APP_DEFAULT_DOMAIN_NAME}`
+        : env.HEROKU_APP_NAME !== undefined
+          ? `https://${env.HEROKU_APP_NAME}.herokuapp.com`
+          : `http://localhost:${env.PORT}`)
+    ).replace(/\/+$/, ''),
     adminToken: env.ADMIN_TOKEN,
     secretKey: env.SECRET_KEY,
     slack: {

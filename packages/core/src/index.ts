@@ -9,6 +9,7 @@ export * from './pagination.js';
 export * from './runtime.js';
 export * from './shutdown.js';
 export * from './connectivity.js';
+export * from './readiness.js';
 export * from './db/client.js';
 export * from './db/migrate.js';
 export * from './db/data-exception.js';

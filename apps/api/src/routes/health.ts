@@ -1,16 +1,7 @@
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { AppError, metricsScrapeAllowed, type Metrics } from '@pulsebridge/core';
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { AppError, checkReadiness, metricsScrapeAllowed, type Metrics } from '@pulsebridge/core';
 
 /** `/healthz` (process up), `/readyz` (PostgreSQL and Redis answer), `/metrics` (Prometheus; behind METRICS_TOKEN when set). */
 export function registerHealthRoutes(router: Router, deps: { pool: pg.Pool; redis: Redis; metrics: Metrics; metricsToken: string | undefined }) {
@@ -19,18 +10,8 @@ export function registerHealthRoutes(router: Router, deps: { pool: pg.Pool; redi
   });
 
   router.get('/readyz', async (_req, res) => {
-    const [postgres, redis] = await Promise.all([
-      withTimeout(deps.pool.query('SELECT 1'), 2_000).then(
-        () => 'ok',
-        (err: Error) => `unreachable: ${err.message}`,
-      ),
-      withTimeout(deps.redis.ping(), 2_000).then(
-        () => 'ok',
-        (err: Error) => `unreachable: ${err.message}`,
-      ),
-    ]);
-    const ready = postgres === 'ok' && redis === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks: { postgres, redis } });
+    const { ready, body } = await checkReadiness(deps);
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.get('/metrics', async (req, res, next) => {
