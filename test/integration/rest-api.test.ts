@@ -21,10 +21,10 @@ describe('authentication and roles', () => {
     }
   });
 
-  it('a responder may read the archive but not administer', async () => {
+  it('a responder may read the archive and services but not administer', async () => {
     expect((await stack.call('GET', '/api/v1/events', { token: responder })).status).toBe(200);
+    expect((await stack.call('GET', '/api/v1/services', { token: responder })).status).toBe(200);
     for (const [method, path, body] of [
-      ['GET', '/api/v1/services', undefined],
       ['POST', '/api/v1/services', { name: 'x' }],
       ['POST', '/api/v1/integrations/heroku', { name: 'x', monitoredApps: [] }],
       ['POST', '/api/v1/tokens', { name: 'x', role: 'admin' }],
