@@ -39,7 +39,12 @@ const RATE = Number(args.rate);
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const APPS = Number(args.apps);
-const TARGETS = { incidentP99Ms: 250, slackP99Ms: 500, workerRssMb: 200 };
+const TARGETS = { incidentP99Ms: 250, slackP99Ms: 500, workerRssMb: 200, pulseP99Ms: 5_000 };
+/**
+ * Deploy pulses yield to pages, so their target holds only while the pipeline keeps up: when the
+ * backlog drains within this long of the last delivery. Above capacity, only correctness counts for them.
+ */
+const KEPT_UP_DRAIN_S = 10;
 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const runId = `pbpipe_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -297,6 +302,14 @@ async function main() {
     const inflight = new Set<Promise<void>>();
     console.log(`bench/pipeline: ${signed.length} deliveries: ${WARMUP} s ramping up to ${RATE}/s (not measured), then ${RATE}/s for ${DURATION} s, ${APPS} apps (one service and Slack channel each), ${expected.incidents.size} incidents and ${expected.pulses} pulses expected`);
 
+    // How much Slack work waits in the queue while deliveries arrive (sampled twice a second).
+    const sampler = new Redis(args.redis);
+    const slackBacklog: { waiting: number; delayed: number }[] = [];
+    const sampling = setInterval(() => {
+      void Promise.all([sampler.zcard(`${runId}:slack:prioritized`), sampler.llen(`${runId}:slack:wait`), sampler.zcard(`${runId}:slack:delayed`)])
+        .then(([prioritized, wait, delayed]) => slackBacklog.push({ waiting: prioritized + wait, delayed }))
+        .catch(() => undefined);
+    }, 500);
     const processes = { api: api.pid, worker: worker.pid, 'bench client': process.pid };
     const cpuBefore = cpuSnapshot(processes);
     const sendStart = Date.now();
@@ -330,6 +343,8 @@ async function main() {
       void sent.finally(() => inflight.delete(sent));
     }
     await Promise.all(inflight);
+    clearInterval(sampling);
+    sampler.disconnect();
     const sendSeconds = (Date.now() - sendStart) / 1000;
     const measuredSeconds = (Date.now() - started) / 1000;
 
@@ -427,7 +442,12 @@ async function main() {
     console.log(`sustained: ${sustained.toFixed(0)} events/s accepted (${acceptedMeasured} in the measured ${measuredSeconds.toFixed(1)} s, ${accepted} with the warm-up); backlog drained ${drainSeconds.toFixed(1)} s after the last delivery`);
     console.log(`webhook -> incident: ${fmt(incidentLatencies)}   (target p99 < ${TARGETS.incidentP99Ms} ms)`);
     console.log(`webhook -> Slack:    ${fmt(slackLatencies)}   (target p99 < ${TARGETS.slackP99Ms} ms)`);
-    console.log(`webhook -> pulse in Slack: ${fmt(pulseLatencies)}   (no target: deploy pulses yield to incidents)`);
+    console.log(`webhook -> pulse in Slack: ${fmt(pulseLatencies)}   (target p99 < ${TARGETS.pulseP99Ms} ms ${drainSeconds <= KEPT_UP_DRAIN_S ? 'while keeping up' : 'applies only while keeping up: not applied'})`);
+    const backlogOf = (pick: (sample: { waiting: number; delayed: number }) => number) => {
+      const values = slackBacklog.map(pick);
+      return values.length === 0 ? 'n/a' : `mean ${Math.round(values.reduce((a, b) => a + b, 0) / values.length)}, max ${Math.max(...values)}`;
+    };
+    console.log(`Slack queue while sending: waiting ${backlogOf((s) => s.waiting)}; delayed (busy channel) ${backlogOf((s) => s.delayed)}`);
     const cpuTotal = [...cpuUsed.values()].reduce((a, b) => a + b, 0);
     const cpuParts = [...cpuUsed].sort((a, b) => b[1] - a[1]).map(([label, seconds]) => `${label} ${((seconds * 1e6) / accepted).toFixed(0)}`);
     console.log(`CPU per accepted event, until drained: ${((cpuTotal * 1e6) / accepted).toFixed(0)} us (${cpuParts.join(', ')}); machine busy ${((100 * cpuTotal) / ((sendSeconds + drainSeconds) * availableParallelism())).toFixed(0)}% of ${availableParallelism()} cores`);
@@ -465,6 +485,7 @@ async function main() {
     if (percentile(incidentLatencies, 99) >= TARGETS.incidentP99Ms) misses.push('webhook -> incident p99');
     if (percentile(slackLatencies, 99) >= TARGETS.slackP99Ms) misses.push('webhook -> Slack p99');
     if (workerRss >= TARGETS.workerRssMb) misses.push('worker RSS');
+    if (drainSeconds <= KEPT_UP_DRAIN_S && percentile(pulseLatencies, 99) >= TARGETS.pulseP99Ms) misses.push('webhook -> pulse in Slack p99');
     printVerdict(misses, 'all pipeline targets met');
   } finally {
     api.kill('SIGTERM');

@@ -10,8 +10,8 @@ const ADJUST_EVERY_MS = 200;
 /**
  * While events wait in their queue, the Slack queue runs half as many jobs at once, so the
  * cores go to applying events (incidents committed, pages sent right after). The Slack queue
- * takes new incidents' pages first, then changes, then deploy pulses, so what waits is mostly
- * pulses and changes; they go out when the events have caught up. Concurrency comes back to its
+ * takes new incidents' pages first, then deploy pulses, then changes, so what waits is mostly
+ * changes and pulses; they go out when the events have caught up. Concurrency comes back to its
  * setting `SLACK_YIELD_HOLD_MS` after the last event that waited.
  *
  * `target` is the Slack queue's BullMQ worker (anything with a settable `concurrency`).
