@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { capOutput, CommandTemplateError, createCommandLiquid, readExitStatus, renderCommand, withExitMarker, EXIT_MARKER, MAX_KEPT_OUTPUT } from './run-command.js';
+import { CommandTemplateError, createCommandLiquid, readExitStatus, renderCommand, withExitMarker, EXIT_MARKER } from './run-command.js';
 
 const sandbox = mkdtempSync(path.join(os.tmpdir(), 'pb-shell-'));
 afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
@@ -127,15 +127,5 @@ describe('exit status marker', () => {
   it('is absent when the command did not finish', () => {
     expect(readExitStatus('partial output')).toEqual({ output: 'partial output', exitStatus: null });
     expect(readExitStatus(`${EXIT_MARKER} 0\nmore`).exitStatus).toBeNull();
-  });
-});
-
-describe('output cap', () => {
-  it('keeps the end and says it was cut', () => {
-    const capped = capOutput(`${'a'.repeat(MAX_KEPT_OUTPUT)}THE END`);
-    expect(capped.truncated).toBe(true);
-    expect(capped.output).toMatch(/^\[output truncated: the first 7 characters are not kept\]\n/);
-    expect(capped.output.endsWith('THE END')).toBe(true);
-    expect(capOutput('short')).toEqual({ output: 'short', truncated: false });
   });
 });

@@ -104,12 +104,3 @@ export function readExitStatus(output: string): { output: string; exitStatus: nu
   if (!match) return { output, exitStatus: null };
   return { output: output.slice(0, match.index), exitStatus: Number(match[1]) };
 }
-
-/** Most output kept per run; when cut, the end is kept (where errors usually are) and it says so. */
-export const MAX_KEPT_OUTPUT = 256 * 1024;
-
-export function capOutput(output: string): { output: string; truncated: boolean } {
-  if (output.length <= MAX_KEPT_OUTPUT) return { output, truncated: false };
-  const dropped = output.length - MAX_KEPT_OUTPUT;
-  return { output: `[output truncated: the first ${dropped} characters are not kept]\n${output.slice(dropped)}`, truncated: true };
-}
