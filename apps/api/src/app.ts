@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -10,6 +9,7 @@ import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
 import { sameOriginPath } from './http/same-origin-path.js';
 import { authenticate } from './http/auth.js';
+import { requestIdOf } from './http/request-guard.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
 import { registerActionRunRoutes } from './routes/action-runs.js';
@@ -36,8 +36,6 @@ export interface AppDeps {
   ingestor: Ingestor;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
-
 /** The express app: the REST API under /api/v1, health and metrics (webhook ingress sits in front of it). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -45,8 +43,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', true);
 
   const requestId = (req: IncomingMessage, res: ServerResponse) => {
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const id = requestIdOf(req);
     res.setHeader('X-Request-Id', id);
     return id;
   };

@@ -4,6 +4,12 @@ import type { Logger } from '@pulsebridge/core';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
+/** The caller's `X-Request-Id` when it is a plain token of at most 100 characters, else a fresh UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 /** Percent-decodes one URL component; null when the encoding is malformed or hides a NUL byte (PostgreSQL refuses those in text). */
 export function decodeComponent(value: string): string | null {
   let decoded: string;
@@ -22,8 +28,7 @@ export function requestTargetProblem(target: string): string | null {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string) {
-  const given = req.headers['x-request-id'];
-  const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  const requestId = requestIdOf(req);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId });
   res.end(JSON.stringify({ error: { code, message, requestId } }));
 }

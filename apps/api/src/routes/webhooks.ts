@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestOutcome, Ingestor, Logger, Metrics } from '@pulsebridge/core';
-import { decodeComponent } from '../http/request-guard.js';
+import { decodeComponent, requestIdOf } from '../http/request-guard.js';
 
 /** Heroku's deliveries are far smaller; anything larger is refused before it is read. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
 const HEROKU_WEBHOOK = /^\/webhooks\/heroku\/([^/?#]+)\/?(?:\?.*)?$/;
 const ADDON_NOTIFICATION = /^\/heroku\/resources\/([^/?#]+)\/events\/?(?:\?.*)?$/;
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 type ErrorBody = { error: { code: string; message: string } };
 type Reply = { status: number; body: ErrorBody | { status: 'accepted' | 'duplicate'; eventId: string } };
@@ -100,8 +98,7 @@ export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metric
     endpoint: 'heroku_webhook' | 'heroku_addon',
     ingest: (body: Buffer) => Promise<IngestOutcome>,
   ) => {
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(req);
     try {
       const read = await readBody(req);
       if (!read.ok) {
@@ -132,8 +129,7 @@ export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metric
       }
       const id = decodeComponent((webhook ?? addon)![1]!);
       if (id === null) {
-        const given = req.headers['x-request-id'];
-        send(req, res, typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID(), error(400, 'bad_request', 'the id in the URL has malformed percent-encoding or a NUL byte'));
+        send(req, res, requestIdOf(req), error(400, 'bad_request', 'the id in the URL has malformed percent-encoding or a NUL byte'));
         return true;
       }
       if (webhook) {
