@@ -171,7 +171,6 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/incidents/:id', async (req, res) => {
     const id = String(req.params.id);
-    if (!isUuid(id)) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
     const incident = await prisma.incident.findUnique({
       where: { id },
       include: {
@@ -268,7 +267,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/events/:id', async (req, res) => {
     const id = String(req.params.id);
-    const event = isUuid(id) ? await prisma.event.findUnique({ where: { id } }) : null;
+    const event = await prisma.event.findUnique({ where: { id } });
     if (!event) return render(req, res, 'error', { title: 'Not found', message: 'No event has this id.' }, 404);
     const touched = await touchedByEvent(pool, event.id);
     await render(req, res, 'event', { event, payload: JSON.stringify(event.payload, null, 2), incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length });
@@ -297,7 +296,7 @@ export function registerUi(router: Router, deps: UiDeps) {
   /** A service's page: its open incidents and its recent pulses (the service's activity feed). */
   ui.get('/services/:id', async (req, res) => {
     const id = String(req.params.id);
-    const service = isUuid(id) ? await prisma.service.findUnique({ where: { id } }) : null;
+    const service = await prisma.service.findUnique({ where: { id } });
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
     const [incidents, pulses] = await Promise.all([
       prisma.incident.findMany({
@@ -378,7 +377,6 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/integrations/:id', adminOnly, async (req, res) => {
     const id = String(req.params.id);
-    if (!isUuid(id)) return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
     let integration;
     try {
       integration = deps.integrationOps.present(await deps.integrationOps.find(id));
