@@ -31,7 +31,8 @@ const ActionRunSchema = z.object({
   requestedBy: z.string(),
   postToTimeline: z.boolean(),
   slackChannels: z.array(z.string()),
-  createdAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  createdAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
 });

@@ -19,8 +19,9 @@ const EventSummarySchema = z.object({
   status: z.enum(EVENT_STATUSES),
   error: z.string().nullable(),
   deliveryCount: z.number().int(),
-  receivedAt: z.string(),
-  lastDeliveredAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  receivedAt: z.string().nullable(),
+  lastDeliveredAt: z.string().nullable(),
   processedAt: z.string().nullable(),
 });
 

@@ -17,16 +17,17 @@ export const IncidentSchema = z.object({
   entity: z.string(),
   serviceIds: z.array(z.string()),
   alertCount: z.number().int(),
-  triggeredAt: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  triggeredAt: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
   acknowledgedAt: z.string().nullable(),
   acknowledgedBy: z.string().nullable(),
   resolvedAt: z.string().nullable(),
   resolvedBy: z.string().nullable(),
 });
 
-const TimelineEntrySchema = z.object({ at: z.string(), kind: z.string(), message: z.string(), actor: z.string().nullable(), data: z.unknown() });
+const TimelineEntrySchema = z.object({ at: z.string().nullable(), kind: z.string(), message: z.string(), actor: z.string().nullable(), data: z.unknown() });
 const IncidentDetailSchema = IncidentSchema.extend({ timeline: z.array(TimelineEntrySchema), suspectPulses: z.array(PulseSchema) });
 
 const SELECT = {

@@ -64,8 +64,9 @@ export const IntegrationSchema = z.object({
   connection: z.enum(['oauth', 'api_token', 'none']),
   hasApiToken: z.boolean(),
   managedWebhooks: z.array(ManagedWebhookSchema),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
 });
 
 /** Create and rotate-secret answers: the only times the secret is shown. */

@@ -17,7 +17,8 @@ export const PulseSchema = z.object({
   correlationId: z.string().nullable(),
   /** Other pulses of the same deploy: the build of a release, the release of a build. */
   linkedPulseIds: z.array(z.string()),
-  occurredAt: z.string(),
+  /** The time is null when the database holds one that cannot be read (see `isoDate`). */
+  occurredAt: z.string().nullable(),
   data: z.unknown(),
 });
 

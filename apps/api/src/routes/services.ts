@@ -43,8 +43,9 @@ export const ServiceSchema = z.object({
   herokuAppNames: z.array(z.string()),
   slackChannels: z.array(z.string()),
   postPulses: z.boolean(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
 });
 
 const SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, postPulses: true, createdAt: true, updatedAt: true } as const;

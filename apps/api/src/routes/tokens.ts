@@ -6,7 +6,8 @@ const TokenSchema = z.object({
   id: z.string(),
   name: z.string(),
   role: z.enum(['admin', 'responder']),
-  createdAt: z.string(),
+  /** Times are null when the database holds one that cannot be read (see `isoDate`). */
+  createdAt: z.string().nullable(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
 });
