@@ -57,8 +57,9 @@ describe('start-up checks', () => {
     expect(code).toBe(1);
     const lines = proc.output().trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^PostgreSQL is not reachable at 127\.0\.0\.1:1 .*pg_ctlcluster/);
-    expect(lines[1]).toMatch(/^Redis is not reachable at 127\.0\.0\.1:1 .*redis-server/);
+    // README's commands, for the port the config names.
+    expect(lines[0]).toMatch(/^PostgreSQL is not reachable at 127\.0\.0\.1:1 .*`docker run -d --name pulsebridge-postgres -p 1:5432 /);
+    expect(lines[1]).toMatch(/^Redis is not reachable at 127\.0\.0\.1:1 .*`redis-server --daemonize yes --port 1`/);
   });
 });
 

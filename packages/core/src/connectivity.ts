@@ -1,18 +1,31 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
-const HOW_TO_START_POSTGRES =
-  'start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or `docker-compose up -d postgres`), or set DATABASE_URL';
-const HOW_TO_START_REDIS =
-  'start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379` (or `docker-compose up -d redis`), or set REDIS_URL';
-
-function describe(url: string): string {
+/** Where a URL points: its host and port (the service's default port when it names none), and whether that is this machine. */
+function target(url: string, defaultPort: number): { label: string; port: number; local: boolean } {
   try {
     const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || (parsed.protocol.startsWith('redis') ? '6379' : '5432')}`;
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(parsed.port || defaultPort);
+    return { label: `${parsed.hostname}:${port}`, port, local: ['localhost', '127.0.0.1', '::1'].includes(host) };
   } catch {
-    return url;
+    return { label: url, port: defaultPort, local: false };
   }
+}
+
+// The commands README's "Start it" gives (scripts/check-config.mjs, which `npm start` runs first, says the same).
+function howToStartPostgres(at: { port: number; local: boolean }): string {
+  const start = at.local
+    ? `start it (README, "Start it"): \`docker run -d --name pulsebridge-postgres -p ${at.port}:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16\` or \`sudo service postgresql start\``
+    : 'check that it is running and reachable from here';
+  return `${start}; or set DATABASE_URL`;
+}
+
+function howToStartRedis(at: { port: number; local: boolean }): string {
+  const start = at.local
+    ? `start it (README, "Start it"): \`docker run -d --name pulsebridge-redis -p ${at.port}:6379 redis:7 redis-server --appendonly yes --maxmemory-policy noeviction\` or \`redis-server --daemonize yes --port ${at.port}\``
+    : 'check that it is running and reachable from here';
+  return `${start}; or set REDIS_URL`;
 }
 
 /**
@@ -42,8 +55,9 @@ export async function checkPostgres(databaseUrl: string, options: { createDataba
         await admin.end().catch(() => undefined);
       }
     }
-    if (code === '3D000') return `PostgreSQL at ${describe(databaseUrl)} has no such database: ${(error as Error).message}`;
-    return `PostgreSQL is not reachable at ${describe(databaseUrl)} (${(error as Error).message || code}): ${HOW_TO_START_POSTGRES}`;
+    const at = target(databaseUrl, 5432);
+    if (code === '3D000') return `PostgreSQL at ${at.label} has no such database: ${(error as Error).message}`;
+    return `PostgreSQL is not reachable at ${at.label} (${(error as Error).message || code}): ${howToStartPostgres(at)}`;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -58,7 +72,8 @@ export async function checkRedis(redisUrl: string): Promise<string | null> {
     await redis.ping();
     return null;
   } catch (error) {
-    return `Redis is not reachable at ${describe(redisUrl)} (${(error as Error).message}): ${HOW_TO_START_REDIS}`;
+    const at = target(redisUrl, 6379);
+    return `Redis is not reachable at ${at.label} (${(error as Error).message}): ${howToStartRedis(at)}`;
   } finally {
     redis.disconnect();
   }
