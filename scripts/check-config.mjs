@@ -3,7 +3,7 @@
 // The source of truth is the zod schema in packages/core/src/config.ts, which every process
 // parses at its start; this check refuses only what that schema refuses (a test compares the
 // two on a table of inputs), and leaves the rest to it.
-import net from 'node:net';
+import { canConnect } from './lib.mjs';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/pulsebridge';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -94,18 +94,7 @@ export function connectTarget(url, defaultPort) {
 }
 
 /** Resolves true when something accepts connections at the target within `timeoutMs`. */
-export function canReach(target, timeoutMs = 2000) {
-  return new Promise((resolve) => {
-    const socket = net.connect(target.path !== undefined ? { path: target.path } : { host: target.host, port: target.port });
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+const canReach = (target, timeoutMs) => canConnect(target.path !== undefined ? { path: target.path } : { host: target.host, port: target.port }, timeoutMs);
 
 /**
  * One line each for PostgreSQL and Redis when nothing answers where the config points, naming

@@ -22,10 +22,10 @@ export function ensureInstalled() {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-/** Resolves true when something accepts TCP connections at host:port within `timeoutMs`. */
-export function canConnect(host, port, timeoutMs = 2000) {
+/** Resolves true when something accepts connections at `{host, port}` (TCP) or `{path}` (a Unix socket) within `timeoutMs`. */
+export function canConnect(target, timeoutMs = 2000) {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect(target);
     const done = (ok) => {
       socket.destroy();
       resolve(ok);

@@ -7,10 +7,10 @@ import { canConnect, ensureInstalled, root, run } from './lib.mjs';
 const pgUrl = new URL(process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432');
 const redisUrl = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
 const missing = [];
-if (!(await canConnect(pgUrl.hostname, Number(pgUrl.port || 5432)))) {
+if (!(await canConnect({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) }))) {
   missing.push(`PostgreSQL is not reachable at ${pgUrl.hostname}:${pgUrl.port || 5432}: start it with \`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\` (or set TEST_PG_URL)`);
 }
-if (!(await canConnect(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
+if (!(await canConnect({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }))) {
   missing.push(`Redis is not reachable at ${redisUrl.hostname}:${redisUrl.port || 6379}: start it with \`redis-server --daemonize yes --bind 127.0.0.1 --port 6379\` (or set TEST_REDIS_URL)`);
 }
 if (missing.length > 0) {
