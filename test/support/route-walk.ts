@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
-import { IntegrationDirectory, QUEUE_NAMES, createIngestor, loadRuleSet, webhookIncludes } from '@pulsebridge/core';
-import { createApp } from '@pulsebridge/api';
+import { QUEUE_NAMES, loadRuleSet } from '@pulsebridge/core';
+import { buildApi } from '@pulsebridge/api';
 import { CONFIG_DIR, postWebhook, waitFor, type TestStack } from './stack.js';
 
 /** The Heroku API token integrations made here carry: give it to a fake Heroku for their apps. */
@@ -47,22 +47,7 @@ export function listRoutes(app: Express): ExpressRoute[] {
 
 /** The express app the stack's API serves, built the way `startApiServer` builds it (not listening). */
 export async function buildApp(stack: TestStack): Promise<Express> {
-  const { runtime } = stack;
-  const rules = await loadRuleSet(CONFIG_DIR);
-  const integrations = new IntegrationDirectory(runtime.db.pool, runtime.config.secretKey);
-  const ingestor = createIngestor({
-    pool: runtime.db.pool,
-    queues: runtime.queues,
-    integrations,
-    metrics: runtime.metrics,
-    logger: runtime.logger,
-    addon: runtime.config.addon,
-    maxBatch: runtime.config.ingest.maxBatch,
-    eventJobs: { maxEvents: runtime.config.ingest.eventsPerJob, lingerMs: runtime.config.ingest.eventJobLingerMs },
-  });
-  // Everything startApiServer may hand over; a variable, not a literal, so what createApp does not take is ignored.
-  const deps = { ...runtime, integrations, ingestor, rules, webhookInclude: webhookIncludes(rules.rules.flatMap((rule) => [...rule.entities])) };
-  return createApp(deps);
+  return buildApi(stack.runtime, await loadRuleSet(CONFIG_DIR)).app;
 }
 
 /**

@@ -1,2 +1,2 @@
 export { createApp, type AppDeps } from './app.js';
-export { startApiServer, type ApiServer } from './server.js';
+export { buildApi, startApiServer, type ApiServer } from './server.js';

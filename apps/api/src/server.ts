@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { createIngestor, IntegrationDirectory, webhookIncludes, type RuleSet, type Runtime } from '@pulsebridge/core';
+import type { Express } from 'express';
+import { createIngestor, IntegrationDirectory, webhookIncludes, type Ingestor, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
 import { createWebhookIngress } from './routes/webhooks.js';
 import { guardRequests } from './http/request-guard.js';
@@ -13,8 +14,8 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Builds the app from a runtime and listens on `port` (0 picks a free one). */
-export async function startApiServer(runtime: Runtime, options: { port: number; host?: string; rules: RuleSet }): Promise<ApiServer> {
+/** The express app and the ingestor behind the webhook ingress, built from a runtime (nothing listens yet). */
+export function buildApi(runtime: Runtime, rules: RuleSet): { app: Express; ingestor: Ingestor } {
   const integrations = new IntegrationDirectory(runtime.db.pool, runtime.config.secretKey);
   const ingestor = createIngestor({
     pool: runtime.db.pool,
@@ -26,8 +27,13 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
     maxBatch: runtime.config.ingest.maxBatch,
     eventJobs: { maxEvents: runtime.config.ingest.eventsPerJob, lingerMs: runtime.config.ingest.eventJobLingerMs },
   });
-  const webhookInclude = webhookIncludes(options.rules.rules.flatMap((rule) => [...rule.entities]));
-  const app = createApp({ ...runtime, integrations, ingestor, webhookInclude, rules: options.rules });
+  const webhookInclude = webhookIncludes(rules.rules.flatMap((rule) => [...rule.entities]));
+  return { app: createApp({ ...runtime, integrations, ingestor, webhookInclude, rules }), ingestor };
+}
+
+/** Builds the app from a runtime and listens on `port` (0 picks a free one). */
+export async function startApiServer(runtime: Runtime, options: { port: number; host?: string; rules: RuleSet }): Promise<ApiServer> {
+  const { app, ingestor } = buildApi(runtime, options.rules);
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
   const server = createServer(
     guardRequests((req, res) => {
