@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { HEROKU_TOKEN, buildApp, fillPath, listRoutes, makeIncidents, snapshot, type ExpressRoute } from '../support/route-walk.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { signInUi, startTestStack, type TestStack, type UiSession } from '../support/stack.js';
 
 /**
  * Every state-changing route outside the REST API, by who may use it. Bearer-token and signed
@@ -49,24 +49,8 @@ let stack: TestStack;
 let routes: ExpressRoute[];
 let resources: { adminToken: string; app: string; incidentIds: string[]; eventId: string };
 
-interface UiSession {
-  cookie: string;
-  csrf: string;
-}
-
-/** Signs in through the login form and reads the CSRF token from a page, as a browser would. */
-async function signIn(token: string): Promise<UiSession> {
-  const login = await fetch(`${stack.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token, next: '/incidents' }) });
-  expect(login.status).toBe(303);
-  const cookie = login.headers.getSetCookie().find((c) => c.startsWith('pb_session='))!.split(';')[0]!;
-  const page = await (await fetch(`${stack.url}/incidents`, { headers: { cookie } })).text();
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
-  if (!csrf) throw new Error('no CSRF token on the incidents page');
-  return { cookie, csrf };
-}
-
 /** The database, the queues, and what was asked of Heroku. */
-const observe = async (): Promise<Record<string, string>> => ({ ...(await snapshot(stack)), 'Heroku API calls': String(heroku.calls.length) });
+const observe = () => snapshot(stack, heroku);
 
 async function post(route: ExpressRoute, path: string, session: UiSession, csrf: string | undefined) {
   const body = new URLSearchParams(fields(`${route.method} ${route.path}`));
@@ -119,10 +103,10 @@ describe('CSRF on every web UI form', () => {
   });
 
   it('a post without the session’s CSRF token is refused and changes nothing, for admins and responders alike; with it, the same post is accepted', async () => {
-    const admin = await signIn(resources.adminToken);
+    const admin = await signInUi(stack, resources.adminToken);
     const responderToken = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'csrf responder', role: 'responder' } })).body.token;
-    const responder = await signIn(responderToken);
-    const otherAdmin = await signIn(resources.adminToken);
+    const responder = await signInUi(stack, responderToken);
+    const otherAdmin = await signInUi(stack, resources.adminToken);
     expect(otherAdmin.csrf).not.toBe(admin.csrf);
 
     const failures: string[] = [];
@@ -165,8 +149,8 @@ describe('CSRF on every web UI form', () => {
 
       // The same posts with the right token go through, so the refusals above are about the token.
       if (key === 'POST /logout') {
-        await accept('an admin', await signIn(resources.adminToken));
-        await accept('a responder', await signIn(responderToken));
+        await accept('an admin', await signInUi(stack, resources.adminToken));
+        await accept('a responder', await signInUi(stack, responderToken));
       } else {
         await accept('an admin', admin);
         if (role === 'responder') await accept('a responder', responder);

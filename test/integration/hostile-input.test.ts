@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHerokuBody } from '@pulsebridge/core';
-import { ADDON, ADMIN_TOKEN, createIntegration, startTestStack, type TestStack } from '../support/stack.js';
+import { ADDON, ADMIN_TOKEN, createIntegration, signInUi, startTestStack, type TestStack, type UiSession } from '../support/stack.js';
 
 /**
  * Every route family answers hostile input (bad percent-encoding, NUL bytes, ids that are not
@@ -14,7 +14,7 @@ const SLACK_SECRET = 'slack-signing-secret-for-hostile-tests';
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-let ui: { cookie: string; csrf: string };
+let ui: UiSession;
 
 interface Answer {
   status: number;
@@ -84,20 +84,7 @@ const GARBAGE_CURSORS = [
 beforeAll(async () => {
   stack = await startTestStack({ config: { SLACK_SIGNING_SECRET: SLACK_SECRET } });
   integration = await createIntegration(stack, ['hostile-app']);
-  const signedIn = await new Promise<string>((resolve, reject) => {
-    const url = new URL(stack.url);
-    const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      res.resume();
-      const cookie = (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!).find((c) => c.startsWith('pb_session='));
-      if (cookie) resolve(cookie);
-      else reject(new Error('no session cookie'));
-    });
-    req.end(new URLSearchParams({ token: ADMIN_TOKEN, next: '/incidents' }).toString());
-  });
-  const page = await raw('GET', '/incidents', { headers: { cookie: signedIn } });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
-  if (!csrf) throw new Error('no CSRF token on the incidents page');
-  ui = { cookie: signedIn, csrf };
+  ui = await signInUi(stack);
 });
 afterAll(async () => stack?.stop());
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 /**
  * Rows that no longer come in through the API but that a database may hold (written before the
@@ -77,9 +77,7 @@ beforeAll(async () => {
   }
   await stack.sql('UPDATE heroku_integrations SET created_at = $1, updated_at = $2', [odd(0), odd(1)]);
 
-  const login = await fetch(`${stack.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ADMIN_TOKEN}&next=/incidents` });
-  expect(login.status).toBe(303);
-  cookie = login.headers.getSetCookie().map((value) => value.split(';')[0]).join('; ');
+  cookie = (await signInUi(stack)).cookie;
 });
 afterAll(async () => stack?.stop());
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 // "Send test event" on an integration's page: a signed delivery through the real ingress and
@@ -31,15 +31,6 @@ const send = async (event: Record<string, unknown>) => {
   await waitFor(async () => (await stack.sql("SELECT status::text FROM events WHERE event_id = $1 AND status <> 'received'", [event.id])).length === 1, { what: `event ${String(event.id)} applied` });
 };
 
-async function signIn() {
-  const login = await fetch(`${stack.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: ADMIN_TOKEN, next: '/incidents' }) });
-  const cookie = login.headers.getSetCookie().find((c) => c.startsWith('pb_session='))!.split(';')[0]!;
-  const page = await (await fetch(`${stack.url}/integrations/${integration.id}`, { headers: { cookie } })).text();
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
-  if (!csrf) throw new Error('no CSRF token on the integration page');
-  return { cookie, csrf };
-}
-
 /** A page's text as a reader sees it. */
 const text = (html: string) =>
   html
@@ -62,7 +53,7 @@ describe('Send test event', () => {
     await waitFor(() => slack.messages('#ops').length >= 2, { what: 'the release and the incident posted to the service channel' });
     const opsBefore = slack.messages('#ops').length;
 
-    const session = await signIn();
+    const session = await signInUi(stack);
     const sent = await fetch(`${stack.url}/integrations/${integration.id}/test-event`, { method: 'POST', redirect: 'manual', headers: { cookie: session.cookie }, body: new URLSearchParams({ _csrf: session.csrf }) });
     expect(sent.status).toBe(303);
     const testId = /[?&]test=([0-9a-f-]{36})/.exec(sent.headers.get('location') ?? '')?.[1];
@@ -113,7 +104,7 @@ describe('Send test event', () => {
   });
 
   it('an id that is not a test event shows no test result', async () => {
-    const session = await signIn();
+    const session = await signInUi(stack);
     const [real] = await stack.sql("SELECT id FROM events WHERE app_name = $1 LIMIT 1", [APP]);
     const panel = text(await (await fetch(`${stack.url}/integrations/${integration.id}?fragment=test&test=${real.id}`, { headers: { cookie: session.cookie } })).text());
     expect(panel.trim()).toBe('');

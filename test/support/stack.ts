@@ -150,6 +150,24 @@ export async function createIntegration(stack: TestStack, monitoredApps: string[
   return body as { id: string; secret: string; webhookUrl: string };
 }
 
+/** A web UI session: its cookie, and the CSRF token its forms carry. */
+export interface UiSession {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs in through the login form and reads the CSRF token from a page, as a browser would. */
+export async function signInUi(stack: TestStack, token: string = ADMIN_TOKEN): Promise<UiSession> {
+  const login = await fetch(`${stack.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token, next: '/incidents' }) });
+  if (login.status !== 303) throw new Error(`signing in failed: ${login.status}`);
+  const cookie = login.headers.getSetCookie().find((c) => c.startsWith('pb_session='))?.split(';')[0];
+  if (!cookie) throw new Error('signing in set no session cookie');
+  const page = await (await fetch(`${stack.url}/incidents`, { headers: { cookie } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!csrf) throw new Error('no CSRF token on the incidents page');
+  return { cookie, csrf };
+}
+
 /** POSTs a body to the webhook endpoint, signed with `secret` unless a signature is given. */
 export async function postWebhook(
   stack: TestStack,
