@@ -52,10 +52,11 @@ export async function buildApp(stack: TestStack): Promise<Express> {
 
 /**
  * What a request could have changed: every table's rows (hashed; a token's `last_used_at` moves
- * on every authenticated request, so it is left out) and every queue's job counts. Two equal
- * snapshots around a refused request show it changed nothing. Needs no worker running.
+ * on every authenticated request, so it is left out), every queue's job counts and, given a fake
+ * Heroku, how many calls it had. Two equal snapshots around a refused request show it changed
+ * nothing. Needs no worker running.
  */
-export async function snapshot(stack: TestStack): Promise<Record<string, string>> {
+export async function snapshot(stack: TestStack, heroku?: { calls: readonly unknown[] }): Promise<Record<string, string>> {
   await stack.api.settled();
   const tables = await stack.sql<{ name: string }>(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_prisma_migrations' ORDER BY 1",
@@ -70,6 +71,7 @@ export async function snapshot(stack: TestStack): Promise<Record<string, string>
   for (const name of Object.values(QUEUE_NAMES)) {
     state[`queue ${name}`] = JSON.stringify(await stack.runtime.queues.byName(name).getJobCounts());
   }
+  if (heroku !== undefined) state['Heroku API calls'] = String(heroku.calls.length);
   return state;
 }
 
