@@ -95,7 +95,7 @@ describe('runs orphaned by a worker that died', () => {
     }, { what: 'the 40 MB run finished', timeoutMs: 150_000 });
     expect(run).toMatchObject({ status: 'succeeded', exitStatus: 0, outputTruncated: true });
     expect(run.output).toMatch(/\[pulsebridge: [\d,]+ bytes of output dropped here; the first 64 KiB and the last 192 KiB are kept\]\nx+\nTHE END\n$/);
-    // Holding the whole output, it ran out of heap and died, leaving the run `running`.
+    // Still alive: a worker that held the whole output ran out of heap here and died, leaving the run `running`.
     expect(worker.exitCode).toBeNull();
     expect(worker.signalCode).toBeNull();
   }, 180_000);
