@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { runJobId } from '@pulsebridge/core';
-import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES } from '@pulsebridge/core';
+import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, runJobId } from '@pulsebridge/core';
 
 const TOKEN = 'heroku-api-token-for-tests';
 let heroku: FakeHeroku;

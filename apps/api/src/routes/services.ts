@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { AppError, Prisma, TEST_APP_PREFIX, isTestAppName, isoDate, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
-import { claimServiceHistory } from '@pulsebridge/core';
+import { AppError, Prisma, TEST_APP_PREFIX, claimServiceHistory, isTestAppName, isoDate, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 /**
