@@ -4,7 +4,7 @@ import { createIntegration, postWebhook, startTestStack, waitFor, type TestStack
 
 let stack: TestStack;
 let integration: { id: string; secret: string };
-const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds', 'noted', 'later-web', 'later-api'];
+const APPS = ['shop-web', 'shop-api', 'billing', 'ordering', 'racy', 'replayed', 'suspect', 'manual', 'linked', 'Linked-Case', 'pulses-app', 'deploys', 'suspect-web', 'suspect-worker', 'suspect-other', 'suspect-builds', 'later-web', 'later-api'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -89,44 +89,21 @@ describe('builds', () => {
 });
 
 describe('releases', () => {
-  it('a successful release is a pulse, not an incident; a failed one triggers, and its later success adds no alert', async () => {
-    const ok = randomUUID();
-    await deliver(release('ordering', -10, { id: ok, status: 'pending', current: false, action: 'create', version: 6 }), release('ordering', -9, { id: ok, status: 'succeeded', current: true, version: 6 }));
-    expect(await incidents(`heroku:ordering:release:${ok}`)).toEqual([]);
+  it('a release that fails after an informational alert raises the open incident to high and retitles it; a later lower alert leaves both', async () => {
     const id = randomUUID();
     await deliver(release('ordering', 0, { id, status: 'pending', current: false, action: 'create', version: 7 }));
+    expect(await incidents(`heroku:ordering:release:${id}`)).toMatchObject([{ severity: 'info', alert_count: 1 }]);
     await deliver(release('ordering', 1, { id, status: 'failed', current: false, version: 7 }));
     await deliver(release('ordering', 2, { id, status: 'succeeded', current: true, version: 7 }));
     const [incident] = await incidents(`heroku:ordering:release:${id}`);
-    expect(incident).toMatchObject({ status: 'triggered', alert_count: 1, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
-    const pulses = await stack.call('GET', '/api/v1/pulses?appName=ordering&kind=release');
-    expect(pulses.body.items.map((p: { version: string; status: string }) => `${p.version} ${p.status}`)).toEqual(['v7 succeeded', 'v7 failed', 'v7 pending', 'v6 succeeded', 'v6 pending']);
-  });
-});
-
-describe('informational changes', () => {
-  it('are notes: incidents resolved on arrival, one per change, never grouped and never reopened', async () => {
-    const scale = (quantity: number, minute: number) => ({
-      id: randomUUID(),
-      resource: 'formation',
-      action: 'update',
-      data: { app: { name: 'noted' }, type: 'web', quantity, size: 'Standard-1X' },
-      previous_data: { quantity: quantity - 1 },
-      created_at: at(minute),
-      updated_at: at(minute),
-    });
-    await deliver(scale(2, 0), scale(3, 1));
-    const notes = await incidents('heroku:noted:formation:web');
-    expect(notes).toMatchObject([
-      { status: 'resolved', alert_count: 1, severity: 'low', title: 'Formation web scaled 1 -> 2 on noted', resolved_by: 'heroku (formation-changed)' },
-      { status: 'resolved', alert_count: 1, severity: 'low', title: 'Formation web scaled 2 -> 3 on noted', resolved_by: 'heroku (formation-changed)' },
+    expect(incident).toMatchObject({ status: 'triggered', alert_count: 3, severity: 'high', title: 'Release v7 failed on ordering: Deploy 1a2b3c4d' });
+    const detail = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    const entries = detail.body.timeline.filter((t: { kind: string }) => t.kind !== 'suspect_deploy');
+    expect(entries.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
+      'triggered: Triggered: Release v7 pending on ordering: Deploy 1a2b3c4d',
+      'alert: Alert raised severity to high: Release v7 failed on ordering: Deploy 1a2b3c4d',
+      'alert: Alert: Release v7 succeeded on ordering: Deploy 1a2b3c4d',
     ]);
-    const detail = await stack.call('GET', `/api/v1/incidents/${notes[0].id}`);
-    expect(detail.body.timeline.map((t: { kind: string; message: string }) => `${t.kind}: ${t.message}`)).toEqual([
-      'triggered: Noted: Formation web scaled 1 -> 2 on noted',
-      'resolved: Resolved on arrival: an informational change, recorded without paging',
-    ]);
-    expect(detail.body).toMatchObject({ status: 'resolved', resolvedAt: expect.any(String) });
   });
 });
 
@@ -215,8 +192,7 @@ describe('exactly once under concurrency', () => {
     expect(timeline).toEqual([{ kind: 'alert', n: 59 }, { kind: 'triggered', n: 1 }]);
     const pulses = await stack.sql("SELECT status, count(*)::int AS n FROM pulses WHERE app_name = 'racy' GROUP BY status");
     expect(pulses).toEqual([{ status: 'succeeded', n: 1 }]);
-    // A release that did not fail is no incident.
-    expect(await incidents(`heroku:racy:release:${releaseId}`)).toEqual([]);
+    expect(await incidents(`heroku:racy:release:${releaseId}`)).toMatchObject([{ alert_count: 11 }]);
   });
 });
 
@@ -260,7 +236,7 @@ describe('correlation with services', () => {
     const a = await stack.call('POST', '/api/v1/services', { body: { name: 'storefront', herokuAppNames: ['linked'] } });
     const b = await stack.call('POST', '/api/v1/services', { body: { name: 'payments', herokuAppNames: ['linked', 'other'] } });
     const c = await stack.call('POST', '/api/v1/services', { body: { name: 'case-sensitive', herokuAppNames: ['linked-case'] } });
-    await deliver(dyno('linked', 'web.1', 'crashed', 0), release('linked', 1, { status: 'failed' }), dyno('Linked-Case', 'web.1', 'crashed', 0));
+    await deliver(dyno('linked', 'web.1', 'crashed', 0), release('linked', 1), dyno('Linked-Case', 'web.1', 'crashed', 0));
 
     const byService = await stack.call('GET', `/api/v1/incidents?serviceId=${a.body.id}`);
     const keys = byService.body.items.map((i: { dedupKey: string }) => i.dedupKey);
@@ -341,28 +317,31 @@ describe('services made later', () => {
   it("claim their apps' open incidents and last day's pulses, on create and when given apps", async () => {
     const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
     const now = <T extends object>(event: T, minutes: number): T => ({ ...event, created_at: ago(minutes), updated_at: ago(minutes) });
+    const releases: Record<number, ReturnType<typeof release>> = { 3: now(release('later-web', 0, { version: 3 }), 60), 2: now(release('later-web', 0, { version: 2 }), 60 * 25) };
     await deliver(
       now(dyno('later-web', 'web.1', 'crashed', 0), 30),
       now(dyno('later-web', 'web.2', 'crashed', 0), 40),
       now(dyno('later-web', 'web.2', 'up', 0), 35),
-      now(release('later-web', 0, { version: 3 }), 60),
-      now(release('later-web', 0, { version: 2 }), 60 * 25),
+      releases[3]!,
+      releases[2]!,
       now(dyno('later-api', 'web.1', 'crashed', 0), 20),
     );
     const created = await stack.call('POST', '/api/v1/services', { body: { name: 'later', herokuAppNames: ['later-web'] } });
     expect(created.status).toBe(201);
     const claimed = await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`);
-    expect(claimed.body.items.map((i: { dedupKey: string }) => i.dedupKey)).toEqual(['heroku:later-web:dyno:web.1']);
+    // Every open incident of the app, however old (Squadcast's table opens one for each release); pulses of the last day only.
+    const releaseKey = (version: number) => `heroku:later-web:release:${releases[version]!.data.id}`;
+    expect(claimed.body.items.map((i: { dedupKey: string }) => i.dedupKey).sort()).toEqual(['heroku:later-web:dyno:web.1', releaseKey(3), releaseKey(2)].sort());
     const pulses = await stack.call('GET', `/api/v1/pulses?serviceId=${created.body.id}`);
     expect(pulses.body.items.map((p: { version: string }) => p.version)).toEqual(['v3']);
 
     const patched = await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { herokuAppNames: ['later-web', 'later-api'] } });
     expect(patched.status).toBe(200);
     const after = await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`);
-    expect(after.body.items.map((i: { dedupKey: string }) => i.dedupKey).sort()).toEqual(['heroku:later-api:dyno:web.1', 'heroku:later-web:dyno:web.1']);
+    expect(after.body.items.map((i: { dedupKey: string }) => i.dedupKey).sort()).toEqual(['heroku:later-api:dyno:web.1', 'heroku:later-web:dyno:web.1', releaseKey(3), releaseKey(2)].sort());
     // Claiming again changes nothing; a change that names no apps claims nothing.
     expect((await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { name: 'later (renamed)' } })).status).toBe(200);
-    expect((await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`)).body.items).toHaveLength(2);
+    expect((await stack.call('GET', `/api/v1/incidents?serviceId=${created.body.id}`)).body.items).toHaveLength(4);
   });
 });
 

@@ -50,7 +50,15 @@ describe('Send test event', () => {
     expect(incident).toMatchObject({ status: 'triggered', alert_count: 1 });
     const timelineBefore = await stack.sql('SELECT kind, message FROM timeline_entries WHERE incident_id = $1 ORDER BY at, seq', [incident.id]);
     const pulsesBefore = await stack.call('GET', '/api/v1/pulses');
-    await waitFor(() => slack.messages('#ops').length >= 2, { what: 'the release and the incident posted to the service channel' });
+    // Everything the real events owe Slack is sent (right after their events, or from the Slack queue).
+    await stack.api.settled();
+    await waitFor(
+      async () => {
+        const counts = { ...(await stack.runtime.queues.events.getJobCounts('waiting', 'active', 'delayed', 'prioritized')), ...(await stack.runtime.queues.slack.getJobCounts('waiting', 'active', 'delayed', 'prioritized')) };
+        return slack.messages('#ops').length >= 2 && Object.values(counts).every((n) => n === 0);
+      },
+      { what: 'the release and the incident posted to the service channel' },
+    );
     const opsBefore = slack.messages('#ops').length;
 
     const session = await signInUi(stack);

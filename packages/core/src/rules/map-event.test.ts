@@ -6,9 +6,12 @@ import { mapEvent, type EventCommand, type MappableEvent } from './map-event.js'
 import { compileRules, loadRuleSet, RuleError, type RuleSet } from './rule-set.js';
 
 const CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config');
+/** The `failures-only` preset; most tables below use it (Squadcast's table has its own). */
 let rules: RuleSet;
+let defaults: RuleSet;
 beforeAll(async () => {
-  rules = await loadRuleSet(CONFIG_DIR);
+  rules = compileRules('preset: failures-only\n', '/etc/pulsebridge/rules.yaml');
+  defaults = await loadRuleSet(CONFIG_DIR);
 });
 
 function toEvent(payload: Record<string, any>): MappableEvent {
@@ -99,7 +102,7 @@ const SQUADCAST: Record<string, string[]> = {
   ],
 };
 
-describe('default rules over every reference payload', () => {
+describe('preset failures-only over every reference payload', () => {
   const expected: Record<string, string[]> = {
     'docs/api-addon-attachment-create.json': ['note info "Add-on my-resource-0003 attached to sample-app-0084 as DATABASE" heroku:sample-app-0084:addon-attachment:25bfb830-8c4a-49e1-b0a3-831da386de90'],
     'docs/api-addon-attachment-destroy.json': ['note info "Add-on slowdb-infinite-52190 detached from sample-app-0273 as SLOWDB" heroku:sample-app-0273:addon-attachment:1ce601cc-314d-4f53-ab57-41983258c894'],
@@ -191,7 +194,7 @@ describe('default rules over every reference payload', () => {
   });
 });
 
-describe('preset squadcast (v1 defaults) over every reference payload', () => {
+describe('preset squadcast (the default rules) over every reference payload', () => {
   let squadcast: RuleSet;
   beforeAll(() => {
     squadcast = compileRules('preset: squadcast\n', '/etc/pulsebridge/rules.yaml');
@@ -203,6 +206,11 @@ describe('preset squadcast (v1 defaults) over every reference payload', () => {
 
   it.each(Object.entries(SQUADCAST))('%s', (name, commands) => {
     expect(describeCommands(mapEvent(toEvent(fixtureByName(name).json), squadcast))).toEqual(commands);
+  });
+
+  it('is what config/rules.yaml selects', () => {
+    expect(defaults.preset).toBe('squadcast');
+    expect(defaults.rules.map((rule) => rule.name)).toEqual(squadcast.rules.map((rule) => rule.name));
   });
 
   it('is the table of the contract: every entity triggers, builds and dynos resolve', () => {
@@ -223,9 +231,9 @@ describe('preset squadcast (v1 defaults) over every reference payload', () => {
   });
 });
 
-describe('default rules: failures page, the rest is recorded', () => {
-  it('no default rule triggers on a successful or informational change', () => {
-    expect(rules.preset).toBeNull();
+describe('preset failures-only: failures page, the rest is recorded', () => {
+  it('no rule triggers on a successful or informational change', () => {
+    expect(rules.preset).toBe('failures-only');
     const triggers = rules.rules.filter((rule) => rule.incident?.action === 'trigger').map((rule) => rule.name);
     expect(triggers).toEqual(['build-failed', 'dyno-crashed', 'one-off-dyno-failed', 'one-off-dyno-timed-out', 'release-failed']);
   });

@@ -12,7 +12,7 @@ export type { Severity };
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const satisfies readonly Severity[];
 export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
 /** Rule sets shipped in `config/presets/<name>.yaml` that `rules.yaml` can select with `preset: <name>`. */
-export const RULE_PRESETS = ['squadcast'] as const;
+export const RULE_PRESETS = ['squadcast', 'failures-only'] as const;
 export type RulePreset = (typeof RULE_PRESETS)[number];
 const PRESETS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config/presets');
 
