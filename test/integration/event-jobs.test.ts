@@ -74,7 +74,7 @@ describe('event jobs', () => {
     cpSync(CONFIG_DIR, configDir, { recursive: true });
     appendFileSync(
       path.join(configDir, 'rules.yaml'),
-      ['', '  - name: poisoned-build', '    entity: api:build', '    when: data.poisoned == true', '    incident:', '      action: trigger', '      severity: high', '      dedup_key: "{{ data.no_such_field }}"', '      title: "never"', ''].join('\n'),
+      ['', 'rules:', '  - name: poisoned-build', '    entity: api:build', '    when: data.poisoned == true', '    incident:', '      action: trigger', '      severity: high', '      dedup_key: "{{ data.no_such_field }}"', '      title: "never"', ''].join('\n'),
     );
     stack = await startTestStack({ config: { CONFIG_DIR: configDir, EVENT_JOB_MAX_EVENTS: '3', EVENT_JOB_LINGER_MS: '300' } });
     const integration = await createIntegration(stack, ['app-a']);
