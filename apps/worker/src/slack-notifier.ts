@@ -15,7 +15,8 @@ export const INLINE_MAX_QUEUE_WAIT_MS = 200;
  * while one of `inlineSyncs` slots is free and the channel has room at once: messages reach Slack
  * without a trip through the queue, and the worker runs fewer jobs. Pages have slots of their
  * own (`inlineSlots`), so changes and pulses near capacity never push a page into the queue. Everything else goes through the Slack queue, which retries, waits for
- * busy channels and puts new incidents first, then pulses, then changes: deliveries that find
+ * busy channels and puts new incidents first, then pulses, then changes (pulses after changes
+ * while events are behind): deliveries that find
  * every slot taken, any that fails or would have to wait (its job then finishes what this one
  * started), and an event's changes and pulses when the event waited long in its queue.
  *
@@ -57,7 +58,7 @@ export function createSlackNotifier(deps: { slack: SlackDeliveryDeps; queues: Qu
     for (const pulseId of touched.pulseIds) {
       if (!(await deliver('pulse', pulseId, behind, () => postPulseToSlack(deps.slack, pulseId)))) pulseIds.push(pulseId);
     }
-    await deps.queues.enqueueSlack({ incidents, pulseIds });
+    await deps.queues.enqueueSlack({ incidents, pulseIds }, { eventsBehind: behind });
   };
 }
 

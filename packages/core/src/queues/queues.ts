@@ -17,7 +17,8 @@ export interface Queues {
   /** Brings an incident's Slack messages up to date; one job per incident revision. */
   enqueueSlackIncidents(incidents: TouchedIncident[]): Promise<void>;
   /** Notifications for what one event changed (incidents and pulses), in one round trip. */
-  enqueueSlack(touched: { incidents: TouchedIncident[]; pulseIds: string[] }): Promise<void>;
+  /** `eventsBehind`: queued while events wait in their queue; their pulses then go after changes. */
+  enqueueSlack(touched: { incidents: TouchedIncident[]; pulseIds: string[] }, options?: { eventsBehind?: boolean }): Promise<void>;
   heroku: Queue;
   /** A run's job (see `runJobId`); adding one that exists is a no-op. */
   enqueueRun(runId: string, purpose?: 'run' | 'orphaned'): Promise<void>;
@@ -54,7 +55,11 @@ const slackIncidentJob = (incident: TouchedIncident) => ({
   data: { incidentId: incident.id },
   opts: { ...JOB_CATALOG['slack.incident'].options(incident.opened ? 'new' : 'change'), jobId: `slack-incident-${incident.id}-${incident.updatedAt.getTime()}` },
 });
-const slackPulseJob = (pulseId: string) => ({ name: 'slack.pulse', data: { pulseId }, opts: { ...JOB_CATALOG['slack.pulse'].options(), jobId: `slack-pulse-${pulseId}` } });
+const slackPulseJob = (pulseId: string, eventsBehind: boolean) => ({
+  name: 'slack.pulse',
+  data: { pulseId },
+  opts: { ...JOB_CATALOG['slack.pulse'].options(eventsBehind), jobId: `slack-pulse-${pulseId}` },
+});
 
 /** Past this many jobs, one `addBulk` costs less than separate adds. */
 const BULK_FROM = 8;
@@ -96,8 +101,9 @@ export function createQueues(options: { connection: Redis; prefix: string; event
     async enqueueSlackIncidents(incidents) {
       await addJobs(slack, incidents.map(slackIncidentJob));
     },
-    async enqueueSlack(touched) {
-      await addJobs(slack, [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map(slackPulseJob)]);
+    async enqueueSlack(touched, enqueueOptions = {}) {
+      const eventsBehind = enqueueOptions.eventsBehind === true;
+      await addJobs(slack, [...touched.incidents.map(slackIncidentJob), ...touched.pulseIds.map((pulseId) => slackPulseJob(pulseId, eventsBehind))]);
     },
     byName: (name) => all[name],
     async enqueueEvents(list, enqueueOptions = {}) {
