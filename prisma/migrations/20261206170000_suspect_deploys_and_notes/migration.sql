@@ -1,10 +1,20 @@
--- Rules may record a change as a note (`incident: {action: note, ...}`): an incident that is
--- resolved on arrival, kept in the incident history with its timeline but never a page. The
--- default rules note informational changes (add-ons, domains, formation, ...) that Squadcast's
--- table triggers on; config/presets/squadcast.yaml keeps that table.
+-- A suspect deploy is a deploy: a release or a legacy add-on deploy notification that went out.
+-- Builds were suspects too (a succeeded build, or any build whose rule left its status empty),
+-- so an incident could name a build that never shipped, or the build rather than the release
+-- it produced. Releases that are pending or expired never shipped either.
 --
--- pulsebridge_apply_event as in 20261206170000_suspect_deploys_only, with the note branch added
--- and the plan cache mode restated (CREATE OR REPLACE resets a function's settings).
+-- The kind is tested as `<> 'build'` (releases and deploys are the other kinds): estimated on a
+-- table without statistics, `IN ('release', 'deploy')` looked selective enough that the generic
+-- plan joined the service branch's pulses by a sequential scan instead of their primary key
+-- (test/integration/query-plans.test.ts fails with it).
+--
+-- Rules may also record a change as a note (`incident: {action: note, ...}`): an incident that is
+-- resolved on arrival, kept in the incident history with its timeline but never a page (the
+-- failures-only preset notes informational changes that Squadcast's table triggers on).
+--
+-- pulsebridge_apply_event as in 20261124220000_suspect_deploy_plan with these two changes (the
+-- lookup's time bounds stay row comparisons only the app index serves) and the plan cache mode
+-- restated (CREATE OR REPLACE resets a function's settings).
 CREATE OR REPLACE FUNCTION pulsebridge_apply_event(p_event uuid, p_commands jsonb, p_skip_reason text, p_replay boolean)
 RETURNS jsonb
 LANGUAGE plpgsql
