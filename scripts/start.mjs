@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkEnv, checkServices } from './check-config.mjs';
-import { WORKER_NODE_FLAGS, ensureInstalled, root, run, start } from './lib.mjs';
+import { WORKER_NODE_FLAGS, canConnect, ensureInstalled, root, run, start } from './lib.mjs';
 
 const envFile = path.join(root, '.env');
 const tokenFromEnvironment = process.env.ADMIN_TOKEN !== undefined;
@@ -23,6 +23,7 @@ if (existsSync(envFile)) process.loadEnvFile(envFile);
 // Mistakes first, before minutes of install and build.
 const problems = checkEnv(process.env);
 if (problems.length === 0) problems.push(...(await checkServices(process.env)));
+if (problems.length === 0) problems.push(...(await takenPorts()));
 if (problems.length > 0) {
   console.error(problems.join('\n'));
   process.exit(1);
@@ -99,4 +100,19 @@ async function announceWhenUp() {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * PORT and WORKER_PORT must be free: something answering there (often a pulsebridge left running
+ * by an earlier start) would fail the start after the build, or pass for this one being up.
+ */
+async function takenPorts() {
+  const ports = [
+    ['PORT', Number(process.env.PORT) || 3000],
+    ['WORKER_PORT', Number(process.env.WORKER_PORT) || 3001],
+  ];
+  const taken = await Promise.all(ports.map(([, port]) => canConnect({ host: '127.0.0.1', port }, 1_000)));
+  return ports
+    .filter((_, index) => taken[index])
+    .map(([name, port]) => `port ${port} (${name}) is already in use: stop what listens there (an earlier pulsebridge still running? see \`ps aux | grep apps/\`) or set ${name}`);
 }

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@pulsebridge/core';
@@ -77,6 +78,23 @@ function launch(command: string, args: string[], cwd: string, env: Record<string
 }
 
 describe('npm start checks the config before it installs, builds or migrates', () => {
+  it('refuses a port already taken (say by a pulsebridge left running) before anything else', async () => {
+    const root = checkout({ linked: false });
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const start = launch(process.execPath, ['scripts/start.mjs'], root, { ADMIN_TOKEN, SECRET_KEY, PORT: String(port), WORKER_PORT: String(await freePort()) });
+      expect(await start.exited).toBe(1);
+      expect(start.output().trim().split('\n')).toEqual([
+        `port ${port} (PORT) is already in use: stop what listens there (an earlier pulsebridge still running? see \`ps aux | grep apps/\`) or set PORT`,
+      ]);
+    } finally {
+      taken.close();
+    }
+  });
+
+
   it('names every bad variable, from the environment and from .env, and stops', async () => {
     const root = checkout({ linked: false });
     writeFileSync(path.join(root, '.env'), 'SECRET_KEY=not-a-key\nPORT=eighty\n');
