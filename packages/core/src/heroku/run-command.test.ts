@@ -93,7 +93,7 @@ describe('values reach the dyno as data, in every quoting position', () => {
 
   it('refuses `raw`, a value inside shell arithmetic, and reserved characters', () => {
     expect(() => renderCommand(liquid, 'echo {{ incident.title | raw }}', {})).toThrow(/the "raw" filter is not available in commands/);
-    expect(() => renderCommand(liquid, 'echo $(( {{ n }} + 1 ))', { n: 'a[$(touch x)]' })).toThrow(/inside \$\(\( \)\): shell arithmetic would evaluate it as code/);
+    expect(() => renderCommand(liquid, 'echo $(( {{ n }} + 1 ))', { n: 'a[$(touch x)]' })).toThrow(/shell arithmetic .*the shell could run them as code/);
     expect(() => renderCommand(liquid, 'echo \uE0000\uE001', {})).toThrow(/reserved character/);
     // A value that looks like a marker stays a value.
     expect(renderCommand(liquid, 'echo {{ v }}', { v: '\uE0000\uE001 $(id)' }).command).toBe('echo "${PB_1}"');
@@ -127,5 +127,34 @@ describe('exit status marker', () => {
   it('is absent when the command did not finish', () => {
     expect(readExitStatus('partial output')).toEqual({ output: 'partial output', exitStatus: null });
     expect(readExitStatus(`${EXIT_MARKER} 0\nmore`).exitStatus).toBeNull();
+  });
+});
+
+describe('commands where the shell could evaluate a value, or whose quoting cannot be followed', () => {
+  const liquid = createCommandLiquid();
+  const hostile = { title: 'x[$(touch PWNED)]', app: { name: 'shop' } };
+  it.each([
+    ['[[ numeric test ]]', 'if [[ {{ title }} -gt 3 ]]; then echo big; fi'],
+    ['(( ))', '(( {{ title }} > 3 )) && echo big'],
+    ['let', 'let n={{ title }}+1'],
+    ['$[ ]', 'echo $[ {{ title }} + 1 ]'],
+    ['C-style for', 'for (( i=0; i<{{ title }}; i++ )); do :; done'],
+    ['substring offset', 's=hello; echo "${s:{{ title }}}"'],
+    ['array subscript', 'a[{{ title }}]=1'],
+    ['declare -i', 'declare -i n={{ title }}'],
+    ['printf -v', 'printf -v {{ title }} %s hi'],
+    ['heredoc', 'cat <<EOF\nDeploy "fix\nEOF\nfind . -name {{ title }}'],
+    ['case', 'echo "$(case {{ app.name }} in shop) find . -name {{ title }};; esac)"'],
+    ['sh -c', "bash -c 'echo {{ title }}'"],
+    ['ssh', 'ssh host "echo {{ title }}"'],
+    ['eval', 'eval echo {{ title }}'],
+    ['xargs', 'echo {{ title }} | xargs echo'],
+    ['an interpreter', 'psql -c "select \'{{ title }}\'"'],
+  ])('%s is refused when the command has values', (_name, template) => {
+    expect(() => renderCommand(liquid, template, hostile)).toThrow(CommandTemplateError);
+  });
+
+  it('the same constructs are allowed in a command without values', () => {
+    expect(renderCommand(liquid, 'if [[ 5 -gt 3 ]]; then bash -c "echo big"; fi', hostile).env).toEqual({});
   });
 });

@@ -3,10 +3,10 @@
  * rendered command holds a marker where each `{{ value }}` was, and each marker becomes a
  * reference to a variable (`PB_1`, `PB_2`, ...) written for the shell context it stands in, so
  * the value comes out literally whether the author wrote it bare, in double or single quotes,
- * in `$'...'`, in backticks or in `$(...)`. The value itself is never parsed by the shell;
- * only a command that evaluates its arguments (`eval`, `sh -c`) could run it, and that is the
- * author's choice. In `$((...))` arithmetic bash evaluates a value as code, so a value there is
- * refused.
+ * in `$'...'`, in backticks or in `$(...)`. The value itself is never parsed by the shell. A
+ * command with values is refused when it uses a construct where the shell would evaluate a
+ * value (arithmetic, nested shells, `eval`) or whose quoting the tracker cannot follow
+ * (heredocs, `case`): see UNSAFE_WITH_VALUES.
  */
 
 /** Brackets a value's index in a rendered command (Private Use characters, refused in templates). */
@@ -52,6 +52,37 @@ function reference(frame: Frame, name: string): string {
 const WORD_START = /[\s;&|()]/;
 
 /**
+ * Shell constructs that, in a command with values, could evaluate a value as code or that the
+ * quoting tracker cannot follow (so a reference could come out unquoted). Bash evaluates a
+ * variable's value as an arithmetic expression, array subscripts and `$(...)` in it included,
+ * in `[[ -gt ]]`, `(( ))`, `$[ ]`, `let`, `declare -i`, `${s:offset}` and `a[index]`; a nested
+ * shell (`sh -c '...'`, `eval`, `ssh host '...'`) parses what it is given again; heredoc bodies
+ * and `case` patterns change the quoting rules. A command that has values and any of these is
+ * refused as a whole, whatever the position of its values.
+ */
+const UNSAFE_WITH_VALUES: readonly { pattern: RegExp; what: string }[] = [
+  { pattern: /\[\[|\]\]/, what: '[[ ]] (bash evaluates values in its numeric tests)' },
+  { pattern: /\(\(|\$\[/, what: 'shell arithmetic ((( )), $(( )) or $[ ])' },
+  { pattern: /(^|[\s;&|(`])(let|declare|typeset|local|readonly|export|read|mapfile|readarray|eval|source|exec|case|trap|alias)(?=[\s;&|)]|$)/, what: 'a builtin that evaluates or names variables (let, declare, printf -v, read, eval, case, ...)' },
+  { pattern: /(^|[\s;&|(`])printf\s+(-\S+\s+)*-v/, what: 'printf -v (it names a variable)' },
+  { pattern: /\$\{[^}]*[:[]/, what: '${...:...} or ${...[...]} (offsets and subscripts are arithmetic)' },
+  { pattern: /[A-Za-z_][A-Za-z0-9_]*\[/, what: 'an array subscript (arithmetic)' },
+  { pattern: /<</, what: 'a heredoc or here-string' },
+  { pattern: /(^|[\s;&|(`'"])(sh|bash|dash|zsh|ksh|ash|fish|su|sudo|ssh|watch|xargs|env|nohup|timeout|script|runuser|perl|python3?|ruby|node|php|lua|awk|gawk|mawk|sed|dc|psql|mysql)(?=[\s;&|)'"]|$)/, what: 'a command that runs its arguments as code (sh -c, ssh, su, xargs, an interpreter, ...)' },
+  { pattern: /(^|\s)\.\s/, what: '. (source)' },
+];
+
+/** Throws when the author's text of a command with values uses a construct from UNSAFE_WITH_VALUES. */
+function refuseUnsafeConstructs(rendered: string): void {
+  const authored = rendered.replace(MARK, ' V ');
+  for (const { pattern, what } of UNSAFE_WITH_VALUES) {
+    if (pattern.test(authored)) {
+      throw new PlaceholderError(`values from the incident cannot be used in a command with ${what}: the shell could run them as code. Use the values as plain arguments (echo "{{ incident.title }}"), or write the command without them`);
+    }
+  }
+}
+
+/**
  * Replaces the value markers of a rendered command by variable references; `values[i]` is the
  * value of marker i. Equal values share one variable. Markers inside a value (a `capture` that
  * is output again) become the value they stand for.
@@ -63,6 +94,7 @@ export function bindPlaceholders(
 ): { command: string; env: Record<string, string> } {
   const tooMuch = (what: string) =>
     new PlaceholderError(`it exceeds the limits for commands (${what}; at most ${limits.maxValues} distinct values of ${limits.maxChars} characters in all)`);
+  if (values.length > 0) refuseUnsafeConstructs(rendered);
   const resolved: string[] = [];
   for (const value of values) {
     // Checked as they grow: captures output again can double a value at each step.
