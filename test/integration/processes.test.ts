@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, CONFIG_DIR, SECRET_KEY, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
@@ -169,6 +170,26 @@ describe('graceful shutdown', () => {
     const { code } = await worker.exited;
     expect(code).toBe(0);
     expect((await stack.sql('SELECT status::text FROM events WHERE event_id = $1', [id]))[0].status).toBe('processed');
+  });
+
+  it('a port already in use is one line naming the variable that moves it', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      for (const [script, variables, name] of [
+        [API, { PORT: String(port) }, 'api PORT'],
+        [WORKER, { WORKER_PORT: String(port) }, 'worker WORKER_PORT'],
+      ] as const) {
+        const proc = run(script, { ...env(), ...variables });
+        expect((await proc.exited).code).toBe(1);
+        const [processName, variable] = name.split(' ');
+        const lines = proc.output().trim().split('\n').filter((line) => !line.startsWith('{'));
+        expect(lines).toEqual([`pulsebridge ${processName} failed to start: port ${port} is already in use (an earlier pulsebridge still running?); stop it or set ${variable}`]);
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   it('an API process on SIGTERM stops listening and exits 0', async () => {

@@ -1,4 +1,4 @@
-import { bootOrExit, loadRulesOrExit, createRuntime, handleShutdownSignals } from '@pulsebridge/core';
+import { bootOrExit, loadRulesOrExit, createRuntime, handleShutdownSignals, startFailureLine } from '@pulsebridge/core';
 import { startApiServer } from './server.js';
 
 /** Composition root of the API process. */
@@ -20,6 +20,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`pulsebridge api failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`${startFailureLine('api', error, 'PORT')}\n`);
   process.exit(1);
 });

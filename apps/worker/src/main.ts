@@ -1,4 +1,4 @@
-import { SlackTemplateError, bootOrExit, checkReadiness, loadRulesOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadSlackTemplates } from '@pulsebridge/core';
+import { SlackTemplateError, bootOrExit, checkReadiness, loadRulesOrExit, createRuntime, createWorkerRedis, handleShutdownSignals, loadSlackTemplates, startFailureLine } from '@pulsebridge/core';
 import { startMetricsServer } from './metrics-server.js';
 import { startWorkers } from './worker.js';
 
@@ -34,6 +34,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`pulsebridge worker failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`${startFailureLine('worker', error, 'WORKER_PORT')}\n`);
   process.exit(1);
 });

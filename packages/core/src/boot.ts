@@ -39,3 +39,15 @@ export async function loadRulesOrExit(configDir: string): Promise<RuleSet> {
     process.exit(1);
   }
 }
+
+/**
+ * The line a process prints when it could not start: one line for a port already in use (which
+ * variable moves it), the stack otherwise.
+ */
+export function startFailureLine(processName: 'api' | 'worker', error: unknown, portVariable: 'PORT' | 'WORKER_PORT'): string {
+  const failure = error as { code?: unknown; port?: unknown; stack?: string };
+  if (failure?.code === 'EADDRINUSE') {
+    return `pulsebridge ${processName} failed to start: port ${String(failure.port ?? '')} is already in use (an earlier pulsebridge still running?); stop it or set ${portVariable}`;
+  }
+  return `pulsebridge ${processName} failed to start: ${failure?.stack ?? String(error)}`;
+}
