@@ -150,6 +150,20 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['eval', 'eval echo {{ title }}'],
     ['xargs', 'echo {{ title }} | xargs echo'],
     ['an interpreter', 'psql -c "select \'{{ title }}\'"'],
+    ['indirect expansion', 'name="{{ title }}"; echo "${name} is ${!name}"'],
+    ['indirect expansion with a default', 'n={{ title }}; echo "${!n-unset}"'],
+    ['[ -v ]', 'if [ -v "{{ title }}" ]; then echo configured; fi'],
+    ['test -v', 'test -v "{{ title }}" && echo set'],
+    ['compgen', 'compgen -W "{{ title }}"'],
+    ['a shell by its path', "/bin/sh -c 'echo {{ title }}'"],
+    ['a versioned interpreter', 'python3.11 -c "print(\'{{ title }}\')"'],
+    ['rails runner', 'rails runner "puts \'{{ title }}\'"'],
+    ['escaped quotes in backticks', 'echo "Title: `echo \\"{{ title }}\\"`"'],
+    ['# after $(...)', 'echo $(hostname)#{{ title }}'],
+    ['# after a non-breaking space', 'echo Incident\u00a0#{{ title }}'],
+    ['# after an escaped blank', 'echo Incident\\ #{{ title }}'],
+    ['a pattern operator', 'X=zzabc; echo "${X##{{ title }}}"'],
+    ['a substitution', 'X=abc; echo "${X/b/{{ title }}}"'],
   ])('%s is refused when the command has values', (_name, template) => {
     expect(() => renderCommand(liquid, template, hostile)).toThrow(CommandTemplateError);
   });

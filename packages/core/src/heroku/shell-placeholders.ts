@@ -63,13 +63,28 @@ const WORD_START = /[\s;&|()]/;
 const UNSAFE_WITH_VALUES: readonly { pattern: RegExp; what: string }[] = [
   { pattern: /\[\[|\]\]/, what: '[[ ]] (bash evaluates values in its numeric tests)' },
   { pattern: /\(\(|\$\[/, what: 'shell arithmetic ((( )), $(( )) or $[ ])' },
-  { pattern: /(^|[\s;&|(`])(let|declare|typeset|local|readonly|export|read|mapfile|readarray|eval|source|exec|case|trap|alias)(?=[\s;&|)]|$)/, what: 'a builtin that evaluates or names variables (let, declare, printf -v, read, eval, case, ...)' },
+  {
+    pattern: /(^|[\s;&|(`])(let|declare|typeset|local|readonly|export|read|mapfile|readarray|eval|source|exec|case|trap|alias|compgen|complete)(?=[\s;&|)]|$)/,
+    what: 'a builtin that evaluates or names variables (let, declare, printf -v, read, eval, case, ...)',
+  },
   { pattern: /(^|[\s;&|(`])printf\s+(-\S+\s+)*-v/, what: 'printf -v (it names a variable)' },
-  { pattern: /\$\{[^}]*[:[]/, what: '${...:...} or ${...[...]} (offsets and subscripts are arithmetic)' },
+  { pattern: /(^|[\s;&|(`])(test|\[)\s+(!\s+)?(-\S+\s+)*-[vR](?=\s)/, what: 'test -v or [ -v ] (the value would name a variable, and its subscript is arithmetic)' },
+  // Only ${NAME} itself: offsets, subscripts, indirection (${!x}) and pattern operators read a value as code or as a pattern.
+  { pattern: /\$\{(?![A-Za-z_][A-Za-z0-9_]*\})/, what: '${...} with an operator (offsets, subscripts, ${!name} and patterns read values as code or patterns)' },
   { pattern: /[A-Za-z_][A-Za-z0-9_]*\[/, what: 'an array subscript (arithmetic)' },
   { pattern: /<</, what: 'a heredoc or here-string' },
-  { pattern: /(^|[\s;&|(`'"])(sh|bash|dash|zsh|ksh|ash|fish|su|sudo|ssh|watch|xargs|env|nohup|timeout|script|runuser|perl|python3?|ruby|node|php|lua|awk|gawk|mawk|sed|dc|psql|mysql)(?=[\s;&|)'"]|$)/, what: 'a command that runs its arguments as code (sh -c, ssh, su, xargs, an interpreter, ...)' },
+  {
+    pattern:
+      /(^|[\s;&|(`'"/])(sh|bash|dash|zsh|ksh|ash|fish|su|sudo|ssh|watch|xargs|env|nohup|timeout|script|runuser|perl[\d.]*|python[\d.]*|ruby[\d.]*|node|nodejs|deno|bun|php[\d.]*|lua[\d.]*|awk|gawk|mawk|sed|dc|psql|mysql|mongosh|mongo|redis-cli|rails|rake|runner|irb|manage\.py)(?=[\s;&|)'"]|$)/,
+    what: 'a command that runs its arguments as code (sh -c, ssh, su, xargs, rails runner, an interpreter, ...)',
+  },
   { pattern: /(^|\s)\.\s/, what: '. (source)' },
+  // Where the quoting tracker could lose its place: escaped quotes or blanks, a # that is not a
+  // comment start, and blanks bash does not count as blanks.
+  { pattern: /\\["'`\s]/, what: 'a backslash before a quote, a backtick or a blank' },
+  { pattern: /[^\s]#/, what: '# inside a word' },
+  // eslint-disable-next-line no-control-regex -- vertical tab and form feed are what this looks for
+  { pattern: /[\u000B\u000C\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]/, what: 'a blank other than space, tab or newline' },
 ];
 
 /** Throws when the author's text of a command with values uses a construct from UNSAFE_WITH_VALUES. */
