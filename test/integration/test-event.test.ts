@@ -59,6 +59,17 @@ describe('Send test event', () => {
       },
       { what: 'the release and the incident posted to the service channel' },
     );
+    // A paced channel may still hold a message back for a moment: wait until #ops is quiet.
+    let seen = -1;
+    let quietSince = Date.now();
+    await waitFor(
+      () => {
+        const now = slack.messages('#ops').length;
+        if (now !== seen) [seen, quietSince] = [now, Date.now()];
+        return Date.now() - quietSince >= 2_000;
+      },
+      { what: '#ops quiet for 2 s', timeoutMs: 20_000 },
+    );
     const opsBefore = slack.messages('#ops').length;
 
     const session = await signInUi(stack);
