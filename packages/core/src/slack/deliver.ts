@@ -334,7 +334,8 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
       services: services.map((service) => service.name).join(', '),
       suspect,
     };
-    const rendered = renderMessage(deps.templates, deps.templates.incident, scope);
+    const rendered = renderMessage(deps.templates, deps.templates.incident, scope, { title: incident.title, url: scope.incident.url });
+    if (rendered.renderError !== undefined) deps.logger.warn({ incidentId, reason: rendered.renderError }, 'the incident template could not be rendered; posted the plain message');
     const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident.id, incident.status)];
     const message = { text: rendered.text, blocks };
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
@@ -488,7 +489,8 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
       pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
       services: services.filter((s) => s.postPulses).map((s) => s.name).join(', '),
     };
-    const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope);
+    const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope, { title: pulse.summary });
+    if (message.renderError !== undefined) deps.logger.warn({ pulseId: pulse.id, reason: message.renderError }, 'the pulse template could not be rendered; posted the plain message');
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
     for (const [index, target] of targets.entries()) {
       const row = messageRow(messages, target);

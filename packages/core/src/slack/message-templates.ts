@@ -130,9 +130,36 @@ function renderText(liquid: Liquid, template: Template[], scope: object): string
   return String(liquid.renderSync(template, scope)).trim();
 }
 
-/** Header, body, fields and context of one message; the caller adds buttons. */
-export function renderMessage(templates: SlackTemplates, message: CompiledMessage, scope: object): RenderedMessage {
-  const parts = String(templates.liquid.renderSync(message.template, scope)).split(PART_SEPARATOR).map((part) => part.trim());
+/** What a message says when its template cannot be rendered: its title (payload text) and a link. */
+export interface PlainMessage {
+  title: string;
+  url?: string;
+}
+
+/**
+ * Header, body, fields and context of one message; the caller adds buttons. A render that fails
+ * (a template over its limits with this message's values, a filter that throws) still gives a
+ * message: the plain title and link, saying the template failed, with `renderError` set, so a
+ * page is never lost to a template.
+ */
+export function renderMessage(templates: SlackTemplates, message: CompiledMessage, scope: object, plain: PlainMessage): RenderedMessage & { renderError?: string } {
+  let output: string;
+  try {
+    output = String(templates.liquid.renderSync(message.template, scope));
+  } catch (error) {
+    const reason = (error as Error).message;
+    const note = `_${escapeMrkdwn(templates.file)} could not be rendered for this message (${escapeMrkdwn(truncateText(reason, 300))}); this is pulsebridge's plain message._`;
+    const link = plain.url === undefined ? '' : `\n<${plain.url}|Open in pulsebridge>`;
+    return {
+      text: truncateText(escapeMrkdwn(plain.title), SLACK_LIMITS.text),
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: truncateText(plain.title || ' ', SLACK_LIMITS.headerText), emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: truncateText(`${note}${link}`, SLACK_LIMITS.sectionText) } },
+      ],
+      renderError: reason,
+    };
+  }
+  const parts = output.split(PART_SEPARATOR).map((part) => part.trim());
   let at = 0;
   const next = () => parts[at++] ?? '';
   const text = next();
@@ -149,6 +176,11 @@ export function renderMessage(templates: SlackTemplates, message: CompiledMessag
   return { text: truncateText(text, SLACK_LIMITS.text), blocks };
 }
 
-export function renderThreadReply(templates: SlackTemplates, scope: object): string {
-  return truncateText(renderText(templates.liquid, templates.threadReply, scope), SLACK_LIMITS.text);
+/** The thread reply; when its template cannot be rendered, the changes as plain text. */
+export function renderThreadReply(templates: SlackTemplates, scope: { changes: string }): string {
+  try {
+    return truncateText(renderText(templates.liquid, templates.threadReply, scope), SLACK_LIMITS.text);
+  } catch {
+    return truncateText(escapeMrkdwn(scope.changes), SLACK_LIMITS.text);
+  }
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { escapeMrkdwn, truncateText } from './mrkdwn.js';
-import { compileSlackTemplates, loadSlackTemplates, renderMessage, SlackTemplateError } from './message-templates.js';
+import { compileSlackTemplates, loadSlackTemplates, renderMessage, renderThreadReply, SlackTemplateError } from './message-templates.js';
 
 const CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config');
 
@@ -32,7 +32,7 @@ describe('message templates', () => {
       incident: { status_label: 'Triggered', status: 'triggered', severity: 'high', title: `Release failed: ${hostile} ${'x'.repeat(400)}`, app_name: 'shop', alert_count: 1, number: 3, url: 'http://pb/incidents/1' },
       services: 'checkout',
       suspect: { summary: `[Heroku][Release] ${hostile}`, version: 'v42', commit_sha: '1a2b3c4d', actor_email: 'alice@example.com', minutes_before: 4 },
-    });
+    }, { title: 'plain' });
     const json = JSON.stringify(incident);
     expect(json).not.toContain('<!channel>');
     expect(json).not.toContain('<https://evil.example');
@@ -41,7 +41,7 @@ describe('message templates', () => {
     expect((incident.blocks[0] as any).text.text.length).toBeLessThanOrEqual(150);
     expect(json).toContain('v42 by alice@example.com (1a2b3c4), 4 min before');
     for (const kind of ['build', 'release', 'deploy'] as const) {
-      const pulse = renderMessage(templates, templates.pulse[kind], { pulse: { summary: `[Heroku] ${hostile}`, data: { git_log: hostile, head: 'abc' }, commit_sha: 'abcdef123', app_name: 'shop', version: 'v1', status: 'succeeded' }, services: '' });
+      const pulse = renderMessage(templates, templates.pulse[kind], { pulse: { summary: `[Heroku] ${hostile}`, data: { git_log: hostile, head: 'abc' }, commit_sha: 'abcdef123', app_name: 'shop', version: 'v1', status: 'succeeded' }, services: '' }, { title: 'plain' });
       expect(JSON.stringify(pulse)).not.toContain('<!channel>');
     }
   });
@@ -54,7 +54,7 @@ describe('message templates', () => {
     ].join('\n');
     const templates = compileSlackTemplates(source, 'slack.yaml');
     // A NUL in a value (never stored by PostgreSQL, but possible in a scope) cannot shift texts.
-    const message = renderMessage(templates, templates.incident, { a: 'x\u0000y', b: '  spaced  ' });
+    const message = renderMessage(templates, templates.incident, { a: 'x\u0000y', b: '  spaced  ' }, { title: 'plain' });
     expect(message).toEqual({
       text: 'T xy',
       blocks: [
@@ -64,6 +64,21 @@ describe('message templates', () => {
         { type: 'context', elements: [{ type: 'mrkdwn', text: 'C' }] },
       ],
     });
+  });
+
+  it('a template that fails with this message’s values still posts the plain title and link, escaped, saying so', () => {
+    const source = [
+      'incident: {text: "T {{ a }}", header: "{% for i in (1..100000000) %}{{ i }}{% endfor %}"}',
+      'thread_reply: {text: "{% for i in (1..100000000) %}{{ i }}{% endfor %}{{ changes }}"}',
+      'pulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}',
+    ].join('\n');
+    const templates = compileSlackTemplates(source, 'slack.yaml');
+    const message = renderMessage(templates, templates.incident, { a: 'x' }, { title: 'Dyno <!channel> & web.1 crashed', url: 'https://pb.example/incidents/1' });
+    expect(message.renderError).toMatch(/limit/);
+    expect(message.text).toBe('Dyno &lt;!channel&gt; &amp; web.1 crashed');
+    expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Dyno <!channel> & web.1 crashed', emoji: true } });
+    expect(message.blocks[1]).toMatchObject({ type: 'section', text: { type: 'mrkdwn', text: expect.stringMatching(/^_slack\.yaml could not be rendered for this message \(.*limit.*\); this is pulsebridge's plain message\._\n<https:\/\/pb\.example\/incidents\/1\|Open in pulsebridge>$/) } });
+    expect(renderThreadReply(templates, { changes: 'Acknowledged by <@U1>' })).toBe('Acknowledged by &lt;@U1&gt;');
   });
 
   it.each([
