@@ -151,6 +151,29 @@ describe('Slack interactions', () => {
     expect((await timeline(incidentId)).filter((kind: string) => kind === 'resolved')).toHaveLength(1);
   });
 
+  it('a Slack retry that arrives while the first request is still being acted on gets 503, then acts if that request failed', async () => {
+    stack.startWorker();
+    const id = randomUUID();
+    const crash = { id, data: { app: { name: 'replayed-app' }, name: 'worker.7', state: 'crashed', management: 'formation', exit_status: 1 }, created_at: new Date().toISOString(), webhook_metadata: { event: { id, include: 'dyno' } } };
+    expect((await postWebhook(stack, integration.id, JSON.stringify(crash), { secret: integration.secret })).status).toBe(202);
+    const incidentId = await waitFor(async () => (await stack.sql("SELECT id FROM incidents WHERE dedup_key LIKE '%worker.7%'"))[0]?.id as string | undefined, { what: 'the incident' });
+    const acknowledge = signed('incident_acknowledge', incidentId);
+    const key = `${stack.config.queuePrefix}:slack-request:${acknowledge.headers['x-slack-signature']}`;
+    // Another API process has taken the request and is still acting on it.
+    await stack.runtime.redis.set(key, 'pending', 'EX', 300);
+    const early = await send(acknowledge, { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' });
+    expect(early.status).toBe(503);
+    expect(((await early.json()) as { error: unknown }).error).toMatchObject({ code: 'in_progress' });
+    expect((await stack.call('GET', `/api/v1/incidents/${incidentId}`)).body.status).toBe('triggered');
+    // That process failed (a 5xx forgets the request): the next retry acts, once.
+    await stack.runtime.redis.del(key);
+    expect((await send(acknowledge, { 'x-slack-retry-num': '2', 'x-slack-retry-reason': 'http_error' })).status).toBe(200);
+    expect((await stack.call('GET', `/api/v1/incidents/${incidentId}`)).body.status).toBe('acknowledged');
+    await waitFor(async () => (await stack.runtime.redis.get(key)) === 'done' || undefined, { what: 'the request recorded as done' });
+    expect((await send(acknowledge, { 'x-slack-retry-num': '3' })).status).toBe(200);
+    expect((await timeline(incidentId)).filter((kind: string) => kind === 'acknowledged')).toHaveLength(1);
+  });
+
   it('remembers a signature in Redis only as long as it could pass the five-minute check', async () => {
     const request = signed('incident_acknowledge', randomUUID(), Math.floor(Date.now() / 1000) - 240);
     expect((await send(request)).status).toBe(200);

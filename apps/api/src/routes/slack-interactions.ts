@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { isUuid } from '../ids.js';
-import { SLACK_MAX_SKEW_SECONDS, rememberSlackRequest } from './remember-slack-request.js';
+import { SLACK_MAX_SKEW_SECONDS, rememberSlackRequest, settleSlackRequest, type SlackRequestSighting } from './remember-slack-request.js';
 
 /** `X-Slack-Signature` = `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`). */
 export function verifySlackSignature(secret: string, timestamp: string | undefined, body: Buffer, signature: string | undefined, nowSeconds = Date.now() / 1000): boolean {
@@ -34,7 +34,9 @@ const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledg
  * process) for as long as it could pass the five-minute check. A repeat is refused with 409,
  * except one carrying `X-Slack-Retry-Num` (Slack retrying a request we were slow to answer),
  * which gets 200 and does nothing again. That header is not signed, so it can only ever turn
- * a refusal into a no-op. A request that ends in a 5xx is forgotten, so Slack's retry acts.
+ * a refusal into a no-op; a retry that arrives while the first request is still being acted on
+ * gets 503, so Slack tries again once the outcome is known. A request that ends in a 5xx is
+ * forgotten, so Slack's next retry acts.
  */
 export function registerSlackInteractions(
   router: Router,
@@ -48,19 +50,21 @@ export function registerSlackInteractions(
       return fail(401, 'bad_signature', 'X-Slack-Signature is missing, wrong or too old');
     }
     const seen = `${deps.keyPrefix}:slack-request:${req.header('x-slack-signature')}`;
-    let first: boolean;
+    let sighting: SlackRequestSighting;
     try {
-      first = await rememberSlackRequest(deps.redis, seen, Number(req.header('x-slack-request-timestamp')));
+      sighting = await rememberSlackRequest(deps.redis, seen, Number(req.header('x-slack-request-timestamp')));
     } catch {
       // Without Redis a replay cannot be told from a new click: refuse rather than act twice.
       return fail(503, 'unavailable', 'Redis is unreachable; try again');
     }
-    if (!first) {
-      if (req.header('x-slack-retry-num') !== undefined) return res.status(200).end();
-      return fail(409, 'replayed', 'this signed request was received before');
+    if (sighting !== 'first') {
+      if (req.header('x-slack-retry-num') === undefined) return fail(409, 'replayed', 'this signed request was received before');
+      // A retry of a request still being acted on: its outcome is not known yet, so Slack should try again later.
+      if (sighting === 'pending') return fail(503, 'in_progress', 'this request is still being acted on; try again');
+      return res.status(200).end();
     }
     res.on('finish', () => {
-      if (res.statusCode >= 500) deps.redis.del(seen).catch(() => undefined);
+      settleSlackRequest(deps.redis, seen, res.statusCode).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not record the outcome of a Slack request'));
     });
     let json: unknown;
     try {
