@@ -41,7 +41,9 @@ export function canConnect(target, timeoutMs = 2000) {
  * Signals from the terminal reach only the launcher, which decides what the child gets.
  */
 export function start(command, args, env = process.env) {
-  return spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env, detached: true });
+  // The IPC channel closes when this process ends however it ends (even SIGKILL): the child
+  // sees it disconnect and stops gracefully instead of holding its port.
+  return spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, detached: true });
 }
 
 /**

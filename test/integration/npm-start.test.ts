@@ -250,6 +250,23 @@ describe('npm start and signals', () => {
     await expectOneGracefulStop(started);
   }, 90_000);
 
+  it('a launcher killed outright (SIGKILL) leaves nothing running: the API and the worker stop gracefully and free their ports', async () => {
+    const started = await startPulsebridge();
+    const commandLine = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const launcher = descendants(started.child.pid!).find((pid) => commandLine(pid).includes('scripts/start.mjs'));
+    expect(launcher).toBeDefined();
+    process.kill(launcher!, 'SIGKILL');
+    await waitFor(async () => (!(await answers(started.port)) && !(await answers(started.workerPort))) || undefined, { timeoutMs: 30_000, what: 'both ports to close' });
+    const completed = () => started.output().split('\n').filter((line) => line.startsWith('{') && line.includes('"msg":"shutdown complete"')).length;
+    await waitFor(() => completed() === 2 || undefined, { timeoutMs: 30_000, what: 'both processes to log a graceful stop' });
+  }, 90_000);
+
   it('Ctrl-C at a terminal (SIGINT to the whole foreground process group) is one graceful stop', async () => {
     const started = await startPulsebridge();
     process.kill(-started.child.pid!, 'SIGINT');

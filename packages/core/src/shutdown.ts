@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 
 /**
- * Runs `stop` once on the first SIGTERM or SIGINT, raced against `timeoutMs`; exits 0 when
- * it finishes in time and 1 otherwise. A second signal exits at once.
+ * Runs `stop` once on the first SIGTERM or SIGINT (or when the launcher that started this
+ * process over IPC ends), raced against `timeoutMs`; exits 0 when it finishes in time and 1
+ * otherwise. A second signal exits at once.
  */
 export function handleShutdownSignals(options: { logger: Logger; timeoutMs: number; stop: () => Promise<void> }): void {
   let stopping = false;
@@ -31,4 +32,11 @@ export function handleShutdownSignals(options: { logger: Logger; timeoutMs: numb
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by `npm start`: its channel closes when the launcher ends, even when it is killed.
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.on('disconnect', () => {
+      if (!stopping) onSignal('SIGTERM');
+    });
+  }
 }
