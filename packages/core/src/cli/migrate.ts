@@ -3,7 +3,7 @@ import { exitOnConfigError } from '../boot.js';
 import { checkPostgres } from '../connectivity.js';
 import { defaultMigrationsDir, migrateDatabase } from '../db/migrate.js';
 
-/** `npm run migrate`: applies pending migrations to DATABASE_URL, creating the database if needed. */
+/** `npm run migrate`: applies pending migrations to DATABASE_URL, creating the database if needed, then the SQL functions whose file changed. */
 async function main(): Promise<void> {
   const databaseUrl = exitOnConfigError(() => loadMigrateConfig()).databaseUrl;
   const problem = await checkPostgres(databaseUrl, { createDatabase: true });
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
       ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
       : `database is up to date (${result.alreadyApplied.length} migration(s) applied)\n`,
   );
+  if (result.functions.length > 0) process.stdout.write(`re-created the SQL functions of ${result.functions.join(', ')}\n`);
 }
 
 main().catch((error: unknown) => {
