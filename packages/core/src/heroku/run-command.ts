@@ -1,9 +1,10 @@
 import { Context, type Liquid } from 'liquidjs';
 import { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS } from '../create-liquid.js';
-import { bindPlaceholders, describeBoundCommand, MARK_CLOSE, MARK_OPEN, PlaceholderError } from './shell-placeholders.js';
+import { randomBytes } from 'node:crypto';
+import { bindPlaceholders, describeBoundCommand, MARK_CLOSE, MARK_OPEN, PlaceholderError, valueMarker } from './shell-placeholders.js';
 
-/** The values each command render has output so far, by its context (see `renderCommand`). */
-const renderValues = new WeakMap<Context, string[]>();
+/** The values each command render has output so far and its marker nonce, by its context (see `renderCommand`). */
+const renderValues = new WeakMap<Context, { values: string[]; nonce: string }>();
 
 /**
  * Liquid for commands, which responders write: no files, the user-text limits, and no `raw`
@@ -15,13 +16,13 @@ export function createCommandLiquid(): Liquid {
     files: 'none',
     limits: TEMPLATE_LIMITS.userText,
     outputEscape(this: { context: Context }, value: unknown) {
-      const values = renderValues.get(this.context);
-      if (values === undefined) throw new Error('commands are rendered only through renderCommand');
+      const render = renderValues.get(this.context);
+      if (render === undefined) throw new Error('commands are rendered only through renderCommand');
       const text = value === null || value === undefined ? '' : String(value);
       // Kept aside rather than written, so counted here: LiquidJS counts no output.
       this.context.memoryLimit.use(text.length);
-      values.push(text);
-      return `${MARK_OPEN}${values.length - 1}${MARK_CLOSE}`;
+      render.values.push(text);
+      return valueMarker(render.nonce, render.values.length - 1);
     },
   });
   // `raw` would put a value into the command text.
@@ -66,18 +67,19 @@ export function renderCommand(liquid: Liquid, template: string, scope: object): 
     throw new CommandTemplateError('command is not a valid template: it contains a reserved character (U+E000 or U+E001)');
   }
   const values: string[] = [];
+  const nonce = randomBytes(8).toString('hex');
   let rendered: string;
   try {
     const parsed = liquid.parse(template);
     const context = new Context(scope, liquid.options);
-    renderValues.set(context, values);
+    renderValues.set(context, { values, nonce });
     rendered = String(liquid.renderSync(parsed, context)).trim();
   } catch (error) {
     throw new CommandTemplateError(`command is not a valid template: ${explain(error as Error)}`);
   }
   let bound: { command: string; env: Record<string, string> };
   try {
-    bound = bindPlaceholders(rendered, values, { maxValues: MAX_COMMAND_VALUES, maxChars: MAX_COMMAND_VALUE_CHARS });
+    bound = bindPlaceholders(rendered, values, nonce, { maxValues: MAX_COMMAND_VALUES, maxChars: MAX_COMMAND_VALUE_CHARS });
   } catch (error) {
     if (error instanceof PlaceholderError) throw new CommandTemplateError(`command is not a valid template: ${error.message}`);
     throw error;

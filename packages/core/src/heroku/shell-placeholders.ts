@@ -6,21 +6,35 @@
  *
  * A command with values must be written in a small subset of the shell, read here by a parser
  * that knows exactly where every quote, word and command starts (see `CommandParser`), so that no
- * reference can end up unquoted and no value can reach a place where bash evaluates text: simple
- * commands joined by `|`, `&&`, `||`, `;`, `&` and newlines; `if`/`while`/`until`/`for` loops;
- * words made of plain characters, `'single'` and `"double"` quotes, backslash escapes, `$NAME`,
- * `${NAME}` and `$(...)` (read by the same rules); redirections to written-out files; comments.
- * Everything else is refused, and so are commands and builtins that would read a value as code,
- * as a variable name or as an option that names one (eval, declare, read, test, printf -v, sh -c,
- * interpreters, ...). A command without values is passed on as written.
+ * reference can end up unquoted and no value can reach a place where the shell evaluates text:
+ * simple commands joined by `|`, `&&`, `||`, `;`, `&` and newlines; `if`, `while`, `until` and
+ * `for NAME in WORDS` blocks, properly nested; words made of plain characters, `'single'` and
+ * `"double"` quotes, backslash escapes, `$NAME`, `${NAME}` and `"$(...)"` (read by the same
+ * rules); redirections to written-out files; comments. Everything else is refused, and so are:
+ * commands and builtins that would read a value as code, as a variable name or as an option that
+ * names one (eval, declare, read, test, printf -v, sh -c, interpreters, ...); any way for a value
+ * to reach a named variable (assignments, loops over values, `$PB_n` written by hand); and, for
+ * other programs, a value that starts with `-` at the start of an argument before a `--` (it
+ * would be an option). A command without values is passed on as written.
  */
 
-/** Brackets a value's index in a rendered command (Private Use characters, refused in templates). */
+/**
+ * Brackets a value's index in a rendered command (Private Use characters, refused in templates).
+ * Each render has its own nonce in its markers, so text that only looks like a marker (a value
+ * holding these characters, or made by a filter) never stands for another value.
+ */
 export const MARK_OPEN = '\uE000';
 export const MARK_CLOSE = '\uE001';
-const MARK = /\uE000(\d+)\uE001/g;
-const MARK_AT = /^\uE000(\d+)\uE001/;
 const STRAY_MARK = /[\uE000\uE001]/g;
+
+/** The marker of value `index` in a render with `nonce`. */
+export function valueMarker(nonce: string, index: number): string {
+  return `${MARK_OPEN}${index}.${nonce}${MARK_CLOSE}`;
+}
+
+function markerPattern(nonce: string, flags: string): RegExp {
+  return new RegExp(`\\uE000(\\d+)\\.${nonce}\\uE001`, flags);
+}
 
 export const ENV_PREFIX = 'PB_';
 
@@ -35,11 +49,6 @@ const ALLOWED =
   'a command with values may use: simple commands joined by |, &&, ||, ; and newlines; if, while, until and for loops; ' +
   "words, 'single' and \"double\" quotes, $NAME, ${NAME} and $(...); redirections to files written out; # comments. " +
   'Values may be arguments: bare, inside a word or inside quotes';
-
-/** Bash's reserved words that start or continue a compound command the parser follows. */
-const KEYWORDS_THEN_COMMAND = new Set(['if', 'then', 'elif', 'else', 'while', 'until', 'do', '!']);
-const KEYWORDS_ENDING = new Set(['fi', 'done']);
-const KEYWORDS_REFUSED = new Set(['case', 'esac', 'select', 'function', 'coproc', 'in', 'time']);
 
 /** Builtins that treat their arguments as plain data: values may be their arguments. */
 const BUILTINS_SAFE = new Set(['echo', 'cd', 'pwd', 'true', 'false', ':']);
@@ -56,21 +65,6 @@ const BUILTINS_REFUSED = new Set([
   'unalias', 'unset',
 ]);
 
-/**
- * Programs that run their arguments (or their input) as code or as another command: shells,
- * wrappers that run a command line, interpreters and tools with a language of their own. Refused
- * wherever they appear as a written-out word in a command with values (so `find -exec sh`,
- * `bundle exec ruby -e` and `heroku run bash` are refused as well as `sh -c`). Compared by base
- * name, without a trailing version (`/usr/bin/python3.11` is `python`).
- */
-const RUNS_CODE = new Set([
-  'sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish', 'busybox',
-  'su', 'sudo', 'doas', 'runuser', 'ssh', 'script', 'watch', 'xargs', 'parallel', 'env', 'nohup', 'timeout', 'nice',
-  'ionice', 'setsid', 'stdbuf', 'chroot', 'flock', 'strace', 'unbuffer', 'expect',
-  'perl', 'python', 'ruby', 'irb', 'pry', 'ipython', 'node', 'nodejs', 'deno', 'bun', 'php', 'lua', 'tclsh', 'jshell',
-  'Rscript', 'julia', 'elixir', 'iex', 'erl', 'awk', 'gawk', 'mawk', 'nawk', 'sed', 'dc', 'm4',
-  'psql', 'mysql', 'sqlite', 'mongosh', 'mongo', 'redis-cli', 'rails', 'rake', 'runner', 'manage.py',
-]);
 /** How each bash builtin is treated in a command with values (`printf` needs a written-out format first). */
 export const BASH_BUILTIN_CLASSES = {
   safe: BUILTINS_SAFE,
@@ -79,8 +73,32 @@ export const BASH_BUILTIN_CLASSES = {
   formatFirst: new Set(['printf']),
 } as const;
 
+/** `set` options a command with values may use: errors and unset variables stop it, pipelines fail. */
+const SET_OPTIONS = /^(?:[-+][eu]+|[-+]o|pipefail|errexit|nounset)$/;
+
+/**
+ * Programs that run their arguments or their input as code or as another command: shells,
+ * wrappers that run a command line, interpreters, editors and tools with a shell escape.
+ * Refused wherever they appear as a written-out word in a command with values (so `find -exec
+ * sh`, `bundle exec ruby -e` and `heroku run bash` are refused as well as `sh -c`). Compared by
+ * base name, without a trailing version (`/usr/bin/python3.11` is `python`). No list can name
+ * every such program: this one names the common ones.
+ */
+const RUNS_CODE = new Set([
+  'sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'csh', 'tcsh', 'fish', 'elvish', 'nu', 'xonsh', 'pwsh', 'busybox',
+  'su', 'sudo', 'doas', 'pkexec', 'runuser', 'sg', 'newgrp', 'ssh', 'ssh-agent', 'script', 'screen', 'tmux', 'watch', 'xargs', 'parallel',
+  'env', 'nohup', 'timeout', 'time', 'nice', 'ionice', 'chrt', 'taskset', 'setarch', 'setsid', 'stdbuf', 'unbuffer', 'prlimit', 'unshare',
+  'nsenter', 'chroot', 'flock', 'strace', 'ltrace', 'valgrind', 'gdb', 'lldb', 'firejail', 'bwrap', 'systemd-run', 'xvfb-run', 'run-parts',
+  'at', 'batch', 'crontab', 'expect', 'socat', 'mail', 'mailx',
+  'perl', 'python', 'ruby', 'irb', 'pry', 'ipython', 'node', 'nodejs', 'deno', 'bun', 'php', 'lua', 'luajit', 'tclsh', 'wish', 'jshell',
+  'Rscript', 'julia', 'elixir', 'iex', 'erl', 'awk', 'gawk', 'mawk', 'nawk', 'sed', 'dc', 'm4', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs',
+  'make', 'gmake', 'npx', 'npm', 'yarn', 'pnpm', 'bundle', 'heroku', 'foreman', 'honcho', 'docker', 'podman', 'kubectl',
+  'psql', 'mysql', 'sqlite', 'mongosh', 'mongo', 'redis-cli', 'rails', 'rake', 'runner', 'manage.py',
+]);
 /** `find` runs a command with these. */
 const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
+/** Bash variables that run code or change how commands are found: never a loop variable. */
+const LOWERCASE_SPECIALS = new Set(['histchars', 'auto_resume']);
 
 /** Characters a word may hold outside quotes. */
 const PLAIN = /[A-Za-z0-9_@%+=:,./~^*?!#-]/;
@@ -95,10 +113,17 @@ interface Word {
   /** The word's text after quote removal, or null when it holds a value or an expansion. */
   literal: string | null;
   hasValue: boolean;
+  /** The value the word begins with (nothing before it), if any. */
+  leadingValue: number | null;
+  /** The word begins with `$(...)` (in double quotes), whose output is not known here. */
+  leadingSubstitution: boolean;
+  /** The word holds a `$(...)`. */
+  hasSubstitution: boolean;
   /** Written with plain characters only (no quotes or escapes): only such a word can be a keyword. */
   plain: boolean;
-  /** Where the word starts in the rendered command. */
+  /** Where the word starts and ends in the rendered command. */
   start: number;
+  end: number;
 }
 
 interface SimpleCommand {
@@ -106,6 +131,9 @@ interface SimpleCommand {
   base: string;
   args: Word[];
 }
+
+type LoopHead = { state: 'name' } | { state: 'in-or-end' } | { state: 'words' };
+type Expansion = 'variable' | 'substitution' | 'literal';
 
 /**
  * Reads a rendered command with value markers by the grammar above and writes it out with each
@@ -115,11 +143,16 @@ interface SimpleCommand {
 class CommandParser {
   private i = 0;
   private out = '';
+  private readonly markerAt: RegExp;
 
   constructor(
     private readonly text: string,
+    nonce: string,
     private readonly variable: (index: number) => string,
-  ) {}
+    private readonly valueOf: (index: number) => string,
+  ) {
+    this.markerAt = markerPattern(nonce, 'y');
+  }
 
   parse(): string {
     this.list(false);
@@ -128,7 +161,7 @@ class CommandParser {
 
   private fail(what: string, at = this.i): never {
     const line = this.text.slice(0, at).split('\n').length;
-    const snippet = this.text.slice(at, at + 24).replace(MARK, '{{…}}').split('\n')[0] ?? '';
+    const snippet = this.text.slice(at, at + 400).replace(/\uE000\d+\.[0-9a-f]+\uE001/g, '{{…}}').slice(0, 24).split('\n')[0] ?? '';
     throw new PlaceholderError(`${what} is not allowed in a command with values (line ${line}, at ${JSON.stringify(snippet)}): ${ALLOWED}`);
   }
 
@@ -143,21 +176,33 @@ class CommandParser {
 
   /** The index of the value marker at the cursor, moving past it. */
   private marker(): number {
-    const match = MARK_AT.exec(this.text.slice(this.i, this.i + 24));
+    this.markerAt.lastIndex = this.i;
+    const match = this.markerAt.exec(this.text);
     if (!match) this.fail('a reserved character (U+E000 or U+E001)');
     this.i += match[0].length;
     return Number(match[1]);
   }
 
+  /** A backslash: refused before a newline (the shells join the lines before they read words), a value, a control character or the end. */
+  private checkBackslash(): void {
+    const next = this.at(1);
+    if (next === '\n') this.fail('a backslash at the end of a line (write the command on one line)');
+    if (next === '' || next === MARK_OPEN || CONTROL.test(next)) this.fail('a backslash before a value, a control character or the end');
+  }
+
   /** A list of commands, up to the end of the text or, inside `$(`, to its `)`. */
   private list(inSubstitution: boolean): void {
+    const start = this.i;
     let expectCommand = true;
+    /** After `fi` or `done`: only a separator or a redirection may follow. */
+    let closed = false;
     let current: SimpleCommand | null = null;
-    let forLoop = false;
+    let loopHead: LoopHead | null = null;
+    const blocks: ('if' | 'loop')[] = [];
     const end = () => {
       if (current) this.checkCommand(current);
       current = null;
-      forLoop = false;
+      closed = false;
     };
     while (this.i < this.text.length) {
       const c = this.at();
@@ -166,65 +211,128 @@ class CommandParser {
         this.copy(1);
         continue;
       }
-      if (c === '\\' && next === '\n') {
-        this.copy(2);
-        continue;
-      }
       if (c === '#') {
         this.comment();
         continue;
       }
       if (c === ')') {
         if (!inSubstitution) this.fail('a ) without its (');
-        end();
-        return;
+        break;
       }
       if (c === '(') this.fail('( ) (subshells, functions and arrays)');
-      const redirect = /^(?:&>>?|\d*(?:>>|>&|>\||<>|<&|>|<))/.exec(this.text.slice(this.i, this.i + 12));
-      if (redirect) {
-        this.redirect(redirect[0]);
+      if (c === '&' && next === '>') this.fail('&> (bash reads it as a redirection, sh as & and >: write >file 2>&1)');
+      const redirect = /\d*(?:>>|>&|>\||<>|<&|>|<)/y;
+      redirect.lastIndex = this.i;
+      const operator = redirect.exec(this.text);
+      if (operator) {
+        if (loopHead !== null) this.fail('a redirection in a for loop head');
+        this.redirect(operator[0]);
         continue;
       }
       if (c === '\n' || c === ';' || c === '&' || c === '|') {
         if (c === ';' && next === ';') this.fail(';; (case)');
+        if (loopHead !== null && loopHead.state === 'name') this.fail('a for loop without its variable');
+        if (loopHead !== null && (c === '&' || c === '|')) this.fail(`${c} in a for loop head`);
         end();
+        loopHead = null;
         this.copy(c === next && c !== '\n' ? 2 : 1);
         expectCommand = true;
         continue;
       }
       const word = this.word();
-      if (forLoop) {
-        // `for NAME in words`: the name is written out; the words are data.
-        if (current === null) {
-          if (word.literal === null || !word.plain || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(word.literal)) this.fail('a for loop whose variable is not a plain name', word.start);
-          current = { name: 'for', base: 'for', args: [] };
+      if (loopHead !== null) {
+        // `for NAME [in WORDS]` up to its separator: the name is a plain lowercase name, the words are written out.
+        if (loopHead.state === 'name') {
+          if (!word.plain || word.literal === null || !/^[a-z_][a-z0-9_]*$/.test(word.literal) || LOWERCASE_SPECIALS.has(word.literal)) {
+            this.fail('a for loop whose variable is not a plain lowercase name', word.start);
+          }
+          loopHead = { state: 'in-or-end' };
+        } else if (loopHead.state === 'in-or-end') {
+          if (!word.plain || word.literal !== 'in') this.fail('a for loop without "in WORDS;" after its variable', word.start);
+          loopHead = { state: 'words' };
+        } else if (word.hasValue) {
+          this.fail('a value in a for loop\'s words (its variable would carry the value where it cannot be checked)', word.start);
         }
         continue;
       }
+      if (closed) this.fail('a word after fi or done', word.start);
       if (!expectCommand) {
         current?.args.push(word);
         continue;
       }
       if (word.hasValue || word.literal === null) this.fail('a command name that is not written out (from a value, a variable or $(...))', word.start);
       const name = word.literal;
-      if (word.plain && KEYWORDS_THEN_COMMAND.has(name)) continue;
-      if (word.plain && KEYWORDS_ENDING.has(name)) {
-        expectCommand = false;
-        continue;
+      if (word.plain) {
+        const keyword = this.keyword(name, blocks, word);
+        if (keyword === 'command') continue;
+        if (keyword === 'closed') {
+          expectCommand = false;
+          closed = true;
+          continue;
+        }
+        if (keyword === 'for') {
+          blocks.push('loop');
+          loopHead = { state: 'name' };
+          expectCommand = false;
+          continue;
+        }
       }
-      if (word.plain && name === 'for') {
-        forLoop = true;
-        expectCommand = false;
-        continue;
-      }
-      if (word.plain && KEYWORDS_REFUSED.has(name)) this.fail(name, word.start);
-      if (/^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(this.text.slice(word.start, word.start + 256))) this.fail('a variable assignment', word.start);
+      if (/^[A-Za-z_][A-Za-z0-9_]*(?:\[|\+?=)/.test(this.text.slice(word.start, word.end))) this.fail('a variable assignment', word.start);
+      if (/[*?]/.test(name)) this.fail('a command name with * or ? (a pattern could name any program)', word.start);
       current = { name, base: commandBase(name), args: [] };
       this.checkName(current, word);
       expectCommand = false;
     }
-    if (inSubstitution) this.fail('a $( without its )');
+    if (loopHead !== null) this.fail('a for loop without do');
+    if (blocks.length > 0) this.fail(`an ${blocks[blocks.length - 1] === 'if' ? 'if without its fi' : 'loop without its done'}`, start);
+    if (inSubstitution && this.at() !== ')') this.fail('a $( without its )');
     end();
+  }
+
+  /**
+   * What a plain command word that is a reserved word does: `command` (the next word is a
+   * command again), `closed` (fi, done), `for`, or `none` (not a keyword). Blocks must nest.
+   */
+  private keyword(name: string, blocks: ('if' | 'loop')[], word: Word): 'command' | 'closed' | 'for' | 'none' {
+    const top = blocks[blocks.length - 1];
+    switch (name) {
+      case 'if':
+        blocks.push('if');
+        return 'command';
+      case 'while':
+      case 'until':
+        blocks.push('loop');
+        return 'command';
+      case 'then':
+      case 'elif':
+      case 'else':
+        if (top !== 'if') this.fail(`${name} outside an if`, word.start);
+        return 'command';
+      case 'do':
+        if (top !== 'loop') this.fail('do outside a loop', word.start);
+        return 'command';
+      case '!':
+        return 'command';
+      case 'fi':
+      case 'done':
+        if (top !== (name === 'fi' ? 'if' : 'loop')) this.fail(`${name} without its ${name === 'fi' ? 'if' : 'loop'}`, word.start);
+        blocks.pop();
+        return 'closed';
+      case 'for':
+        return 'for';
+      case 'case':
+      case 'esac':
+      case 'select':
+      case 'function':
+      case 'coproc':
+      case 'in':
+      case 'time':
+      case '{':
+      case '}':
+        return this.fail(name, word.start);
+      default:
+        return 'none';
+    }
   }
 
   private checkName(command: SimpleCommand, word: Word): void {
@@ -239,11 +347,21 @@ class CommandParser {
   /** Checks what depends on a whole simple command, once its arguments are read. */
   private checkCommand(command: SimpleCommand): void {
     const { name, base, args } = command;
+    const builtin = !name.includes('/') && (BUILTINS_SAFE.has(name) || BUILTINS_WITHOUT_VALUES.has(name) || name === 'printf');
+    let options = true;
     for (const arg of args) {
-      if (arg.literal === null) continue;
-      const argBase = commandBase(arg.literal);
-      if (RUNS_CODE.has(argBase)) this.fail(`${arg.literal} as an argument (a command that runs its arguments as code)`, arg.start);
-      if (base === 'find' && FIND_EXEC.has(arg.literal)) this.fail(`find ${arg.literal} (it runs a command)`, arg.start);
+      if (arg.literal !== null && runsCode(arg.literal)) this.fail(`${arg.literal} as an argument (a command that runs its arguments as code)`, arg.start);
+      if (base === 'find' && arg.literal !== null && FIND_EXEC.has(arg.literal)) this.fail(`find ${arg.literal} (it runs a command)`, arg.start);
+      if (builtin || !options) continue;
+      if (arg.literal === '--') {
+        options = false;
+        continue;
+      }
+      // A program reads an argument that starts with - as an option (tar --to-command=...), before a --.
+      if (arg.leadingValue !== null && this.valueOf(arg.leadingValue).startsWith('-')) {
+        this.fail(`a value that starts with "-" at the start of an argument of ${name} (it would be read as an option; put -- before the values)`, arg.start);
+      }
+      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with $(...) (it could be read as an option; put -- before it)`, arg.start);
     }
     if (base === 'printf') {
       const first = args[0];
@@ -252,8 +370,12 @@ class CommandParser {
       }
     }
     if (!name.includes('/') && BUILTINS_WITHOUT_VALUES.has(name)) {
-      const withValue = args.find((arg) => arg.hasValue);
-      if (withValue) this.fail(`a value as an argument of ${name}`, withValue.start);
+      const withValue = args.find((arg) => arg.hasValue || arg.hasSubstitution);
+      if (withValue) this.fail(`a value or $(...) as an argument of ${name}`, withValue.start);
+      if (name === 'set') {
+        const option = args.find((arg) => arg.literal === null || !SET_OPTIONS.test(arg.literal));
+        if (option) this.fail('set with options other than -e, -u and -o pipefail/errexit/nounset', option.start);
+      }
     }
   }
 
@@ -265,54 +387,66 @@ class CommandParser {
   }
 
   private redirect(operator: string): void {
-    if (this.text.startsWith('<<', this.i)) this.fail('a heredoc or here-string (<<)');
-    this.copy(operator.length);
-    const c = this.at();
-    if (c === '(') this.fail('process substitution');
-    if (operator.endsWith('&') && /[\d-]/.test(c)) {
-      while (/[\d-]/.test(this.at())) this.copy(1);
-      return;
-    }
-    while (this.at() === ' ' || this.at() === '\t') this.copy(1);
     const start = this.i;
+    if (operator.endsWith('<') && this.text[this.i + operator.length] === '<') this.fail('a heredoc or here-string (<<)');
+    this.copy(operator.length);
+    if (this.at() === '(') this.fail('process substitution');
+    while (this.at() === ' ' || this.at() === '\t') this.copy(1);
     if (this.i >= this.text.length || METACHAR.test(this.at())) this.fail('a redirection without a file', start);
     const target = this.word();
-    if (target.hasValue || target.literal === null) this.fail('a redirection to a file that is not written out', start);
+    if (target.hasValue || target.literal === null || target.literal === '') this.fail('a redirection to a file that is not written out', start);
+    // After >& or <&, a file descriptor or - (bash would read any other word as a file).
+    if (operator.endsWith('&') && !/^(?:\d+|-)$/.test(target.literal)) this.fail(`${operator} followed by something other than a file descriptor or -`, start);
   }
 
   /** One word: plain characters, quotes, escapes, expansions and values, up to a blank or an operator. */
   private word(): Word {
-    const word: Word = { literal: '', hasValue: false, plain: true, start: this.i };
+    const word: Word = { literal: '', hasValue: false, leadingValue: null, leadingSubstitution: false, hasSubstitution: false, plain: true, start: this.i, end: this.i };
+    /** Nothing of the word's text has been read yet (empty quotes aside). */
+    let empty = true;
     const append = (text: string) => {
+      if (text !== '') empty = false;
       if (word.literal !== null) word.literal += text;
+    };
+    const value = (index: number) => {
+      if (empty) word.leadingValue = index;
+      empty = false;
+      word.hasValue = true;
+      word.literal = null;
+    };
+    const expansion = (kind: Expansion) => {
+      if (kind === 'literal') return append('$');
+      if (kind === 'substitution') {
+        if (empty) word.leadingSubstitution = true;
+        word.hasSubstitution = true;
+      }
+      empty = false;
+      word.literal = null;
     };
     while (this.i < this.text.length) {
       const c = this.at();
       if (METACHAR.test(c)) break;
       if (c === MARK_OPEN) {
-        this.out += `"\${${this.variable(this.marker())}}"`;
-        word.hasValue = true;
-        word.literal = null;
+        const index = this.marker();
+        this.out += `"\${${this.variable(index)}}"`;
+        value(index);
         word.plain = false;
       } else if (c === "'") {
         word.plain = false;
-        this.singleQuoted(word);
+        this.singleQuoted(append, value);
       } else if (c === '"') {
         word.plain = false;
-        this.doubleQuoted(word);
+        this.doubleQuoted(append, value, expansion);
       } else if (c === '$') {
         word.plain = false;
-        word.literal = null;
-        this.dollar(false);
+        // Unquoted, the shell splits the output into words and expands patterns in them: values could become options or files.
+        if (this.at(1) === '(' && this.at(2) !== '(') this.fail('$(...) outside double quotes (write "$(...)")');
+        expansion(this.dollar(false));
       } else if (c === '\\') {
         word.plain = false;
-        const next = this.at(1);
-        if (next === '' || next === MARK_OPEN || CONTROL.test(next)) this.fail('a backslash before a value, a control character or the end');
-        if (next === '\n') this.copy(2);
-        else {
-          append(next);
-          this.copy(2);
-        }
+        this.checkBackslash();
+        append(this.at(1));
+        this.copy(2);
       } else if (c === '`') {
         this.fail('backticks (write $(...) instead)');
       } else if (c === '{' || c === '}' || c === '[' || c === ']') {
@@ -326,10 +460,11 @@ class CommandParser {
         this.fail(`${JSON.stringify(c)} outside quotes`);
       }
     }
+    word.end = this.i;
     return word;
   }
 
-  private singleQuoted(word: Word): void {
+  private singleQuoted(append: (text: string) => void, value: (index: number) => void): void {
     const start = this.i;
     this.copy(1);
     for (;;) {
@@ -341,18 +476,18 @@ class CommandParser {
       }
       if (c === MARK_OPEN) {
         // Close the quote, reference the value in double quotes, open it again.
-        this.out += `'"\${${this.variable(this.marker())}}"'`;
-        word.hasValue = true;
-        word.literal = null;
+        const index = this.marker();
+        this.out += `'"\${${this.variable(index)}}"'`;
+        value(index);
         continue;
       }
       if (CONTROL.test(c)) this.fail('a control character');
-      if (word.literal !== null) word.literal += c;
+      append(c);
       this.copy(1);
     }
   }
 
-  private doubleQuoted(word: Word): void {
+  private doubleQuoted(append: (text: string) => void, value: (index: number) => void, expansion: (kind: Expansion) => void): void {
     const start = this.i;
     this.copy(1);
     for (;;) {
@@ -363,59 +498,58 @@ class CommandParser {
         return;
       }
       if (c === MARK_OPEN) {
-        this.out += `\${${this.variable(this.marker())}}`;
-        word.hasValue = true;
-        word.literal = null;
+        const index = this.marker();
+        this.out += `\${${this.variable(index)}}`;
+        value(index);
       } else if (c === '\\') {
+        this.checkBackslash();
         const next = this.at(1);
-        if (next === '' || next === MARK_OPEN || CONTROL.test(next)) this.fail('a backslash before a value, a control character or the end');
-        if (word.literal !== null && next !== '\n') word.literal += '"\\$`'.includes(next) ? next : `\\${next}`;
+        append('"\\$`'.includes(next) ? next : `\\${next}`);
         this.copy(2);
       } else if (c === '$') {
-        word.literal = null;
-        this.dollar(true);
+        expansion(this.dollar(true));
       } else if (c === '`') {
         this.fail('backticks (write $(...) instead)');
       } else if (CONTROL.test(c)) {
         this.fail('a control character');
       } else {
-        if (word.literal !== null) word.literal += c;
+        append(c);
         this.copy(1);
       }
     }
   }
 
-  /** `$NAME`, `${NAME}`, a special parameter, `$(...)`, or a `$` that stands for itself. */
-  private dollar(inDouble: boolean): void {
+  /**
+   * `$NAME` or `${NAME}` (no value can reach a named variable: loops over values, assignments,
+   * `read` and `$PB_n` are refused), a special parameter, `$(...)`, or a `$` that stands for itself.
+   */
+  private dollar(inDouble: boolean): Expansion {
     const rest = this.text.slice(this.i + 1, this.i + 258);
     const next = rest[0] ?? '';
-    const name = IDENTIFIER.exec(rest);
+    const name = IDENTIFIER.exec(rest) ?? /^\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(rest);
     if (name) {
+      const variable = name[1] ?? name[0];
+      if (variable.startsWith(ENV_PREFIX)) this.fail(`$${variable} (write {{ ... }} for a value; pulsebridge names the variables)`);
       this.copy(1 + name[0].length);
-      return;
+      return 'variable';
     }
-    if (next === '{') {
-      const braced = /^\{[A-Za-z_][A-Za-z0-9_]*\}/.exec(rest);
-      if (!braced) this.fail('${...} other than ${NAME} (offsets, subscripts, indirection and patterns)');
-      this.copy(1 + braced[0].length);
-      return;
-    }
+    if (next === '{') this.fail('${...} other than ${NAME} (offsets, subscripts, indirection and patterns)');
     if (/^[?$#!@*0-9-]/.test(next)) {
       this.copy(2);
-      return;
+      return 'variable';
     }
     if (next === '(') {
       if (rest[1] === '(') this.fail('shell arithmetic ($(( )))');
       this.copy(2);
       this.list(true);
       this.copy(1);
-      return;
+      return 'substitution';
     }
     if (next === '[') this.fail('shell arithmetic ($[ ])');
     // A `$` before a blank, the end of the word or the closing quote is a plain `$`.
     if (next === '' || next === ' ' || next === '\t' || next === '\n' || (inDouble ? next === '"' : METACHAR.test(next))) {
       this.copy(1);
-      return;
+      return 'literal';
     }
     this.fail(`$${next === MARK_OPEN ? '{{…}}' : next} (only $NAME, \${NAME} and $(...) may follow a $)`);
   }
@@ -428,25 +562,37 @@ function commandBase(name: string): string {
   return unversioned === '' || unversioned.endsWith('.') ? base : unversioned;
 }
 
+/** Whether a written-out word names, or is a pattern that could name, a program that runs code. */
+function runsCode(word: string): boolean {
+  const base = commandBase(word);
+  if (RUNS_CODE.has(base)) return true;
+  if (!/[*?]/.test(word)) return false;
+  const tail = word.slice(word.lastIndexOf('/') + 1);
+  const pattern = new RegExp(`^${tail.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return [...RUNS_CODE].some((program) => pattern.test(program) || pattern.test(`${program}3`));
+}
+
 /**
  * Replaces the value markers of a rendered command by variable references; `values[i]` is the
- * value of marker i. Equal values share one variable. Markers inside a value (a `capture` that
- * is output again) become the value they stand for. A command with values must follow the
- * grammar described at the top of this file.
+ * value of marker i of the render with `nonce`. Equal values share one variable. Markers inside
+ * a value (a `capture` that is output again) become the value they stand for. A command with
+ * values must follow the grammar described at the top of this file.
  */
 export function bindPlaceholders(
   rendered: string,
   values: readonly string[],
+  nonce: string,
   limits: { maxValues: number; maxChars: number },
 ): { command: string; env: Record<string, string> } {
   if (values.length === 0) return { command: rendered, env: {} };
   const tooMuch = (what: string) =>
     new PlaceholderError(`it exceeds the limits for commands (${what}; at most ${limits.maxValues} distinct values of ${limits.maxChars} characters in all)`);
   const resolved: string[] = [];
+  const marks = markerPattern(nonce, 'g');
   for (const value of values) {
     // Checked as they grow: captures output again can double a value at each step.
     let length = 0;
-    const inner = value.replace(MARK, (_, index: string) => {
+    const inner = value.replace(marks, (_, index: string) => {
       const part = resolved[Number(index)] ?? '';
       length += part.length;
       if (length > limits.maxChars) throw tooMuch(`a value over ${limits.maxChars} characters`);
@@ -471,7 +617,8 @@ export function bindPlaceholders(
     }
     return name;
   };
-  return { command: new CommandParser(rendered, variable).parse(), env };
+  const command = new CommandParser(rendered, nonce, variable, (index) => resolved[index] ?? '').parse();
+  return { command, env };
 }
 
 /**
