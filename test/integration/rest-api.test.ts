@@ -206,6 +206,14 @@ describe('OpenAPI, health and metrics', () => {
     expect(schema.required).toContain('name');
     expect(Object.keys(schema.properties)).toEqual(['name', 'herokuAppNames', 'slackChannels', 'postPulses']);
     expect(doc.paths['/api/v1/events'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['status', 'resource', 'limit', 'cursor']));
+    // The endpoints that take no bearer token are described too, with the authentication they use.
+    const webhook = doc.paths['/webhooks/heroku/{integrationId}'].post;
+    expect(webhook.security).toEqual([{ herokuSignature: [] }]);
+    expect(Object.keys(webhook.responses).sort()).toEqual(['202', '400', '401', '404', '413', '503']);
+    expect(doc.components.securitySchemes.herokuSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'Heroku-Webhook-Hmac-SHA256' });
+    expect(doc.paths['/heroku/resources/{resourceId}/events'].post.security).toEqual([{ addonBasic: [] }]);
+    expect(Object.keys(doc.paths['/slack/interactions'].post.responses).sort()).toEqual(['200', '400', '401', '404', '409', '503']);
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect(doc.paths[path]?.get, path).toBeDefined();
   });
 
   it('/healthz, /readyz and /metrics', async () => {

@@ -101,7 +101,8 @@ afterAll(async () => {
 
 describe('REST roles, route by route', () => {
   it('every route of the app is classified, and the OpenAPI document declares the same role', () => {
-    const documented = Object.entries(openapi.paths).flatMap(([path, operations]) =>
+    // The document also describes the webhook, Slack and health endpoints, which take no bearer token.
+    const documented = Object.entries(openapi.paths).filter(([path]) => path.startsWith('/api/v1/')).flatMap(([path, operations]) =>
       Object.entries(operations).map(([method, operation]) => ({ key: `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`, role: operation['x-pulsebridge-role'] })),
     );
     const served = apiRoutes.map(keyOf);

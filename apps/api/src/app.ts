@@ -12,6 +12,7 @@ import { authenticate } from './http/auth.js';
 import { requestIdOf } from './http/request-guard.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
+import { describeOtherEndpoints } from './http/documented-endpoints.js';
 import { registerActionRunRoutes } from './routes/action-runs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });
 
+  describeOtherEndpoints(routes);
   const openapi = routes.document(deps.config.publicUrl);
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -60,6 +60,20 @@ export class RouteTable {
 
   constructor(private readonly router: Router) {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+    this.registry.registerComponent('securitySchemes', 'herokuSignature', {
+      type: 'apiKey',
+      in: 'header',
+      name: 'Heroku-Webhook-Hmac-SHA256',
+      description: 'base64(HMAC-SHA256(integration secret, raw body))',
+    });
+    this.registry.registerComponent('securitySchemes', 'addonBasic', { type: 'http', scheme: 'basic', description: 'ADDON_ID:ADDON_PASSWORD' });
+    this.registry.registerComponent('securitySchemes', 'slackSignature', {
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Slack-Signature',
+      description: 'v0= + hex HMAC-SHA256(SLACK_SIGNING_SECRET, v0:{X-Slack-Request-Timestamp}:{raw body})',
+    });
+    this.registry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set' });
   }
 
   add<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined>(spec: RouteSpec<P, Q, B>): void {
@@ -108,10 +122,48 @@ export class RouteTable {
     });
   }
 
+  /**
+   * Documents an endpoint served outside the route table (webhook ingress, Slack, health):
+   * in the OpenAPI document only, with the authentication it really uses.
+   */
+  describe(spec: {
+    method: Method;
+    path: string;
+    summary: string;
+    description?: string;
+    tag: string;
+    security: Record<string, string[]>[];
+    params?: z.ZodObject;
+    headers?: z.ZodObject;
+    body?: { contentType: string; schema: z.ZodType };
+    responses: Record<number, { description: string; contentType?: string; schema?: z.ZodType }>;
+  }): void {
+    this.registry.registerPath({
+      method: spec.method,
+      path: spec.path,
+      summary: spec.summary,
+      ...(spec.description !== undefined && { description: spec.description }),
+      tags: [spec.tag],
+      security: spec.security,
+      'x-pulsebridge-role': 'public',
+      request: {
+        ...(spec.params && { params: spec.params }),
+        ...(spec.headers && { headers: spec.headers }),
+        ...(spec.body && { body: { required: true, content: { [spec.body.contentType]: { schema: spec.body.schema } } } }),
+      },
+      responses: Object.fromEntries(
+        Object.entries(spec.responses).map(([status, response]) => [
+          status,
+          { description: response.description, ...(response.schema && { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }) },
+        ]),
+      ),
+    });
+  }
+
   document(serverUrl: string) {
     return new OpenApiGeneratorV3(this.registry.definitions).generateDocument({
       openapi: '3.0.3',
-      info: { title: 'pulsebridge REST API', version: '1.0.0', description: 'Incidents, pulses, services, Heroku integrations and the event archive.' },
+      info: { title: 'pulsebridge REST API', version: '1.0.0', description: 'Incidents, pulses, services, Heroku integrations and the event archive; also the webhook ingress, Slack interactions and health endpoints, which take no bearer token.' },
       servers: [{ url: serverUrl }],
     });
   }
