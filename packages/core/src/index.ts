@@ -31,6 +31,8 @@ export * from './rules/event-facts.js';
 export * from './incidents/apply-event.js';
 export * from './incidents/incident-actions.js';
 export * from './incidents/suspect-deploys.js';
+export * from './incidents/incident-queries.js';
+export * from './pulses/pulse-queries.js';
 export * from './services/service-history.js';
 export * from './slack/mrkdwn.js';
 export * from './slack/message-templates.js';

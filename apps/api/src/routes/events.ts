@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { AppError, getEvent, isoDate, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
+import { AppError, EVENT_STATUSES, EventFilterSchema, getEvent, isoDate, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
-
-const EVENT_STATUSES = ['received', 'processed', 'skipped', 'failed'] as const;
 
 const EventSummarySchema = z.object({
   id: z.string(),
@@ -38,12 +36,7 @@ export function registerEventRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     summary: 'The raw archive: every delivery as received, newest first',
     tag: 'events',
     role: 'responder',
-    query: PageQuerySchema.extend({
-      status: z.enum(EVENT_STATUSES).optional(),
-      resource: z.string().min(1).max(100).optional(),
-      integrationId: z.uuid().optional(),
-      appName: z.string().min(1).max(100).optional(),
-    }),
+    query: PageQuerySchema.extend(EventFilterSchema.shape),
     responses: { 200: { description: 'a page of events (without payloads)', schema: pageOf(EventSummarySchema) } },
     handler: async ({ query }) => {
       const page = await listEvents(deps.prisma, query);

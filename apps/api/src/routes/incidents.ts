@@ -1,16 +1,26 @@
 import { z } from 'zod';
-import { AppError, changeIncidentStatus, isoDate, findSuspectPulseIds, newestFirst, toPage, type Database, type Prisma } from '@pulsebridge/core';
+import {
+  AppError,
+  INCIDENT_STATUSES,
+  IncidentFilterSchema,
+  SEVERITIES,
+  changeIncidentStatus,
+  findIncident,
+  incidentSuspectPulses,
+  incidentTimeline,
+  isoDate,
+  listIncidents,
+  type Database,
+  type IncidentRow,
+} from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
-import { PulseSchema, presentPulse, PULSE_SELECT } from './pulses.js';
-
-const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
-const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+import { PulseSchema, presentPulses } from './pulses.js';
 
 export const IncidentSchema = z.object({
   id: z.string(),
   number: z.number().int(),
   title: z.string(),
-  status: z.enum(STATUSES),
+  status: z.enum(INCIDENT_STATUSES),
   severity: z.enum(SEVERITIES),
   dedupKey: z.string(),
   appName: z.string().nullable(),
@@ -30,28 +40,6 @@ export const IncidentSchema = z.object({
 const TimelineEntrySchema = z.object({ at: z.string().nullable(), kind: z.string(), message: z.string(), actor: z.string().nullable(), data: z.unknown() });
 const IncidentDetailSchema = IncidentSchema.extend({ timeline: z.array(TimelineEntrySchema), suspectPulses: z.array(PulseSchema) });
 
-const SELECT = {
-  id: true,
-  number: true,
-  title: true,
-  status: true,
-  severity: true,
-  dedupKey: true,
-  appName: true,
-  entity: true,
-  alertCount: true,
-  triggeredAt: true,
-  createdAt: true,
-  updatedAt: true,
-  acknowledgedAt: true,
-  acknowledgedBy: true,
-  resolvedAt: true,
-  resolvedBy: true,
-  services: { select: { serviceId: true } },
-} as const satisfies Prisma.IncidentSelect;
-
-type IncidentRow = Prisma.IncidentGetPayload<{ select: typeof SELECT }>;
-
 function present(row: IncidentRow) {
   const { services, ...rest } = row;
   return {
@@ -68,7 +56,7 @@ function present(row: IncidentRow) {
 export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database; onIncidentChanged: (incidentId: string) => Promise<void> }) {
   const { prisma, pool } = deps.db;
   const find = async (id: string) => {
-    const row = await prisma.incident.findUnique({ where: { id }, select: SELECT });
+    const row = await findIncident(prisma, id);
     if (!row) throw new AppError('not_found', 'no incident has this id');
     return row;
   };
@@ -79,28 +67,10 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
     summary: 'List incidents, newest first, filtered by status, service, app and severity',
     tag: 'incidents',
     role: 'responder',
-    query: PageQuerySchema.extend({
-      status: z.enum(STATUSES).optional(),
-      serviceId: z.uuid().optional(),
-      appName: z.string().min(1).max(100).optional(),
-      severity: z.enum(SEVERITIES).optional(),
-    }),
+    query: PageQuerySchema.extend(IncidentFilterSchema.shape),
     responses: { 200: { description: 'a page of incidents', schema: pageOf(IncidentSchema) } },
     handler: async ({ query }) => {
-      const page = newestFirst('createdAt', query);
-      const rows = await prisma.incident.findMany({
-        select: SELECT,
-        where: {
-          status: query.status,
-          appName: query.appName,
-          severity: query.severity,
-          ...(query.serviceId && { services: { some: { serviceId: query.serviceId } } }),
-          ...page.where,
-        },
-        orderBy: page.orderBy,
-        take: page.take,
-      });
-      const result = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      const result = await listIncidents(prisma, query);
       return { status: 200, body: { items: result.items.map(present), nextCursor: result.nextCursor } };
     },
   });
@@ -115,17 +85,10 @@ export function registerIncidentRoutes(routes: RouteTable, deps: { db: Database;
     responses: { 200: { description: 'the incident', schema: IncidentDetailSchema }, 404: { description: 'unknown incident' } },
     handler: async ({ params }) => {
       const row = await find(params.id);
-      const serviceIds = row.services.map((link) => link.serviceId);
-      const [timeline, suspectIds] = await Promise.all([
-        prisma.timelineEntry.findMany({ where: { incidentId: row.id }, orderBy: [{ at: 'asc' }, { seq: 'asc' }], select: { at: true, kind: true, message: true, actor: true, data: true } }),
-        findSuspectPulseIds(prisma, { appName: row.appName, triggeredAt: row.triggeredAt, serviceIds }, 20),
-      ]);
-      const suspects = suspectIds.length === 0 ? [] : await prisma.pulse.findMany({ select: PULSE_SELECT, where: { id: { in: suspectIds } } });
-      suspects.sort((a, b) => suspectIds.indexOf(a.id) - suspectIds.indexOf(b.id));
-      const suspectPulses = await Promise.all(suspects.map((pulse) => presentPulse(prisma, pulse)));
+      const [timeline, suspects] = await Promise.all([incidentTimeline(prisma, row.id), incidentSuspectPulses(prisma, row, 20)]);
       return {
         status: 200,
-        body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: isoDate(entry.at) })), suspectPulses },
+        body: { ...present(row), timeline: timeline.map((entry) => ({ ...entry, at: isoDate(entry.at) })), suspectPulses: await presentPulses(prisma, suspects) },
       };
     },
   });

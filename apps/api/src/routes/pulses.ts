@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { REAL_PULSES, isoDate, newestFirst, toPage, type Prisma, type PrismaClient } from '@pulsebridge/core';
+import { PULSE_KINDS, PulseFilterSchema, isoDate, linkedPulseIds, listPulses, type PrismaClient, type PulseRow } from '@pulsebridge/core';
 import { PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 export const PulseSchema = z.object({
   id: z.string(),
-  kind: z.enum(['build', 'release', 'deploy']),
+  kind: z.enum(PULSE_KINDS),
   summary: z.string(),
   appName: z.string().nullable(),
   serviceIds: z.array(z.string()),
@@ -22,38 +22,13 @@ export const PulseSchema = z.object({
   data: z.unknown(),
 });
 
-export const PULSE_SELECT = {
-  id: true,
-  kind: true,
-  summary: true,
-  appName: true,
-  status: true,
-  version: true,
-  commitSha: true,
-  actorEmail: true,
-  externalId: true,
-  correlationId: true,
-  occurredAt: true,
-  data: true,
-  services: { select: { serviceId: true } },
-} as const satisfies Prisma.PulseSelect;
-
-type PulseRow = Prisma.PulseGetPayload<{ select: typeof PULSE_SELECT }>;
-
-/** A pulse as the API shows it, with the other pulses of the same deploy. */
-export async function presentPulse(prisma: PrismaClient, row: PulseRow) {
-  const [presented] = await presentPulses(prisma, [row]);
-  return presented!;
-}
-
-async function presentPulses(prisma: PrismaClient, rows: PulseRow[]) {
-  const correlationIds = [...new Set(rows.map((row) => row.correlationId).filter((id): id is string => id !== null))];
-  const related =
-    correlationIds.length === 0 ? [] : await prisma.pulse.findMany({ where: { correlationId: { in: correlationIds } }, select: { id: true, correlationId: true } });
+/** Pulses as the API shows them, each with the other pulses of the same deploy. */
+export async function presentPulses(prisma: PrismaClient, rows: PulseRow[]) {
+  const linked = await linkedPulseIds(prisma, rows);
   return rows.map(({ services, ...row }) => ({
     ...row,
     serviceIds: services.map((link) => link.serviceId),
-    linkedPulseIds: related.filter((other) => other.correlationId === row.correlationId && other.id !== row.id).map((other) => other.id),
+    linkedPulseIds: linked.get(row.id) ?? [],
     occurredAt: isoDate(row.occurredAt),
   }));
 }
@@ -65,28 +40,10 @@ export function registerPulseRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     summary: 'Deployment pulses (builds, releases, deploys), newest first',
     tag: 'pulses',
     role: 'responder',
-    query: PageQuerySchema.extend({
-      serviceId: z.uuid().optional(),
-      appName: z.string().min(1).max(100).optional(),
-      kind: z.enum(['build', 'release', 'deploy']).optional(),
-    }),
+    query: PageQuerySchema.extend(PulseFilterSchema.shape),
     responses: { 200: { description: 'a page of pulses', schema: pageOf(PulseSchema) } },
     handler: async ({ query }) => {
-      const page = newestFirst('occurredAt', query);
-      const rows = await deps.prisma.pulse.findMany({
-        select: PULSE_SELECT,
-        where: {
-          appName: query.appName,
-          kind: query.kind,
-          // Test events' pulses stay on the integration page.
-          AND: [REAL_PULSES],
-          ...(query.serviceId && { services: { some: { serviceId: query.serviceId } } }),
-          ...page.where,
-        },
-        orderBy: page.orderBy,
-        take: page.take,
-      });
-      const result = toPage(rows, query.limit, (row) => ({ at: row.occurredAt, id: row.id }));
+      const result = await listPulses(deps.prisma, query);
       return { status: 200, body: { items: await presentPulses(deps.prisma, result.items), nextCursor: result.nextCursor } };
     },
   });

@@ -1,16 +1,26 @@
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Liquid } from 'liquidjs';
+import type { z } from 'zod';
 import {
   AppError,
   CommandTemplateError,
-  REAL_PULSES,
+  EventFilterSchema,
+  IncidentFilterSchema,
+  PulseFilterSchema,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
   changeIncidentStatus,
   claimServiceHistory,
+  countIncidentsByStatus,
   createCommandLiquid,
-  findSuspectPulseIds,
+  findIncident,
+  incidentSlackPosts,
+  incidentSuspectPulses,
+  incidentTimeline,
+  listEvents,
+  listIncidents,
+  listPulses,
   renderCommand,
   touchedByEvent,
   type Database,
@@ -50,6 +60,21 @@ export interface UiDeps {
 const PUBLIC = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../public');
 const UI_PATH = /^\/(?:$|incidents|deploys|events|services|integrations|logout)(?:\/|$)/;
 const STATUS_ORDER: Record<string, number> = { triggered: 0, acknowledged: 1, resolved: 2 };
+
+/**
+ * A list filter from a page's query string, read with the REST API's schema: each field it
+ * accepts, the others left out (a page shows everything rather than an error).
+ */
+function lenient<S extends z.ZodObject>(schema: S, input: Record<string, unknown>): z.output<S> {
+  const filter: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const value = input[key];
+    if (value === undefined || value === '') continue;
+    const parsed = (field as z.ZodType).safeParse(value);
+    if (parsed.success && parsed.data !== undefined) filter[key] = parsed.data;
+  }
+  return filter as z.output<S>;
+}
 const commandLiquid = createCommandLiquid();
 
 const list = (value: unknown) =>
@@ -136,28 +161,18 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   // ---- Incidents ------------------------------------------------------------------------------
   const incidentList = async (query: Request['query']) => {
-    const filter = {
-      status: ['triggered', 'acknowledged', 'resolved'].includes(String(query.status)) ? (String(query.status) as 'triggered') : undefined,
-      severity: ['critical', 'high', 'medium', 'low', 'info'].includes(String(query.severity)) ? (String(query.severity) as 'high') : undefined,
-      appName: typeof query.app === 'string' && query.app !== '' ? query.app : undefined,
-      serviceId: isUuid(query.service) ? query.service : undefined,
-    };
-    const [rows, counts, services] = await Promise.all([
-      prisma.incident.findMany({
-        where: { status: filter.status, severity: filter.severity, appName: filter.appName, ...(filter.serviceId && { services: { some: { serviceId: filter.serviceId } } }) },
-        select: { id: true, number: true, title: true, status: true, severity: true, appName: true, alertCount: true, createdAt: true, updatedAt: true, services: { select: { service: { select: { name: true } } } } },
-        orderBy: [{ createdAt: 'desc' }],
-        take: 200,
-      }),
-      prisma.incident.groupBy({ by: ['status'], _count: { _all: true } }),
+    // The REST API's filter, read leniently: a value it would refuse is left out.
+    const filter = lenient(IncidentFilterSchema, { status: query.status, severity: query.severity, appName: query.app, serviceId: query.service });
+    const [page, counts, services] = await Promise.all([
+      listIncidents(prisma, { ...filter, limit: 200 }),
+      countIncidentsByStatus(prisma),
       prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
     ]);
     // Open incidents first, newest first within each status.
-    rows.sort((a, b) => STATUS_ORDER[a.status]! - STATUS_ORDER[b.status]! || b.createdAt.getTime() - a.createdAt.getTime());
-    const countOf = (status: string) => counts.find((c) => c.status === status)?._count._all ?? 0;
+    const rows = [...page.items].sort((a, b) => STATUS_ORDER[a.status]! - STATUS_ORDER[b.status]! || b.createdAt.getTime() - a.createdAt.getTime());
     return {
       incidents: rows.map((row) => ({ ...row, serviceNames: row.services.map((s) => s.service.name).join(', ') })),
-      counts: { triggered: countOf('triggered'), acknowledged: countOf('acknowledged'), resolved: countOf('resolved') },
+      counts,
       services,
       filter: { status: filter.status ?? '', severity: filter.severity ?? '', app: filter.appName ?? '', service: filter.serviceId ?? '' },
     };
@@ -171,23 +186,16 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/incidents/:id', async (req, res) => {
     const id = String(req.params.id);
-    const incident = await prisma.incident.findUnique({
-      where: { id },
-      include: {
-        services: { include: { service: { select: { id: true, name: true } } } },
-        timeline: { orderBy: [{ at: 'asc' }, { seq: 'asc' }] },
-        slackMessages: { where: { ts: { not: null } }, select: { target: true, channel: true, ts: true, status: true, error: true } },
-        actionRuns: { orderBy: { createdAt: 'desc' }, take: 20 },
-      },
-    });
+    const incident = await findIncident(prisma, id);
     if (!incident) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
-    const serviceIds = incident.services.map((s) => s.service.id);
-    const suspectIds = await findSuspectPulseIds(prisma, { appName: incident.appName, triggeredAt: incident.triggeredAt, serviceIds }, 10);
-    const suspects = suspectIds.length === 0 ? [] : await prisma.pulse.findMany({ where: { id: { in: suspectIds } } });
-    suspects.sort((a, b) => suspectIds.indexOf(a.id) - suspectIds.indexOf(b.id));
-    const runs = incident.actionRuns;
+    const [timeline, slackMessages, suspects, runs] = await Promise.all([
+      incidentTimeline(prisma, id),
+      incidentSlackPosts(prisma, id),
+      incidentSuspectPulses(prisma, incident, 10),
+      prisma.actionRun.findMany({ where: { incidentId: id }, orderBy: { createdAt: 'desc' }, take: 20 }),
+    ]);
     const view = {
-      incident: { ...incident, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
+      incident: { ...incident, timeline, slackMessages, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
       suspects,
       runs,
       running: runs.some((run) => run.status === 'queued' || run.status === 'running'),
@@ -235,34 +243,22 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   // ---- Deploys and events ---------------------------------------------------------------------
   ui.get('/deploys', async (req, res) => {
-    const app = typeof req.query.app === 'string' && req.query.app !== '' ? req.query.app : undefined;
-    const service = isUuid(req.query.service) ? req.query.service : undefined;
-    const [pulses, services] = await Promise.all([
-      prisma.pulse.findMany({
-        where: { appName: app, ...(service && { services: { some: { serviceId: service } } }), AND: [REAL_PULSES] },
-        include: { services: { include: { service: { select: { name: true } } } } },
-        orderBy: { occurredAt: 'desc' },
-        take: 200,
-      }),
+    const filter = lenient(PulseFilterSchema, { appName: req.query.app, serviceId: req.query.service });
+    const [page, services] = await Promise.all([
+      listPulses(prisma, { ...filter, limit: 200 }),
       prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
     ]);
     await render(req, res, 'deploys', {
-      pulses: pulses.map((p) => ({ ...p, serviceNames: p.services.map((s) => s.service.name).join(', ') })),
+      pulses: page.items.map((p) => ({ ...p, serviceNames: p.services.map((s) => s.service.name).join(', ') })),
       services,
-      filter: { app: app ?? '', service: service ?? '' },
+      filter: { app: filter.appName ?? '', service: filter.serviceId ?? '' },
     });
   });
 
   ui.get('/events', async (req, res) => {
-    const status = ['received', 'processed', 'skipped', 'failed'].includes(String(req.query.status)) ? (String(req.query.status) as 'failed') : undefined;
-    const integrationId = isUuid(req.query.integration) ? req.query.integration : undefined;
-    const events = await prisma.event.findMany({
-      where: { status, integrationId },
-      select: { id: true, eventId: true, entity: true, action: true, appName: true, status: true, error: true, receivedAt: true, deliveryCount: true },
-      orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
-      take: 200,
-    });
-    await render(req, res, 'events', { events, filter: { status: status ?? '', integration: integrationId ?? '' } });
+    const filter = lenient(EventFilterSchema, { status: req.query.status, integrationId: req.query.integration });
+    const page = await listEvents(prisma, { ...filter, limit: 200 });
+    await render(req, res, 'events', { events: page.items, filter: { status: filter.status ?? '', integration: filter.integrationId ?? '' } });
   });
 
   ui.get('/events/:id', async (req, res) => {
@@ -305,9 +301,9 @@ export function registerUi(router: Router, deps: UiDeps) {
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: 200,
       }),
-      prisma.pulse.findMany({ where: { services: { some: { serviceId: id } } }, orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }], take: 50 }),
+      listPulses(prisma, { serviceId: id, limit: 50 }),
     ]);
-    await render(req, res, 'service', { service, incidents, pulses });
+    await render(req, res, 'service', { service, incidents, pulses: pulses.items });
   });
 
   const serviceInput = (body: Record<string, unknown>) => {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import { newestFirst, toPage } from '../pagination.js';
 import type { Db } from '../db/client.js';
 import type { EventStatus } from '../generated/prisma/enums.js';
@@ -24,6 +25,16 @@ const SUMMARY_SELECT = {
   lastDeliveredAt: true,
   processedAt: true,
 } as const;
+
+export const EVENT_STATUSES = ['received', 'processed', 'skipped', 'failed'] as const;
+
+/** What archive lists filter by (REST: `?status=&resource=&integrationId=&appName=`). */
+export const EventFilterSchema = z.object({
+  status: z.enum(EVENT_STATUSES).optional(),
+  resource: z.string().min(1).max(100).optional(),
+  integrationId: z.uuid().optional(),
+  appName: z.string().min(1).max(100).optional(),
+});
 
 export interface EventFilter {
   status?: EventStatus | undefined;

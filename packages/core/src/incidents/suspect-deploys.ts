@@ -1,5 +1,5 @@
 import { isReadableDate } from '../dates.js';
-import type { Prisma, PrismaClient } from '../db/client.js';
+import type { Db, Prisma } from '../db/client.js';
 import { SUSPECT_WINDOW_MS } from './apply-event.js';
 
 /** Statuses of a release or deploy that never went out. */
@@ -14,7 +14,7 @@ export const UNSHIPPED_DEPLOY_STATUSES = ['pending', 'failed', 'expired'];
  * and no service, or when its time is one the database holds out of range.
  */
 export async function findSuspectPulseIds(
-  prisma: PrismaClient,
+  prisma: Db,
   incident: { appName: string | null; triggeredAt: Date; serviceIds: string[] },
   limit: number,
 ): Promise<string[]> {
