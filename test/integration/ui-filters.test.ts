@@ -87,3 +87,33 @@ describe('the web UI and the REST API answer the same filters with the same rows
     expect(ids(await ui('/events?status=failed'), 'events')).toEqual(expected);
   });
 });
+
+describe('service forms and the REST API accept and refuse the same input', () => {
+  const form = async (fields: Record<string, string>) => {
+    const response = await fetch(`${stack.url}/services`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: session.cookie },
+      body: new URLSearchParams({ _csrf: session.csrf, ...fields }),
+    });
+    return decodeURIComponent(new URL(response.headers.get('location') ?? '/', stack.url).searchParams.get('notice') ?? '');
+  };
+  const count = async (name: string) => (await stack.sql('SELECT count(*)::int AS n FROM services WHERE name = $1', [name]))[0].n as number;
+
+  it.each([
+    ['a channel that is no Slack channel', { name: 'forms one', slackChannels: 'ops, #bad!' }, /^#bad!: is not a Slack channel id or name\.$/],
+    ["a test event's app", { name: 'forms two', herokuAppNames: 'test:shop' }, /^test:shop: must not start with test: \(test events' apps\)\.$/],
+    ['no name', { name: '  ' }, /^Name: a service needs a name\.$/],
+  ])('%s', async (_what, fields, notice) => {
+    expect(await form(fields)).toMatch(notice);
+    const body = { name: fields.name, ...('slackChannels' in fields && { slackChannels: fields.slackChannels.split(',').map((c) => c.trim()) }), ...('herokuAppNames' in fields && { herokuAppNames: [fields.herokuAppNames] }) };
+    expect((await stack.call('POST', '/api/v1/services', { body })).status).toBe(400);
+    expect(await count(fields.name)).toBe(0);
+  });
+
+  it('a name taken is refused alike', async () => {
+    expect((await stack.call('POST', '/api/v1/services', { body: { name: 'forms taken' } })).status).toBe(201);
+    expect(await form({ name: 'forms taken' })).toBe('a service named "forms taken" already exists');
+    expect((await stack.call('POST', '/api/v1/services', { body: { name: 'forms taken' } })).status).toBe(409);
+  });
+});

@@ -34,6 +34,7 @@ export * from './incidents/suspect-deploys.js';
 export * from './incidents/incident-queries.js';
 export * from './pulses/pulse-queries.js';
 export * from './services/service-history.js';
+export * from './services/service-store.js';
 export * from './slack/mrkdwn.js';
 export * from './slack/message-templates.js';
 export * from './slack/slack-client.js';

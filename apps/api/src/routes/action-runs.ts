@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { AppError, CommandTemplateError, RUN_TIME_TO_LIVE_CAP, createCommandLiquid, isoDate, renderCommand, type Database, type Queues } from '@pulsebridge/core';
+import { AppError, CommandTemplateError, RUN_TIME_TO_LIVE_CAP, createCommandLiquid, isoDate, renderCommand, type Database, type Queues, HerokuAppNameSchema, SlackChannelSchema } from '@pulsebridge/core';
 import { IdParamsSchema, type RouteTable } from '../http/route-table.js';
-import { HerokuAppNameSchema, SlackChannelSchema } from './services.js';
 
 const RunRequestSchema = z.object({
   /** A Liquid template; `incident`, `service` and `app` are in scope and every value reaches the dyno as an environment variable. */

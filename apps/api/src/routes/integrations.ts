@@ -1,30 +1,7 @@
 import { z } from 'zod';
 import type pg from 'pg';
-import {
-  AppError,
-  HerokuClient,
-  HerokuApiError,
-  decryptSecret,
-  deleteManagedWebhooks,
-  encryptSecret,
-  generateWebhookSecret,
-  integrationTokenSource,
-  isoDate,
-  newestFirst,
-  requestOAuthToken,
-  rotateManagedWebhookSecrets,
-  signOAuthState,
-  storeOAuthTokens,
-  syncManagedWebhooks,
-  toPage,
-  verifyOAuthState,
-  type Config,
-  type IntegrationDirectory,
-  type PrismaClient,
-  type Prisma,
-} from '@pulsebridge/core';
+import { AppError, HerokuClient, HerokuApiError, decryptSecret, deleteManagedWebhooks, encryptSecret, generateWebhookSecret, integrationTokenSource, isoDate, newestFirst, requestOAuthToken, rotateManagedWebhookSecrets, signOAuthState, storeOAuthTokens, syncManagedWebhooks, toPage, verifyOAuthState, type Config, type IntegrationDirectory, type PrismaClient, type Prisma, HerokuAppNameSchema } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
-import { HerokuAppNameSchema } from './services.js';
 
 const MonitoredAppsSchema = z
   .array(HerokuAppNameSchema)

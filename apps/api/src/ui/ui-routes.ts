@@ -6,15 +6,19 @@ import {
   AppError,
   CommandTemplateError,
   EventFilterSchema,
+  HerokuAppNameSchema,
   IncidentFilterSchema,
   PulseFilterSchema,
+  ServiceFieldsSchema,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
   changeIncidentStatus,
-  claimServiceHistory,
   countIncidentsByStatus,
+  createService,
+  deleteService,
   createCommandLiquid,
   findIncident,
+  findService,
   incidentSlackPosts,
   incidentSuspectPulses,
   incidentTimeline,
@@ -22,6 +26,8 @@ import {
   listIncidents,
   listPulses,
   renderCommand,
+  servicesByName,
+  updateService,
   touchedByEvent,
   type Database,
   type Ingestor,
@@ -30,7 +36,6 @@ import {
   type RuleSet,
 } from '@pulsebridge/core';
 import type { IntegrationOps } from '../routes/integrations.js';
-import { HerokuAppNameSchema, SlackChannelSchema } from '../routes/services.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
 import { readTestEventResult, sendTestEvent } from './test-event.js';
@@ -166,7 +171,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     const [page, counts, services] = await Promise.all([
       listIncidents(prisma, { ...filter, limit: 200 }),
       countIncidentsByStatus(prisma),
-      prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
+      servicesByName(prisma),
     ]);
     // Open incidents first, newest first within each status.
     const rows = [...page.items].sort((a, b) => STATUS_ORDER[a.status]! - STATUS_ORDER[b.status]! || b.createdAt.getTime() - a.createdAt.getTime());
@@ -246,7 +251,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     const filter = lenient(PulseFilterSchema, { appName: req.query.app, serviceId: req.query.service });
     const [page, services] = await Promise.all([
       listPulses(prisma, { ...filter, limit: 200 }),
-      prisma.service.findMany({ select: { id: true, name: true }, orderBy: { name: 'asc' } }),
+      servicesByName(prisma),
     ]);
     await render(req, res, 'deploys', {
       pulses: page.items.map((p) => ({ ...p, serviceNames: p.services.map((s) => s.service.name).join(', ') })),
@@ -280,7 +285,7 @@ export function registerUi(router: Router, deps: UiDeps) {
   // ---- Services (everyone reads; admins change) -------------------------------------------------
   ui.get('/services', async (req, res) => {
     const [services, integrations] = await Promise.all([
-      prisma.service.findMany({ orderBy: { name: 'asc' } }),
+      servicesByName(prisma),
       prisma.herokuIntegration.findMany({ select: { monitoredApps: true } }),
     ]);
     const monitored = new Set(integrations.flatMap((i) => i.monitoredApps));
@@ -292,7 +297,7 @@ export function registerUi(router: Router, deps: UiDeps) {
   /** A service's page: its open incidents and its recent pulses (the service's activity feed). */
   ui.get('/services/:id', async (req, res) => {
     const id = String(req.params.id);
-    const service = await prisma.service.findUnique({ where: { id } });
+    const service = await findService(prisma, id);
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
     const [incidents, pulses] = await Promise.all([
       prisma.incident.findMany({
@@ -306,44 +311,41 @@ export function registerUi(router: Router, deps: UiDeps) {
     await render(req, res, 'service', { service, incidents, pulses: pulses.items });
   });
 
+  /** A service form, read with the REST API's schema; the first problem is the message. */
   const serviceInput = (body: Record<string, unknown>) => {
-    const name = String(body.name ?? '').trim();
-    const herokuAppNames = [...new Set(list(body.herokuAppNames))];
-    const slackChannels = [...new Set(list(body.slackChannels))];
-    if (name === '' || name.length > 100) throw new AppError('validation_failed', 'A service needs a name (up to 100 characters).');
-    const badApp = herokuAppNames.find((app) => !HerokuAppNameSchema.safeParse(app).success);
-    if (badApp !== undefined) throw new AppError('validation_failed', `${badApp} is not an app name.`);
-    const badChannel = slackChannels.find((channel) => !SlackChannelSchema.safeParse(channel).success);
-    if (badChannel !== undefined) throw new AppError('validation_failed', `${badChannel} is not a Slack channel id or name.`);
-    return { name, herokuAppNames, slackChannels, postPulses: body.postPulses === 'on' };
+    const parsed = ServiceFieldsSchema.safeParse({
+      name: String(body.name ?? ''),
+      herokuAppNames: list(body.herokuAppNames),
+      slackChannels: list(body.slackChannels),
+      postPulses: body.postPulses === 'on',
+    });
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0]!;
+    const [field, index] = issue.path;
+    const given = typeof index === 'number' ? list(body[String(field)])[index] : undefined;
+    const label: Record<string, string> = { name: 'Name', herokuAppNames: 'App names', slackChannels: 'Slack channels' };
+    throw new AppError('validation_failed', given === undefined ? `${label[String(field)] ?? String(field)}: ${issue.message}.` : `${given}: ${issue.message}.`);
   };
   const serviceAction = (handler: (req: Request) => Promise<string>) => async (req: Request, res: Response) => {
     try {
       back(res, '/services', await handler(req));
     } catch (error) {
       if (error instanceof AppError) return back(res, '/services', error.message);
-      if ((error as { code?: string }).code === 'P2002') return back(res, '/services', 'A service with that name exists already.');
       throw error;
     }
   };
   ui.post('/services', adminOnly, serviceAction(async (req) => {
     const input = serviceInput(req.body);
-    const claimed = await prisma.$transaction(async (tx) => {
-      const created = await tx.service.create({ data: input, select: { id: true } });
-      return claimServiceHistory(tx, created.id, input.herokuAppNames);
-    });
+    const { claimed } = await createService(prisma, input);
     return `Service ${input.name} created${claimedText(claimed)}.`;
   }));
   ui.post('/services/:id', adminOnly, serviceAction(async (req) => {
     const input = serviceInput(req.body);
-    const claimed = await prisma.$transaction(async (tx) => {
-      const updated = await tx.service.update({ where: { id: String(req.params.id) }, data: input, select: { id: true } });
-      return claimServiceHistory(tx, updated.id, input.herokuAppNames);
-    });
+    const { claimed } = await updateService(prisma, String(req.params.id), input);
     return `Service ${input.name} saved${claimedText(claimed)}.`;
   }));
   ui.post('/services/:id/delete', adminOnly, serviceAction(async (req) => {
-    await prisma.service.deleteMany({ where: { id: String(req.params.id) } });
+    await deleteService(prisma, String(req.params.id));
     return 'Service deleted.';
   }));
 
@@ -425,7 +427,8 @@ export function registerUi(router: Router, deps: UiDeps) {
 }
 
 /** What a service claimed of its apps' history, for the notice after saving it. */
-function claimedText(claimed: { incidents: number; pulses: number }): string {
+function claimedText(claimed: { incidents: number; pulses: number } | null): string {
+  if (claimed === null) return '';
   if (claimed.incidents === 0 && claimed.pulses === 0) return '';
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return `; it now includes ${count(claimed.incidents, 'open incident')} and ${count(claimed.pulses, 'pulse')} of the last day from its apps`;
