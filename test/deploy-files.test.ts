@@ -24,11 +24,15 @@ describe('app.json', () => {
   });
 
   it('asks for the Slack scopes README lists', () => {
-    const scopes = (text: string) => [...new Set(text.match(/\b(?:chat|channels|groups):[a-z]+\b/g))].sort();
+    const scopes = (text: string) => [...new Set(text.match(/\b(?:chat|channels|groups|files):[a-z]+\b/g))].sort();
     const slackSection = readme.slice(readme.indexOf('## Slack\n\n') + '## Slack\n\n'.length);
     const readmeScopes = scopes(slackSection.slice(0, slackSection.indexOf('\n\n')));
     expect(readmeScopes.length).toBeGreaterThan(2);
     expect(scopes(appJson.env.SLACK_BOT_TOKEN!.description)).toEqual(readmeScopes);
+    // Run output is uploaded with Slack's file methods; the manifest users paste asks for the same scopes.
+    expect(readmeScopes).toContain('files:write');
+    const manifest = /```yaml\n([\s\S]*?)```/.exec(read('docs/slack.md'))?.[1] ?? '';
+    expect(scopes(manifest)).toEqual(readmeScopes);
   });
 });
 

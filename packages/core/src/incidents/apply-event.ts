@@ -132,8 +132,8 @@ export function planEvent(ruleSet: RuleSet, event: EventToApply, options: { repl
 }
 
 /**
- * Applies planned events in order, in one transaction (`pulsebridge_apply_events`, see its
- * migration): one round trip and one commit for a job's events. When that fails, they are applied
+ * Applies planned events in order, in one transaction (`pulsebridge_apply_events`, in
+ * prisma/functions/10_apply_events.sql): one round trip and one commit for a job's events. When that fails, they are applied
  * one by one, each in its own transaction, so an event that cannot be applied fails alone and
  * the others are applied; the error of the first that fails is thrown (the job is retried, and
  * finds the others done).
