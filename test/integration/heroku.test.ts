@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, runJobId } from '@pulsebridge/core';
@@ -333,6 +333,23 @@ describe('Run command on Heroku', () => {
     expect(await refused('echo `date` {{ incident.title }}')).toMatch(/backticks \(write \$\(\.\.\.\) instead\)/);
     expect(await refused('{% for i in (1..30000000) %}{% endfor %}echo done')).toMatch(/exceeds the limits for commands \(memory alloc limit exceeded/);
     expect(await refused("{% assign s = 'xxxxxxxxxx' %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}echo {{ s }}")).toMatch(/exceeds the limits for commands/);
+  });
+
+  it('the incident page refuses a command as the REST API does, with the same reason, and starts nothing', async () => {
+    const session = await signInUi(stack);
+    const dynos = heroku.dynos('runner').length;
+    const post = async (fields: Record<string, string>) => {
+      const response = await fetch(`${stack.url}/incidents/${incidentId}/run`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: session.cookie },
+        body: new URLSearchParams({ _csrf: session.csrf, appName: 'runner', ...fields }),
+      });
+      return new URL(response.headers.get('location') ?? '/', stack.url).searchParams.get('notice') ?? '';
+    };
+    expect(await post({ command: 'eval echo {{ incident.title }}' })).toMatch(/^Command is not a valid template: eval \(a builtin that reads its arguments as code.*\) is not allowed in a command with values/);
+    expect(await post({ command: 'echo hi', appName: 'nobody-monitors-this' })).toBe('No integration with a Heroku API token or OAuth connection monitors nobody-monitors-this.');
+    expect(heroku.dynos('runner')).toHaveLength(dynos);
   });
 
   it('a command that exceeds the limits only with the incident’s values fails its run with the reason, and is not retried', async () => {

@@ -4,11 +4,10 @@ import type { Liquid } from 'liquidjs';
 import type { z } from 'zod';
 import {
   AppError,
-  CommandTemplateError,
   EventFilterSchema,
-  HerokuAppNameSchema,
   IncidentFilterSchema,
   PulseFilterSchema,
+  RunRequestSchema,
   ServiceFieldsSchema,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
@@ -16,17 +15,17 @@ import {
   countIncidentsByStatus,
   createService,
   deleteService,
-  createCommandLiquid,
   findIncident,
   findService,
   incidentSlackPosts,
   incidentSuspectPulses,
   incidentTimeline,
+  incidentRuns,
   listEvents,
   listIncidents,
   listPulses,
-  renderCommand,
   servicesByName,
+  startRun,
   updateService,
   touchedByEvent,
   type Database,
@@ -80,7 +79,6 @@ function lenient<S extends z.ZodObject>(schema: S, input: Record<string, unknown
   }
   return filter as z.output<S>;
 }
-const commandLiquid = createCommandLiquid();
 
 const list = (value: unknown) =>
   String(value ?? '')
@@ -197,7 +195,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       incidentTimeline(prisma, id),
       incidentSlackPosts(prisma, id),
       incidentSuspectPulses(prisma, incident, 10),
-      prisma.actionRun.findMany({ where: { incidentId: id }, orderBy: { createdAt: 'desc' }, take: 20 }),
+      incidentRuns(prisma, id, 20),
     ]);
     const view = {
       incident: { ...incident, timeline, slackMessages, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
@@ -224,25 +222,26 @@ export function registerUi(router: Router, deps: UiDeps) {
   ui.post('/incidents/:id/run', async (req, res) => {
     const id = String(req.params.id);
     const session = res.locals.session as Session;
-    const command = String(req.body.command ?? '').trim();
-    const appName = String(req.body.appName ?? '').trim();
-    const dynoSize = req.body.dynoSize === 'standard-2X' ? 'standard-2X' : 'standard-1X';
-    const ttl = Math.min(Math.max(1, Number.parseInt(String(req.body.timeToLive ?? RUN_TIME_TO_LIVE_CAP), 10) || RUN_TIME_TO_LIVE_CAP), RUN_TIME_TO_LIVE_CAP);
     const fail = (message: string) => back(res, `/incidents/${id}`, message);
-    if (command === '' || command.length > 4_000) return fail('Give a command (up to 4,000 characters).');
-    if (!HerokuAppNameSchema.safeParse(appName).success) return fail('Give the Heroku app to run it on.');
+    const ttl = Number.parseInt(String(req.body.timeToLive ?? RUN_TIME_TO_LIVE_CAP), 10);
+    // The REST API's request schema and checks; the form has no Slack channels.
+    const request = RunRequestSchema.safeParse({
+      command: String(req.body.command ?? ''),
+      appName: String(req.body.appName ?? ''),
+      dynoSize: req.body.dynoSize === 'standard-2X' ? 'standard-2X' : 'standard-1X',
+      timeToLive: Number.isInteger(ttl) && ttl >= 1 ? ttl : RUN_TIME_TO_LIVE_CAP,
+      postToTimeline: req.body.postToTimeline === 'on',
+    });
+    if (!request.success) {
+      const field = request.error.issues[0]?.path[0];
+      return fail(field === 'appName' ? 'Give the Heroku app to run it on.' : 'Give a command (up to 4,000 characters).');
+    }
     try {
-      renderCommand(commandLiquid, command, {});
+      await startRun(prisma, deps.queues, id, request.data, session.name);
     } catch (error) {
-      if (error instanceof CommandTemplateError) return fail(`The command ${error.message.replace(/^command /, '')}`);
+      if (error instanceof AppError) return fail(`${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`);
       throw error;
     }
-    const reachable = await prisma.herokuIntegration.count({ where: { monitoredApps: { has: appName }, OR: [{ apiTokenCiphertext: { not: null } }, { oauthRefreshTokenCiphertext: { not: null } }] } });
-    if (reachable === 0) return fail(`No integration with Heroku credentials monitors ${appName}.`);
-    const run = await prisma.actionRun.create({
-      data: { incidentId: id, kind: 'heroku-run', command, appName, dynoSize, timeToLive: ttl, postToTimeline: req.body.postToTimeline === 'on', slackChannels: [], requestedBy: session.name },
-    });
-    await deps.queues.enqueueRun(run.id);
     back(res, `/incidents/${id}#runs`, 'Command started.');
   });
 
