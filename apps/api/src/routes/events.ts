@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, EVENT_STATUSES, EventFilterSchema, getEvent, isoDate, listEvents, type PrismaClient, type Queues } from '@pulsebridge/core';
+import { AppError, EVENT_STATUSES, EventFilterSchema, getEvent, isoDate, listEvents, replayEvent, type PrismaClient, type Queues } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const EventSummarySchema = z.object({
@@ -68,13 +68,7 @@ export function registerEventRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     params: IdParamsSchema,
     responses: { 202: { description: 'queued', schema: z.object({ id: z.string(), status: z.literal('queued') }) }, 404: { description: 'unknown event' } },
     handler: async ({ params }) => {
-      const row = await deps.prisma.event.findUnique({ where: { id: params.id }, select: { id: true, eventId: true } });
-      if (!row) throw new AppError('not_found', 'no event has this id');
-      try {
-        await deps.queues.enqueueReplay({ eventId: row.eventId, eventRowId: row.id });
-      } catch {
-        throw new AppError('unavailable', 'the job queue (Redis) is unavailable; try again');
-      }
+      const row = await replayEvent(deps.prisma, deps.queues, params.id);
       return { status: 202, body: { id: row.id, status: 'queued' as const } };
     },
   });

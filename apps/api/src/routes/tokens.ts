@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, createApiToken, isoDate, toPage, newestFirst, type PrismaClient } from '@pulsebridge/core';
+import { createApiToken, isoDate, listApiTokens, revokeApiToken, type PrismaClient } from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const TokenSchema = z.object({
@@ -36,8 +36,7 @@ export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of tokens', schema: pageOf(TokenSchema) } },
     handler: async ({ query }) => {
-      const rows = await deps.prisma.apiToken.findMany({ select: { id: true, name: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true }, ...newestFirst('createdAt', query) });
-      const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      const page = await listApiTokens(deps.prisma, query);
       const items = page.items.map((row) => ({
         ...row,
         createdAt: isoDate(row.createdAt),
@@ -57,8 +56,7 @@ export function registerTokenRoutes(routes: RouteTable, deps: { prisma: PrismaCl
     params: IdParamsSchema,
     responses: { 204: { description: 'revoked' }, 404: { description: 'unknown token' } },
     handler: async ({ params }) => {
-      const { count } = await deps.prisma.apiToken.updateMany({ where: { id: params.id, revokedAt: null }, data: { revokedAt: new Date() } });
-      if (count === 0) throw new AppError('not_found', 'no active token has this id');
+      await revokeApiToken(deps.prisma, params.id);
       return { status: 204 };
     },
   });

@@ -21,6 +21,9 @@ import {
   incidentSuspectPulses,
   incidentTimeline,
   incidentRuns,
+  isApiTokenActive,
+  getEvent,
+  replayEvent,
   listEvents,
   listIncidents,
   listPulses,
@@ -130,8 +133,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     }
     const session = decodeSession(deps.sessionKey, cookie);
     if (session !== null && session.tokenId !== 'admin-token') {
-      const row = await prisma.apiToken.findUnique({ where: { id: session.tokenId }, select: { revokedAt: true } });
-      if (!row || row.revokedAt !== null) return res.redirect(303, '/login');
+      if (!(await isApiTokenActive(prisma, session.tokenId))) return res.redirect(303, '/login');
     }
     if (session === null) return redirectWithin(res, `/login?next=${encodeURIComponent(req.originalUrl)}`, '/login');
     res.locals.session = session;
@@ -267,7 +269,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.get('/events/:id', async (req, res) => {
     const id = String(req.params.id);
-    const event = await prisma.event.findUnique({ where: { id } });
+    const event = await getEvent(prisma, id);
     if (!event) return render(req, res, 'error', { title: 'Not found', message: 'No event has this id.' }, 404);
     const touched = await touchedByEvent(pool, event.id);
     await render(req, res, 'event', { event, payload: JSON.stringify(event.payload, null, 2), incidentIds: touched.incidents.map((i) => i.id), pulseCount: touched.pulseIds.length });
@@ -275,9 +277,12 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   ui.post('/events/:id/replay', adminOnly, async (req, res) => {
     const id = String(req.params.id);
-    const event = await prisma.event.findUnique({ where: { id }, select: { id: true, eventId: true } });
-    if (!event) return back(res, '/events', 'No such event.');
-    await deps.queues.enqueueReplay({ eventId: event.eventId, eventRowId: event.id });
+    try {
+      await replayEvent(prisma, deps.queues, id);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, error.code === 'not_found' ? '/events' : `/events/${id}`, `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`);
+      throw error;
+    }
     back(res, `/events/${id}`, 'Replay queued: the event is processed again under today’s rules.');
   });
 

@@ -1,4 +1,6 @@
 import type { Db } from '../db/client.js';
+import { AppError } from '../errors.js';
+import { newestFirst, toPage } from '../pagination.js';
 import { generateApiToken, safeEqual, sha256Hex } from '../crypto.js';
 import type { TokenRole } from '../generated/prisma/enums.js';
 
@@ -31,4 +33,22 @@ export async function authenticateToken(db: Db, token: string, adminToken: strin
     await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
   }
   return { tokenId: row.id, name: row.name, role: row.role };
+}
+
+/** API tokens newest first (never their values), keyset-paginated on (created_at, id). */
+export async function listApiTokens(db: Db, page: { limit: number; cursor?: string | undefined }) {
+  const rows = await db.apiToken.findMany({ select: { id: true, name: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true }, ...newestFirst('createdAt', page) });
+  return toPage(rows, page.limit, (row) => ({ at: row.createdAt, id: row.id }));
+}
+
+/** Revokes an active token; throws not_found when there is none with this id. */
+export async function revokeApiToken(db: Db, id: string): Promise<void> {
+  const { count } = await db.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  if (count === 0) throw new AppError('not_found', 'no active token has this id');
+}
+
+/** Whether a token (a web session's) still stands: it exists and is not revoked. */
+export async function isApiTokenActive(db: Db, id: string): Promise<boolean> {
+  const row = await db.apiToken.findUnique({ where: { id }, select: { revokedAt: true } });
+  return row !== null && row.revokedAt === null;
 }

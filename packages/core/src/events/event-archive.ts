@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { newestFirst, toPage } from '../pagination.js';
 import type { Db } from '../db/client.js';
+import { AppError } from '../errors.js';
+import type { Queues } from '../queues/queues.js';
 import type { EventStatus } from '../generated/prisma/enums.js';
 
 export type { EventStatus };
@@ -59,6 +61,18 @@ export async function listEvents(db: Db, filter: EventFilter) {
 
 export async function getEvent(db: Db, id: string) {
   return db.event.findUnique({ select: { ...SUMMARY_SELECT, payload: true }, where: { id } });
+}
+
+/** Queues an archived event to be processed again under today's rules; throws not_found or unavailable. */
+export async function replayEvent(db: Db, queues: Pick<Queues, 'enqueueReplay'>, id: string): Promise<{ id: string }> {
+  const row = await db.event.findUnique({ where: { id }, select: { id: true, eventId: true } });
+  if (!row) throw new AppError('not_found', 'no event has this id');
+  try {
+    await queues.enqueueReplay({ eventId: row.eventId, eventRowId: row.id });
+  } catch {
+    throw new AppError('unavailable', 'the job queue (Redis) is unavailable; try again');
+  }
+  return { id: row.id };
 }
 
 /** Final status of a processed event; `error` explains a skip or a failure. */
