@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import type { Config, Database, Ingestor, IntegrationDirectory, Logger, Metrics, Queues, RuleSet } from '@pulsebridge/core';
+import { createIntegrationOps, type Config, type Database, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -18,7 +18,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerPulseRoutes } from './routes/pulses.js';
-import { completeHerokuOAuth, createIntegrationOps, registerIntegrationRoutes, type IntegrationRouteDeps } from './routes/integrations.js';
+import { completeHerokuOAuth, registerIntegrationRoutes } from './routes/integrations.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   const routes = new RouteTable(api);
   registerServiceRoutes(routes, { prisma: deps.db.prisma });
-  const integrationDeps: IntegrationRouteDeps = {
+  const integrationDeps: IntegrationDeps = {
     prisma: deps.db.prisma,
     pool: deps.db.pool,
     secretKey: deps.config.secretKey,

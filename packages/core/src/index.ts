@@ -50,6 +50,7 @@ export * from './heroku/run-command.js';
 export * from './heroku/rendezvous.js';
 export * from './heroku/execute-run.js';
 export * from './heroku/run-requests.js';
+export * from './heroku/integrations.js';
 export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';
 export { registerCommonFilters } from './config-files.js';

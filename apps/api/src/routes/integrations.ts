@@ -1,27 +1,17 @@
 import { z } from 'zod';
-import type pg from 'pg';
-import { AppError, HerokuClient, HerokuApiError, decryptSecret, deleteManagedWebhooks, encryptSecret, generateWebhookSecret, integrationTokenSource, isoDate, newestFirst, requestOAuthToken, rotateManagedWebhookSecrets, signOAuthState, storeOAuthTokens, syncManagedWebhooks, toPage, verifyOAuthState, type Config, type IntegrationDirectory, type PrismaClient, type Prisma, HerokuAppNameSchema } from '@pulsebridge/core';
+import {
+  AppError,
+  CreateIntegrationSchema,
+  HerokuApiError,
+  UpdateIntegrationSchema,
+  createIntegrationOps,
+  requestOAuthToken,
+  storeOAuthTokens,
+  verifyOAuthState,
+  type IntegrationDeps,
+  type IntegrationOps,
+} from '@pulsebridge/core';
 import { IdParamsSchema, PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
-
-const MonitoredAppsSchema = z
-  .array(HerokuAppNameSchema)
-  .max(500)
-  .transform((values) => [...new Set(values)]);
-
-const CreateIntegrationSchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  monitoredApps: MonitoredAppsSchema,
-  apiToken: z.string().trim().min(1).max(1000).optional(),
-});
-
-const UpdateIntegrationSchema = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    monitoredApps: MonitoredAppsSchema,
-    apiToken: z.string().trim().min(1).max(1000).nullable(),
-  })
-  .partial()
-  .refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' });
 
 const ManagedWebhookSchema = z.object({
   appName: z.string(),
@@ -49,145 +39,7 @@ export const IntegrationSchema = z.object({
 /** Create and rotate-secret answers: the only times the secret is shown. */
 const IntegrationWithSecretSchema = IntegrationSchema.extend({ secret: z.string() });
 
-const SELECT = {
-  id: true,
-  name: true,
-  monitoredApps: true,
-  status: true,
-  statusReason: true,
-  apiTokenCiphertext: true,
-  oauthRefreshTokenCiphertext: true,
-  secretCiphertext: true,
-  createdAt: true,
-  updatedAt: true,
-  managedWebhooks: { select: { appName: true, webhookId: true, state: true, error: true }, orderBy: { appName: 'asc' } },
-} as const satisfies Prisma.HerokuIntegrationSelect;
-
-type IntegrationRow = Prisma.HerokuIntegrationGetPayload<{ select: typeof SELECT }>;
-
-export interface IntegrationRouteDeps {
-  prisma: PrismaClient;
-  pool: pg.Pool;
-  secretKey: Buffer;
-  publicUrl: string;
-  integrations: IntegrationDirectory;
-  heroku: Config['heroku'];
-  /** Entities managed webhooks subscribe to (those the rules use). */
-  webhookInclude: string[];
-}
-
-/** What can be done with integrations, for the REST API and the web UI alike. */
-export function createIntegrationOps(deps: IntegrationRouteDeps) {
-  const webhookUrl = (id: string) => `${deps.publicUrl}/webhooks/heroku/${id}`;
-  const present = (row: IntegrationRow) => ({
-    id: row.id,
-    name: row.name,
-    monitoredApps: row.monitoredApps,
-    webhookUrl: webhookUrl(row.id),
-    status: row.status,
-    statusReason: row.statusReason,
-    connection: row.oauthRefreshTokenCiphertext !== null ? ('oauth' as const) : row.apiTokenCiphertext !== null ? ('api_token' as const) : ('none' as const),
-    hasApiToken: row.apiTokenCiphertext !== null,
-    managedWebhooks: row.managedWebhooks,
-    createdAt: isoDate(row.createdAt),
-    updatedAt: isoDate(row.updatedAt),
-  });
-  const notFound = () => new AppError('not_found', 'no Heroku integration has this id');
-  const find = async (id: string) => {
-    const row = await deps.prisma.herokuIntegration.findUnique({ where: { id }, select: SELECT });
-    if (!row) throw notFound();
-    return row;
-  };
-  const canReachHeroku = (row: IntegrationRow) => row.apiTokenCiphertext !== null || row.oauthRefreshTokenCiphertext !== null;
-  const herokuClient = (integrationId: string) =>
-    new HerokuClient({
-      apiUrl: deps.heroku.apiUrl,
-      tokens: integrationTokenSource({ pool: deps.pool, secretKey: deps.secretKey, oauth: { idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret } }, integrationId),
-    });
-  /** Creates, adopts and deletes webhooks so every monitored app has exactly one. */
-  const syncWebhooks = async (row: IntegrationRow) => {
-    if (!canReachHeroku(row)) return;
-    await syncManagedWebhooks(deps.prisma, herokuClient(row.id), {
-      integrationId: row.id,
-      monitoredApps: row.monitoredApps,
-      webhookUrl: webhookUrl(row.id),
-      secret: decryptSecret(deps.secretKey, row.secretCiphertext),
-      include: deps.webhookInclude,
-    });
-  };
-
-  return {
-    present,
-    find,
-    webhookUrl,
-    async create(input: { name: string; monitoredApps: string[]; apiToken?: string | undefined }) {
-      const secret = generateWebhookSecret();
-      const created = await deps.prisma.herokuIntegration.create({
-        data: {
-          name: input.name,
-          monitoredApps: input.monitoredApps,
-          secretCiphertext: encryptSecret(deps.secretKey, secret),
-          apiTokenCiphertext: input.apiToken === undefined ? null : encryptSecret(deps.secretKey, input.apiToken),
-        },
-        select: SELECT,
-      });
-      await syncWebhooks(created);
-      return { ...present(await find(created.id)), secret };
-    },
-    async update(id: string, input: { name?: string | undefined; monitoredApps?: string[] | undefined; apiToken?: string | null | undefined }) {
-      await find(id);
-      const row = await deps.prisma.herokuIntegration.update({
-        where: { id },
-        data: {
-          name: input.name,
-          monitoredApps: input.monitoredApps,
-          ...(input.apiToken !== undefined && { apiTokenCiphertext: input.apiToken === null ? null : encryptSecret(deps.secretKey, input.apiToken) }),
-        },
-        select: SELECT,
-      });
-      deps.integrations.invalidate(id);
-      if (input.monitoredApps !== undefined || input.apiToken) await syncWebhooks(row);
-      return present(await find(id));
-    },
-    async sync(id: string) {
-      const row = await find(id);
-      if (!canReachHeroku(row)) throw new AppError('conflict', 'the integration has no Heroku API token or OAuth connection');
-      await syncWebhooks(row);
-      return present(await find(id));
-    },
-    async rotateSecret(id: string) {
-      const before = await find(id);
-      const secret = generateWebhookSecret();
-      await deps.prisma.herokuIntegration.update({ where: { id }, data: { secretCiphertext: encryptSecret(deps.secretKey, secret) } });
-      deps.integrations.invalidate(id);
-      if (canReachHeroku(before)) await rotateManagedWebhookSecrets(deps.prisma, herokuClient(id), id, secret);
-      return { ...present(await find(id)), secret };
-    },
-    async remove(id: string) {
-      const row = await find(id);
-      if (canReachHeroku(row) && row.managedWebhooks.length > 0) {
-        try {
-          await deleteManagedWebhooks(deps.prisma, herokuClient(row.id), row.id);
-        } catch (error) {
-          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
-          throw new AppError('upstream_failed', `could not delete a managed webhook on Heroku (${why}); the integration is kept, try again`);
-        }
-      }
-      const { count } = await deps.prisma.herokuIntegration.deleteMany({ where: { id } });
-      if (count === 0) throw notFound();
-      deps.integrations.invalidate(id);
-    },
-    oauthStartUrl(id: string) {
-      if (deps.heroku.oauthId === undefined || deps.heroku.oauthSecret === undefined) throw new AppError('not_found', 'Heroku OAuth is not configured (HEROKU_OAUTH_ID, HEROKU_OAUTH_SECRET)');
-      const query = new URLSearchParams({ client_id: deps.heroku.oauthId, response_type: 'code', scope: 'write', state: signOAuthState(deps.secretKey, id) });
-      return `${deps.heroku.idUrl}/oauth/authorize?${query}`;
-    },
-  };
-}
-
-export type IntegrationOps = ReturnType<typeof createIntegrationOps>;
-
-export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationRouteDeps, ops: IntegrationOps = createIntegrationOps(deps)) {
+export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationDeps, ops: IntegrationOps = createIntegrationOps(deps)) {
   routes.add({
     method: 'post',
     path: '/api/v1/integrations/heroku',
@@ -208,8 +60,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
     query: PageQuerySchema,
     responses: { 200: { description: 'a page of integrations', schema: pageOf(IntegrationSchema) } },
     handler: async ({ query }) => {
-      const rows = await deps.prisma.herokuIntegration.findMany({ select: SELECT, ...newestFirst('createdAt', query) });
-      const page = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      const page = await ops.list(query);
       return { status: 200, body: { items: page.items.map(ops.present), nextCursor: page.nextCursor } };
     },
   });
@@ -294,7 +145,7 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationR
  * `state`. Exchanges the code, stores the tokens encrypted, and creates the managed webhooks.
  */
 export async function completeHerokuOAuth(
-  deps: IntegrationRouteDeps,
+  deps: IntegrationDeps,
   ops: IntegrationOps,
   query: { code?: unknown; state?: unknown; error?: unknown },
 ): Promise<{ status: number; body: unknown }> {

@@ -21,6 +21,9 @@ import {
   incidentSuspectPulses,
   incidentTimeline,
   incidentRuns,
+  integrationEventStats,
+  monitoredAppNames,
+  openIncidentsOfService,
   isApiTokenActive,
   getEvent,
   replayEvent,
@@ -32,12 +35,12 @@ import {
   updateService,
   touchedByEvent,
   type Database,
+  type IntegrationOps,
   type Ingestor,
   type Logger,
   type Queues,
   type RuleSet,
 } from '@pulsebridge/core';
-import type { IntegrationOps } from '../routes/integrations.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
 import { readTestEventResult, sendTestEvent } from './test-event.js';
@@ -288,11 +291,7 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   // ---- Services (everyone reads; admins change) -------------------------------------------------
   ui.get('/services', async (req, res) => {
-    const [services, integrations] = await Promise.all([
-      servicesByName(prisma),
-      prisma.herokuIntegration.findMany({ select: { monitoredApps: true } }),
-    ]);
-    const monitored = new Set(integrations.flatMap((i) => i.monitoredApps));
+    const [services, monitored] = await Promise.all([servicesByName(prisma), monitoredAppNames(prisma)]);
     await render(req, res, 'services', {
       services: services.map((s) => ({ ...s, unmonitored: s.herokuAppNames.filter((app) => !monitored.has(app)) })),
     });
@@ -304,12 +303,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     const service = await findService(prisma, id);
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
     const [incidents, pulses] = await Promise.all([
-      prisma.incident.findMany({
-        where: { status: { not: 'resolved' }, services: { some: { serviceId: id } } },
-        select: { id: true, number: true, title: true, status: true, severity: true, appName: true, alertCount: true, createdAt: true },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: 200,
-      }),
+      openIncidentsOfService(prisma, id, 200),
       listPulses(prisma, { serviceId: id, limit: 50 }),
     ]);
     await render(req, res, 'service', { service, incidents, pulses: pulses.items });
@@ -355,8 +349,8 @@ export function registerUi(router: Router, deps: UiDeps) {
 
   // ---- Integrations (admins) --------------------------------------------------------------------
   ui.get('/integrations', adminOnly, async (req, res) => {
-    const rows = await prisma.herokuIntegration.findMany({ select: { id: true }, orderBy: { createdAt: 'desc' } });
-    const integrations = await Promise.all(rows.map(async (row) => deps.integrationOps.present(await deps.integrationOps.find(row.id))));
+    const page = await deps.integrationOps.list({ limit: 200 });
+    const integrations = page.items.map(deps.integrationOps.present);
     await render(req, res, 'integrations', { integrations });
   });
 
@@ -385,14 +379,9 @@ export function registerUi(router: Router, deps: UiDeps) {
     } catch {
       return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
     }
-    const since = new Date(Date.now() - 24 * 3600 * 1000);
-    const [lastEvent, byStatus] = await Promise.all([
-      prisma.event.findFirst({ where: { integrationId: id }, orderBy: { receivedAt: 'desc' }, select: { receivedAt: true } }),
-      prisma.event.groupBy({ by: ['status'], where: { integrationId: id, receivedAt: { gte: since } }, _count: { _all: true } }),
-    ]);
-    const counts = Object.fromEntries(['received', 'processed', 'skipped', 'failed'].map((status) => [status, byStatus.find((s) => s.status === status)?._count._all ?? 0]));
+    const { lastEventAt, counts } = await integrationEventStats(prisma, id);
     const testEvent = isUuid(req.query.test) ? await readTestEventResult(deps, req.query.test) : null;
-    const view = { integration, lastEventAt: lastEvent?.receivedAt ?? null, counts, testEvent, cli: cliLines(integration) };
+    const view = { integration, lastEventAt, counts, testEvent, cli: cliLines(integration) };
     if (req.query.fragment === 'test') return render(req, res, 'test-event', view);
     await render(req, res, 'integration', view);
   });

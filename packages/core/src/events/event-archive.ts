@@ -63,6 +63,17 @@ export async function getEvent(db: Db, id: string) {
   return db.event.findUnique({ select: { ...SUMMARY_SELECT, payload: true }, where: { id } });
 }
 
+/** What an integration received: its last event, and how many of the last `sinceMs` ended in each status. */
+export async function integrationEventStats(db: Db, integrationId: string, sinceMs = 24 * 3600 * 1000): Promise<{ lastEventAt: Date | null; counts: Record<(typeof EVENT_STATUSES)[number], number> }> {
+  const since = new Date(Date.now() - sinceMs);
+  const [last, byStatus] = await Promise.all([
+    db.event.findFirst({ where: { integrationId }, orderBy: { receivedAt: 'desc' }, select: { receivedAt: true } }),
+    db.event.groupBy({ by: ['status'], where: { integrationId, receivedAt: { gte: since } }, _count: { _all: true } }),
+  ]);
+  const countOf = (status: string) => byStatus.find((row) => row.status === status)?._count._all ?? 0;
+  return { lastEventAt: last?.receivedAt ?? null, counts: { received: countOf('received'), processed: countOf('processed'), skipped: countOf('skipped'), failed: countOf('failed') } };
+}
+
 /** Queues an archived event to be processed again under today's rules; throws not_found or unavailable. */
 export async function replayEvent(db: Db, queues: Pick<Queues, 'enqueueReplay'>, id: string): Promise<{ id: string }> {
   const row = await db.event.findUnique({ where: { id }, select: { id: true, eventId: true } });

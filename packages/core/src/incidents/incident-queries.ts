@@ -86,3 +86,13 @@ export async function incidentSuspectPulses(db: Db, incident: IncidentRow, limit
 export async function incidentSlackPosts(db: Db, incidentId: string) {
   return db.slackMessage.findMany({ where: { incidentId, ts: { not: null } }, select: { target: true, channel: true, ts: true, status: true, error: true } });
 }
+
+/** A service's open incidents (triggered or acknowledged), newest first. */
+export async function openIncidentsOfService(db: Db, serviceId: string, limit: number): Promise<IncidentRow[]> {
+  return db.incident.findMany({
+    select: INCIDENT_SELECT,
+    where: { status: { not: 'resolved' }, services: { some: { serviceId } } },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: limit,
+  });
+}
