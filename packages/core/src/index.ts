@@ -24,6 +24,7 @@ export * from './queues/connections.js';
 export * from './queues/queues.js';
 export * from './events/event-archive.js';
 export * from './events/test-events.js';
+export * from './events/test-event-runs.js';
 export * from './generated/prisma/enums.js';
 export { SEVERITIES, PULSE_KINDS, RuleError, compileRules, loadRuleSet, type CompiledRule, type RuleSet } from './rules/rule-set.js';
 export * from './rules/map-event.js';

@@ -31,6 +31,8 @@ import {
   listIncidents,
   listPulses,
   servicesByName,
+  readTestEventResult,
+  sendTestEvent,
   startRun,
   updateService,
   touchedByEvent,
@@ -43,7 +45,6 @@ import {
 } from '@pulsebridge/core';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
-import { readTestEventResult, sendTestEvent } from './test-event.js';
 import { sameOriginPath } from '../http/same-origin-path.js';
 import { pageSecurityHeaders } from './page-headers.js';
 

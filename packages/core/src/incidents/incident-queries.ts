@@ -3,13 +3,13 @@ import type { Db, Prisma } from '../db/client.js';
 import { newestFirst, toPage } from '../pagination.js';
 import { findSuspectPulseIds } from './suspect-deploys.js';
 import { PULSE_SELECT } from '../pulses/pulse-queries.js';
+import { SEVERITIES } from '../rules/rule-set.js';
 
 /**
  * Reads of incidents for the REST API and the web UI: one filter, one query, so both answer
  * the same question the same way.
  */
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
-export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 
 /** What incident lists filter by (REST: `?status=&serviceId=&appName=&severity=`). */
 export const IncidentFilterSchema = z.object({

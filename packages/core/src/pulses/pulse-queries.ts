@@ -2,12 +2,12 @@ import { z } from 'zod';
 import type { Db, Prisma } from '../db/client.js';
 import { REAL_PULSES } from '../events/test-events.js';
 import { newestFirst, toPage } from '../pagination.js';
+import { PULSE_KINDS } from '../rules/rule-set.js';
 
 /**
  * Reads of deployment pulses for the REST API and the web UI: one filter, one query. Test
  * events' pulses are left out (they show on their integration's page only).
  */
-export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
 
 /** What pulse lists filter by (REST: `?serviceId=&appName=&kind=`). */
 export const PulseFilterSchema = z.object({

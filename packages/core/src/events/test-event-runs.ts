@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import {
-  RuleRenderError,
-  appOfTestName,
-  decryptSecret,
-  isTestAppName,
-  mapEvent,
-  signHerokuBody,
-  testAppName,
-  touchedByEvent,
-  type Database,
-  type Ingestor,
-  type IngestOutcome,
-  type RuleSet,
-} from '@pulsebridge/core';
+import { decryptSecret, signHerokuBody } from '../crypto.js';
+import type { Database } from '../db/client.js';
+import { touchedByEvent } from '../incidents/apply-event.js';
+import type { IngestOutcome, Ingestor } from '../ingest/ingest.js';
+import { RuleRenderError, mapEvent } from '../rules/map-event.js';
+import type { RuleSet } from '../rules/rule-set.js';
+import { appOfTestName, isTestAppName, testAppName } from './test-events.js';
 
 /**
  * A signed sample delivery (a succeeded build) through the real ingress (signature, store,
