@@ -90,12 +90,21 @@ describe('values reach the dyno as data, in every quoting position', () => {
     }
   });
 
-  it('a value that starts with - may not start an argument of a program before --: it would be an option', () => {
-    const values = { path: '--to-command=touch PWNED' };
-    expect(() => renderCommand(liquid, 'tar -xf release.tar {{ path }}', values)).toThrow(/a value that starts with "-" at the start of an argument of tar \(it would be read as an option; put -- before the values\)/);
-    expect(() => renderCommand(liquid, 'tar -xf release.tar "{{ path }}"', values)).toThrow(/starts with "-"/);
-    expect(renderCommand(liquid, 'tar -xf release.tar -- {{ path }}', values).command).toBe('tar -xf release.tar -- "${PB_1}"');
+  it('a value that would make an argument an option may not start one, whatever comes before it', () => {
+    const values = { path: '--to-command=touch PWNED', bang: '!', nothing: '' };
+    const option = /a value that starts with "-" at the start of an argument of tar \(it would be read as an option; write it after an option, as --name=\{\{ \.\.\. \}\}, or after text\)/;
+    expect(() => renderCommand(liquid, 'tar -xf release.tar {{ path }}', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'tar -xf release.tar "{{ path }}"', values)).toThrow(option);
+    // -- is no defence: it may be an option's argument.
+    expect(() => renderCommand(liquid, 'tar -cf /dev/null --exclude -- {{ path }} .', values)).toThrow(option);
+    // Nor is an expansion or a value that comes out empty in front of it.
+    expect(() => renderCommand(liquid, 'tar -xf release.tar $NOPE{{ path }}', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'tar -xf release.tar {{ nothing }}"$HOME"{{ path }}', values)).toThrow(option);
+    // find reads ! and parentheses as its expression too.
+    expect(() => renderCommand(liquid, "find {{ bang }} -name '*.tmp' -delete", values)).toThrow(/starts with "!" at the start of an argument of find \(it would be read as part of its expression/);
+    expect(() => renderCommand(liquid, 'ls "$(echo {{ path }})"', values)).toThrow(/an argument of ls that starts with "\$\(\.\.\.\)"/);
     expect(renderCommand(liquid, 'tar -xf release.tar --file={{ path }}', values).command).toBe('tar -xf release.tar --file="${PB_1}"');
+    expect(renderCommand(liquid, 'tar -xf release.tar ./{{ path }}', values).command).toBe('tar -xf release.tar ./"${PB_1}"');
     // Builtins that read no options from values, and values that do not start with -.
     expect(Object.values(renderCommand(liquid, 'echo {{ path }}', values).env)).toEqual([values.path]);
     expect(renderCommand(liquid, 'tar -xf release.tar {{ path }}', { path: 'app/x' }).command).toBe('tar -xf release.tar "${PB_1}"');
@@ -243,6 +252,28 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['$(...) as an argument of kill', 'kill "$(echo {{ title }})"'],
     ['$(...) outside quotes', 'ls a$(echo {{ title }})'],
     ['$(...) leading an argument before --', 'ls "$(echo {{ title }})"'],
+    // A fourth review: bash 5.1 scans $(...) for reserved words; $_ and $0; loops over "$(...)"; disguised shells.
+    ['>| then case inside $(...) (bash 5.1)', 'echo "$(date >|case x)" \'"; esac )\' "; {{ title }} ; " #"'],
+    ['case as a word inside $(...)', 'echo "$(echo case {{ title }})"'],
+    ['a reserved word inside $(...)', 'echo "$(if true; then echo {{ title }}; fi)"'],
+    ['a comment inside $(...)', 'echo "$(echo x # {{ title }}\n)"'],
+    ['>|', 'echo {{ title }} >| out'],
+    ['a for loop over "$(...)"', 'for x in "$(echo {{ title }})"; do tar -cf /dev/null "$x" .; done'],
+    ['$_', 'echo {{ title }} >/dev/null; tar -cf /dev/null "$_" .'],
+    ['$0 as a program', 'linux64 "$0" -c {{ title }}'],
+    ['$BASH', 'ld.so "$BASH" -c {{ title }}'],
+    ['setpriv', 'setpriv /bin/sh -c {{ title }}'],
+    ['the dynamic loader', '/lib64/ld-linux-x86-64.so.2 /bin/sh -c {{ title }}'],
+    ['a versioned perl with its platform', 'perl5.36-x86_64-linux-gnu -e {{ title }}'],
+    ['a redirection before a reserved word', '>f if true; then echo {{ title }}; fi'],
+    ['a redirection to # (a comment to the shells)', 'echo {{ title }} >#x'],
+    ['an operator without a command after it', 'echo {{ title }} &&'],
+    ['an operator without a command before it', '; echo {{ title }}'],
+    ['then twice', 'if true; then echo {{ title }}; then echo x; fi'],
+    ['else before then', 'if true; else echo {{ title }}; fi'],
+    ['an empty then', 'if true; then fi; echo {{ title }}'],
+    ['an empty $(...)', 'echo "$()" {{ title }}'],
+    ['# in a word inside $(...) (bash 5.1 may read a comment)', 'echo "$(echo "a"# )" ; echo {{ title }} ; : "\n)"'],
   ])('%s is refused when the command has values', (_name, template) => {
     expect(() => renderCommand(liquid, template, hostile)).toThrow(/is not allowed in a command with values \(line \d+, at ".*"\): a command with values may use/);
   });
@@ -254,7 +285,7 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['a # comment', 'echo {{ title }} # {{ title }} $(touch comment)', `${hostile.title}\n`],
     ['$(...) inside quotes, with a value', 'echo "app $(echo {{ app.name }}): {{ title }}"', `app shop: ${hostile.title}\n`],
     ['a for loop over written-out words', 'for t in one two; do echo "[$t]" {{ title }}; done', `[one] ${hostile.title}\n[two] ${hostile.title}\n`],
-    ['-- before values that start with -', 'ls -d -- {{ dash }} 2>/dev/null; echo "$?"', '2\n'],
+    ['./ before values that start with -', 'ls -d ./{{ dash }} 2>/dev/null; echo "$?"', '2\n'],
     ['set -eu', 'set -eu; set +u; echo {{ title }}', `${hostile.title}\n`],
     ['if, &&, || and a pipe', 'if true; then echo {{ title }} | cat && echo ok || echo no; fi', `${hostile.title}\nok\n`],
     ['redirections', 'echo {{ title }} 2>&1 >/dev/null; echo {{ app.name }} >&2 2>/dev/null; echo done', 'done\n'],

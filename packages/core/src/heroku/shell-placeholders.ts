@@ -13,9 +13,11 @@
  * rules); redirections to written-out files; comments. Everything else is refused, and so are:
  * commands and builtins that would read a value as code, as a variable name or as an option that
  * names one (eval, declare, read, test, printf -v, sh -c, interpreters, ...); any way for a value
- * to reach a named variable (assignments, loops over values, `$PB_n` written by hand); and, for
- * other programs, a value that starts with `-` at the start of an argument before a `--` (it
- * would be an option). A command without values is passed on as written.
+ * to reach a named variable (assignments, loops over values, `$_`, `$PB_n` written by hand);
+ * and, for other programs, a value that starts with `-` at the start of an argument (it would be
+ * an option; `--` is no defence). Inside `$(...)` only simple commands: bash 5.1 and older find
+ * its end by scanning for reserved words and comments. A command without values is passed on
+ * as written.
  */
 
 /**
@@ -89,12 +91,18 @@ const RUNS_CODE = new Set([
   'su', 'sudo', 'doas', 'pkexec', 'runuser', 'sg', 'newgrp', 'ssh', 'ssh-agent', 'script', 'screen', 'tmux', 'watch', 'xargs', 'parallel',
   'env', 'nohup', 'timeout', 'time', 'nice', 'ionice', 'chrt', 'taskset', 'setarch', 'setsid', 'stdbuf', 'unbuffer', 'prlimit', 'unshare',
   'nsenter', 'chroot', 'flock', 'strace', 'ltrace', 'valgrind', 'gdb', 'lldb', 'firejail', 'bwrap', 'systemd-run', 'xvfb-run', 'run-parts',
-  'at', 'batch', 'crontab', 'expect', 'socat', 'mail', 'mailx',
+  'at', 'batch', 'crontab', 'expect', 'socat', 'mail', 'mailx', 'setpriv', 'linux32', 'linux64', 'i386', 'x86_64', 'uname26', 'ld.so',
   'perl', 'python', 'ruby', 'irb', 'pry', 'ipython', 'node', 'nodejs', 'deno', 'bun', 'php', 'lua', 'luajit', 'tclsh', 'wish', 'jshell',
   'Rscript', 'julia', 'elixir', 'iex', 'erl', 'awk', 'gawk', 'mawk', 'nawk', 'sed', 'dc', 'm4', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs',
   'make', 'gmake', 'npx', 'npm', 'yarn', 'pnpm', 'bundle', 'heroku', 'foreman', 'honcho', 'docker', 'podman', 'kubectl',
   'psql', 'mysql', 'sqlite', 'mongosh', 'mongo', 'redis-cli', 'rails', 'rake', 'runner', 'manage.py',
 ]);
+/**
+ * Variables a command with values may not expand: `$_` holds the last argument of the previous
+ * command (a value), others name a shell or hold what a refused construct set.
+ */
+const REFUSED_VARIABLES = new Set(['_', 'BASH', 'SHELL', 'BASH_COMMAND', 'BASH_EXECUTION_STRING', 'BASH_ARGV', 'BASH_ARGV0', 'BASH_REMATCH', 'REPLY', 'OPTARG', 'MAPFILE', 'COPROC', 'READLINE_LINE']);
+
 /** `find` runs a command with these. */
 const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
 /** Bash variables that run code or change how commands are found: never a loop variable. */
@@ -113,8 +121,11 @@ interface Word {
   /** The word's text after quote removal, or null when it holds a value or an expansion. */
   literal: string | null;
   hasValue: boolean;
-  /** The value the word begins with (nothing before it), if any. */
-  leadingValue: number | null;
+  /**
+   * The values before the word's first written character (expansions between them may be
+   * empty): the word's text starts with the first of them that is not empty.
+   */
+  leadingValues: number[];
   /** The word begins with `$(...)` (in double quotes), whose output is not known here. */
   leadingSubstitution: boolean;
   /** The word holds a `$(...)`. */
@@ -133,6 +144,10 @@ interface SimpleCommand {
 }
 
 type LoopHead = { state: 'name' } | { state: 'in-or-end' } | { state: 'words' };
+type Block = { kind: 'if'; stage: 'cond' | 'body' | 'else' } | { kind: 'loop'; stage: 'cond' | 'body' };
+
+/** Bash's reserved words; those the grammar does not allow are refused where a command starts. */
+const RESERVED_WORDS = new Set(['if', 'then', 'elif', 'else', 'fi', 'while', 'until', 'for', 'do', 'done', '!', 'case', 'esac', 'select', 'function', 'coproc', 'in', 'time', '{', '}', '[[', ']]']);
 type Expansion = 'variable' | 'substitution' | 'literal';
 
 /**
@@ -143,6 +158,8 @@ type Expansion = 'variable' | 'substitution' | 'literal';
 class CommandParser {
   private i = 0;
   private out = '';
+  /** How many `$(...)` the cursor is inside. */
+  private substitutions = 0;
   private readonly markerAt: RegExp;
 
   constructor(
@@ -190,19 +207,43 @@ class CommandParser {
     if (next === '' || next === MARK_OPEN || CONTROL.test(next)) this.fail('a backslash before a value, a control character or the end');
   }
 
-  /** A list of commands, up to the end of the text or, inside `$(`, to its `)`. */
+  /**
+   * A list of commands, up to the end of the text or, inside `$(`, to its `)`. Blocks follow
+   * bash's grammar exactly (`if LIST; then LIST; [elif LIST; then LIST;]... [else LIST;] fi`,
+   * `while|until LIST; do LIST; done`, `for NAME in WORDS; do LIST; done`): every LIST holds a
+   * command, every operator has a command on each side, and reserved words count only where a
+   * command starts. Inside `$(...)` only simple commands and operators: bash 5.1 and older find
+   * the end of a `$(...)` by scanning for reserved words, not by parsing it.
+   */
   private list(inSubstitution: boolean): void {
     const start = this.i;
+    /** The next word starts a command. */
     let expectCommand = true;
+    /** An operator or reserved word was read that must be followed by a command. */
+    let needCommand = false;
+    /** A command (or a whole block) ends here: an operator or separator may follow. */
+    let ended = false;
     /** After `fi` or `done`: only a separator or a redirection may follow. */
     let closed = false;
+    /** A redirection came before the command's first word (a reserved word cannot follow it). */
+    let redirected = false;
     let current: SimpleCommand | null = null;
     let loopHead: LoopHead | null = null;
-    const blocks: ('if' | 'loop')[] = [];
+    const blocks: Block[] = [];
+    /** Whether the list of the innermost block's stage (or the whole list) has a command yet. */
+    let stageHasCommand = false;
     const end = () => {
       if (current) this.checkCommand(current);
       current = null;
       closed = false;
+      redirected = false;
+    };
+    const stage = (next: Block['stage'], from: Block['stage'][], kind: Block['kind'], word: Word) => {
+      const top = blocks[blocks.length - 1];
+      if (top === undefined || top.kind !== kind || !from.includes(top.stage)) this.fail(`${word.literal} where bash does not expect it`, word.start);
+      if (!stageHasCommand) this.fail(`${word.literal} after an empty list`, word.start);
+      top.stage = next;
+      stageHasCommand = false;
     };
     while (this.i < this.text.length) {
       const c = this.at();
@@ -212,6 +253,7 @@ class CommandParser {
         continue;
       }
       if (c === '#') {
+        if (inSubstitution) this.fail('a comment inside $(...)');
         this.comment();
         continue;
       }
@@ -226,22 +268,42 @@ class CommandParser {
       const operator = redirect.exec(this.text);
       if (operator) {
         if (loopHead !== null) this.fail('a redirection in a for loop head');
+        if (expectCommand && !closed) redirected = true;
         this.redirect(operator[0]);
         continue;
       }
       if (c === '\n' || c === ';' || c === '&' || c === '|') {
-        if (c === ';' && next === ';') this.fail(';; (case)');
-        if (loopHead !== null && loopHead.state === 'name') this.fail('a for loop without its variable');
-        if (loopHead !== null && (c === '&' || c === '|')) this.fail(`${c} in a for loop head`);
+        const op = c === next && c !== '\n' ? c + c : c;
+        if (op === ';;') this.fail(';; (case)');
+        if (op === '|' && next === '&') this.fail('|& (write 2>&1 |)');
+        if (loopHead !== null) {
+          if (loopHead.state !== 'words' || (op !== ';' && op !== '\n')) this.fail('a for loop head other than "for name in words;"');
+          loopHead = null;
+          stageHasCommand = true;
+          this.copy(1);
+          expectCommand = true;
+          continue;
+        }
+        if (op === '\n') {
+          // A newline ends a command; after an operator or a reserved word it is only a blank.
+          if (ended) end();
+          ended = false;
+          this.copy(1);
+          expectCommand = true;
+          continue;
+        }
+        if (!ended) this.fail(`${op} without a command before it`);
         end();
-        loopHead = null;
-        this.copy(c === next && c !== '\n' ? 2 : 1);
+        ended = false;
+        needCommand = op === '&&' || op === '||' || op === '|';
+        this.copy(op.length);
         expectCommand = true;
         continue;
       }
       const word = this.word();
+      if (inSubstitution && word.plain && (word.literal === 'case' || word.literal === 'esac')) this.fail(`${word.literal} inside $(...)`, word.start);
       if (loopHead !== null) {
-        // `for NAME [in WORDS]` up to its separator: the name is a plain lowercase name, the words are written out.
+        // `for NAME in WORDS` up to its separator: the name is a plain lowercase name, the words are written out.
         if (loopHead.state === 'name') {
           if (!word.plain || word.literal === null || !/^[a-z_][a-z0-9_]*$/.test(word.literal) || LOWERCASE_SPECIALS.has(word.literal)) {
             this.fail('a for loop whose variable is not a plain lowercase name', word.start);
@@ -250,8 +312,8 @@ class CommandParser {
         } else if (loopHead.state === 'in-or-end') {
           if (!word.plain || word.literal !== 'in') this.fail('a for loop without "in WORDS;" after its variable', word.start);
           loopHead = { state: 'words' };
-        } else if (word.hasValue) {
-          this.fail('a value in a for loop\'s words (its variable would carry the value where it cannot be checked)', word.start);
+        } else if (word.literal === null) {
+          this.fail('a for loop word that is not written out (its variable would carry a value where it cannot be checked)', word.start);
         }
         continue;
       }
@@ -262,77 +324,73 @@ class CommandParser {
       }
       if (word.hasValue || word.literal === null) this.fail('a command name that is not written out (from a value, a variable or $(...))', word.start);
       const name = word.literal;
-      if (word.plain) {
-        const keyword = this.keyword(name, blocks, word);
-        if (keyword === 'command') continue;
-        if (keyword === 'closed') {
-          expectCommand = false;
-          closed = true;
-          continue;
+      if (word.plain && RESERVED_WORDS.has(name)) {
+        if (inSubstitution) this.fail(`${name} inside $(...) (only simple commands there)`, word.start);
+        if (redirected) this.fail(`${name} after a redirection`, word.start);
+        switch (name) {
+          case 'if':
+            blocks.push({ kind: 'if', stage: 'cond' });
+            stageHasCommand = false;
+            break;
+          case 'while':
+          case 'until':
+            blocks.push({ kind: 'loop', stage: 'cond' });
+            stageHasCommand = false;
+            break;
+          case 'for':
+            blocks.push({ kind: 'loop', stage: 'cond' });
+            loopHead = { state: 'name' };
+            break;
+          case 'then':
+            stage('body', ['cond'], 'if', word);
+            break;
+          case 'elif':
+            stage('cond', ['body'], 'if', word);
+            break;
+          case 'else':
+            stage('else', ['body'], 'if', word);
+            break;
+          case 'do':
+            stage('body', ['cond'], 'loop', word);
+            break;
+          case 'fi':
+          case 'done': {
+            const top = blocks[blocks.length - 1];
+            const kind = name === 'fi' ? 'if' : 'loop';
+            if (top === undefined || top.kind !== kind || top.stage === 'cond') this.fail(`${name} where bash does not expect it`, word.start);
+            if (!stageHasCommand) this.fail(`${name} after an empty list`, word.start);
+            blocks.pop();
+            closed = true;
+            ended = true;
+            needCommand = false;
+            stageHasCommand = true;
+            expectCommand = false;
+            continue;
+          }
+          case '!':
+            break;
+          default:
+            this.fail(name, word.start);
         }
-        if (keyword === 'for') {
-          blocks.push('loop');
-          loopHead = { state: 'name' };
-          expectCommand = false;
-          continue;
-        }
+        needCommand = name !== 'for';
+        expectCommand = name !== 'for';
+        continue;
       }
       if (/^[A-Za-z_][A-Za-z0-9_]*(?:\[|\+?=)/.test(this.text.slice(word.start, word.end))) this.fail('a variable assignment', word.start);
       if (/[*?]/.test(name)) this.fail('a command name with * or ? (a pattern could name any program)', word.start);
       current = { name, base: commandBase(name), args: [] };
       this.checkName(current, word);
       expectCommand = false;
+      needCommand = false;
+      ended = true;
+      stageHasCommand = true;
     }
     if (loopHead !== null) this.fail('a for loop without do');
-    if (blocks.length > 0) this.fail(`an ${blocks[blocks.length - 1] === 'if' ? 'if without its fi' : 'loop without its done'}`, start);
+    if (needCommand) this.fail('an operator or reserved word without a command after it');
+    if (blocks.length > 0) this.fail(`an ${blocks[blocks.length - 1]!.kind === 'if' ? 'if without its fi' : 'loop without its done'}`, start);
     if (inSubstitution && this.at() !== ')') this.fail('a $( without its )');
+    if (inSubstitution && !stageHasCommand) this.fail('an empty $(...)', start);
     end();
-  }
-
-  /**
-   * What a plain command word that is a reserved word does: `command` (the next word is a
-   * command again), `closed` (fi, done), `for`, or `none` (not a keyword). Blocks must nest.
-   */
-  private keyword(name: string, blocks: ('if' | 'loop')[], word: Word): 'command' | 'closed' | 'for' | 'none' {
-    const top = blocks[blocks.length - 1];
-    switch (name) {
-      case 'if':
-        blocks.push('if');
-        return 'command';
-      case 'while':
-      case 'until':
-        blocks.push('loop');
-        return 'command';
-      case 'then':
-      case 'elif':
-      case 'else':
-        if (top !== 'if') this.fail(`${name} outside an if`, word.start);
-        return 'command';
-      case 'do':
-        if (top !== 'loop') this.fail('do outside a loop', word.start);
-        return 'command';
-      case '!':
-        return 'command';
-      case 'fi':
-      case 'done':
-        if (top !== (name === 'fi' ? 'if' : 'loop')) this.fail(`${name} without its ${name === 'fi' ? 'if' : 'loop'}`, word.start);
-        blocks.pop();
-        return 'closed';
-      case 'for':
-        return 'for';
-      case 'case':
-      case 'esac':
-      case 'select':
-      case 'function':
-      case 'coproc':
-      case 'in':
-      case 'time':
-      case '{':
-      case '}':
-        return this.fail(name, word.start);
-      default:
-        return 'none';
-    }
   }
 
   private checkName(command: SimpleCommand, word: Word): void {
@@ -348,20 +406,20 @@ class CommandParser {
   private checkCommand(command: SimpleCommand): void {
     const { name, base, args } = command;
     const builtin = !name.includes('/') && (BUILTINS_SAFE.has(name) || BUILTINS_WITHOUT_VALUES.has(name) || name === 'printf');
-    let options = true;
     for (const arg of args) {
       if (arg.literal !== null && runsCode(arg.literal)) this.fail(`${arg.literal} as an argument (a command that runs its arguments as code)`, arg.start);
       if (base === 'find' && arg.literal !== null && FIND_EXEC.has(arg.literal)) this.fail(`find ${arg.literal} (it runs a command)`, arg.start);
-      if (builtin || !options) continue;
-      if (arg.literal === '--') {
-        options = false;
-        continue;
+      if (builtin) continue;
+      // A program reads an argument that starts with - as an option (tar --to-command=...), and
+      // `--` is no defence: it may be an option's argument (--exclude --), and find reads its
+      // expression (-delete, !, parentheses) after it. So no argument may start with a value
+      // that would make it one, wherever it stands.
+      const first = arg.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
+      const optionLike = base === 'find' ? /^[-!(),]/ : /^-/;
+      if (first !== undefined && optionLike.test(first)) {
+        this.fail(`a value that starts with ${JSON.stringify(first[0])} at the start of an argument of ${name} (it would be read as ${base === 'find' ? 'part of its expression' : 'an option'}; write it after an option, as --name={{ ... }}, or after text)`, arg.start);
       }
-      // A program reads an argument that starts with - as an option (tar --to-command=...), before a --.
-      if (arg.leadingValue !== null && this.valueOf(arg.leadingValue).startsWith('-')) {
-        this.fail(`a value that starts with "-" at the start of an argument of ${name} (it would be read as an option; put -- before the values)`, arg.start);
-      }
-      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with $(...) (it could be read as an option; put -- before it)`, arg.start);
+      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with "$(...)" (its output could be read as an option)`, arg.start);
     }
     if (base === 'printf') {
       const first = args[0];
@@ -389,10 +447,11 @@ class CommandParser {
   private redirect(operator: string): void {
     const start = this.i;
     if (operator.endsWith('<') && this.text[this.i + operator.length] === '<') this.fail('a heredoc or here-string (<<)');
+    if (operator.endsWith('>|')) this.fail('>| (write >)');
     this.copy(operator.length);
     if (this.at() === '(') this.fail('process substitution');
     while (this.at() === ' ' || this.at() === '\t') this.copy(1);
-    if (this.i >= this.text.length || METACHAR.test(this.at())) this.fail('a redirection without a file', start);
+    if (this.i >= this.text.length || METACHAR.test(this.at()) || this.at() === '#') this.fail('a redirection without a file', start);
     const target = this.word();
     if (target.hasValue || target.literal === null || target.literal === '') this.fail('a redirection to a file that is not written out', start);
     // After >& or <&, a file descriptor or - (bash would read any other word as a file).
@@ -401,26 +460,25 @@ class CommandParser {
 
   /** One word: plain characters, quotes, escapes, expansions and values, up to a blank or an operator. */
   private word(): Word {
-    const word: Word = { literal: '', hasValue: false, leadingValue: null, leadingSubstitution: false, hasSubstitution: false, plain: true, start: this.i, end: this.i };
-    /** Nothing of the word's text has been read yet (empty quotes aside). */
+    const word: Word = { literal: '', hasValue: false, leadingValues: [], leadingSubstitution: false, hasSubstitution: false, plain: true, start: this.i, end: this.i };
+    /** No written character of the word has been read yet (empty quotes and expansions aside). */
     let empty = true;
     const append = (text: string) => {
       if (text !== '') empty = false;
       if (word.literal !== null) word.literal += text;
     };
     const value = (index: number) => {
-      if (empty) word.leadingValue = index;
-      empty = false;
+      if (empty) word.leadingValues.push(index);
       word.hasValue = true;
       word.literal = null;
     };
+    // An expansion may be empty: what follows it may still start the word.
     const expansion = (kind: Expansion) => {
       if (kind === 'literal') return append('$');
       if (kind === 'substitution') {
         if (empty) word.leadingSubstitution = true;
         word.hasSubstitution = true;
       }
-      empty = false;
       word.literal = null;
     };
     while (this.i < this.text.length) {
@@ -452,6 +510,8 @@ class CommandParser {
       } else if (c === '{' || c === '}' || c === '[' || c === ']') {
         this.fail(`${c} outside quotes (brace expansion, arrays and tests)`);
       } else if (PLAIN.test(c)) {
+        // bash 5.1 and older may take a # inside $(...) for a comment while they look for its end.
+        if (c === '#' && this.substitutions > 0) this.fail('# inside $(...)');
         append(c);
         this.copy(1);
       } else if (c.charCodeAt(0) > 0x7e) {
@@ -530,18 +590,22 @@ class CommandParser {
     if (name) {
       const variable = name[1] ?? name[0];
       if (variable.startsWith(ENV_PREFIX)) this.fail(`$${variable} (write {{ ... }} for a value; pulsebridge names the variables)`);
+      if (REFUSED_VARIABLES.has(variable)) this.fail(`$${variable} (it can hold a value or name a shell)`);
       this.copy(1 + name[0].length);
       return 'variable';
     }
     if (next === '{') this.fail('${...} other than ${NAME} (offsets, subscripts, indirection and patterns)');
-    if (/^[?$#!@*0-9-]/.test(next)) {
+    if (next === '0') this.fail('$0 (it names the shell)');
+    if (/^[?$#!@*1-9-]/.test(next)) {
       this.copy(2);
       return 'variable';
     }
     if (next === '(') {
       if (rest[1] === '(') this.fail('shell arithmetic ($(( )))');
       this.copy(2);
+      this.substitutions += 1;
       this.list(true);
+      this.substitutions -= 1;
       this.copy(1);
       return 'substitution';
     }
@@ -557,7 +621,9 @@ class CommandParser {
 
 /** A command word's base name without a trailing version: `/usr/bin/python3.11` is `python`. */
 function commandBase(name: string): string {
-  const base = name.slice(name.lastIndexOf('/') + 1);
+  // perl5.36-x86_64-linux-gnu is perl; ld-linux-x86-64.so.2 is the dynamic loader, which runs any program.
+  const base = name.slice(name.lastIndexOf('/') + 1).replace(/-(?:x86_64|amd64|i[3-6]86|aarch64|arm\w*|\w+)-linux-gnu\w*$/, '');
+  if (/^ld(?:-linux[\w-]*)?\.so/.test(base)) return 'ld.so';
   const unversioned = base.replace(/[\d.]+$/, '');
   return unversioned === '' || unversioned.endsWith('.') ? base : unversioned;
 }
