@@ -91,23 +91,32 @@ describe('values reach the dyno as data, in every quoting position', () => {
   });
 
   it('a value that would make an argument an option may not start one, whatever comes before it', () => {
-    const values = { path: '--to-command=touch PWNED', bang: '!', nothing: '' };
-    const option = /a value that starts with "-" at the start of an argument of tar \(it would be read as an option; write it after an option, as --name=\{\{ \.\.\. \}\}, or after text\)/;
-    expect(() => renderCommand(liquid, 'tar -xf release.tar {{ path }}', values)).toThrow(option);
-    expect(() => renderCommand(liquid, 'tar -xf release.tar "{{ path }}"', values)).toThrow(option);
+    const values = { path: '--include=*', bang: '!', nothing: '' };
+    const option = /a value that starts with "-" at the start of an argument of grep \(it would be read as an option; write it after an option, as --name=\{\{ \.\.\. \}\}, or after text\)/;
+    expect(() => renderCommand(liquid, 'grep -r {{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'grep -r "{{ path }}" .', values)).toThrow(option);
     // -- is no defence: it may be an option's argument.
-    expect(() => renderCommand(liquid, 'tar -cf /dev/null --exclude -- {{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'grep -r -- {{ path }} .', values)).toThrow(option);
     // Nor is an expansion or a value that comes out empty in front of it.
-    expect(() => renderCommand(liquid, 'tar -xf release.tar $NOPE{{ path }}', values)).toThrow(option);
-    expect(() => renderCommand(liquid, 'tar -xf release.tar {{ nothing }}"$HOME"{{ path }}', values)).toThrow(option);
-    // find reads ! and parentheses as its expression too.
-    expect(() => renderCommand(liquid, "find {{ bang }} -name '*.tmp' -delete", values)).toThrow(/starts with "!" at the start of an argument of find \(it would be read as part of its expression/);
+    expect(() => renderCommand(liquid, 'grep -r "$NOPE"{{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'grep -r {{ nothing }}"$HOME"{{ path }} .', values)).toThrow(option);
     expect(() => renderCommand(liquid, 'ls "$(echo {{ path }})"', values)).toThrow(/an argument of ls that starts with "\$\(\.\.\.\)"/);
-    expect(renderCommand(liquid, 'tar -xf release.tar --file={{ path }}', values).command).toBe('tar -xf release.tar --file="${PB_1}"');
-    expect(renderCommand(liquid, 'tar -xf release.tar ./{{ path }}', values).command).toBe('tar -xf release.tar ./"${PB_1}"');
+    // A value glued to an option could add options of its own (tar -c{{ x }}f with Itouch PWNED).
+    expect(() => renderCommand(liquid, 'grep -c{{ bang }} log', values)).toThrow(/a value inside an option of grep other than after its =/);
+    expect(renderCommand(liquid, 'grep -r --regexp={{ path }} .', values).command).toBe('grep -r --regexp="${PB_1}" .');
+    expect(renderCommand(liquid, 'ls -d ./{{ path }}', values).command).toBe('ls -d ./"${PB_1}"');
     // Builtins that read no options from values, and values that do not start with -.
     expect(Object.values(renderCommand(liquid, 'echo {{ path }}', values).env)).toEqual([values.path]);
-    expect(renderCommand(liquid, 'tar -xf release.tar {{ path }}', { path: 'app/x' }).command).toBe('tar -xf release.tar "${PB_1}"');
+    expect(renderCommand(liquid, 'grep -r {{ path }} .', { path: 'timeout' }).command).toBe('grep -r "${PB_1}" .');
+  });
+
+  it('with values, a command is one of the app\'s own scripts or a builtin or program that reads its arguments as data', () => {
+    for (const template of ['bin/diagnose {{ app }}', './scripts/check {{ app }}', 'echo {{ app }}', 'grep -c -- x log{{ app }}', 'cat ./{{ app }}.log']) {
+      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).not.toThrow();
+    }
+    for (const template of ['tar -xf release.tar {{ app }}', 'git -c {{ app }} status', 'split --filter={{ app }}', '/proc/self/exe -c {{ app }}', '/usr/bin/env {{ app }}', '../bin/x {{ app }}', 'bin/rails runner {{ app }}']) {
+      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/it runs its arguments as code|with values, a command is one of the app's own scripts/);
+    }
   });
 
   it('a value built by capture or assign is still data', () => {
@@ -252,6 +261,22 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['$(...) as an argument of kill', 'kill "$(echo {{ title }})"'],
     ['$(...) outside quotes', 'ls a$(echo {{ title }})'],
     ['$(...) leading an argument before --', 'ls "$(echo {{ title }})"'],
+    // A fifth review: the shell under another name, expansions that split banned words, values through cd's variables, patterns, options glued to values, files run after being written.
+    ['/proc/self/exe', '/proc/self/exe -c {{ title }}'],
+    ['an expansion splitting a banned word', 'find . -maxdepth 0 -ex${U}ec /bin/s${U}h -c {{ title }} ;'],
+    ['logsave', 'echo {{ title }} | logsave /dev/null xargs touch'],
+    ['$PWD after cd', 'mkdir -p {{ title }} && cd {{ title }} && grep x "$PWD"'],
+    ['$DIRSTACK', 'cd {{ title }}; ls "$DIRSTACK"'],
+    ['~- after cd', 'cd {{ title }}; cd /; ls ~-'],
+    ['a pattern matching files a value named', 'touch ./{{ title }} && ls *=*'],
+    ['a loop over a pattern', 'for f in *; do grep x "$f" {{ title }}; done'],
+    ["tar's dash-less options", 'tar {{ title }} /dev/null {{ app.name }} .'],
+    ['a value glued to an option', 'grep -c{{ title }} log'],
+    ['tar --to-command', 'tar -xf t.tar --to-command={{ title }}'],
+    ['git -c', 'git -c {{ title }} status'],
+    ['a file written then run', 'echo {{ title }} > s; ./s'],
+    ['a control character in a comment', 'echo {{ title }} # a\u0007b'],
+    ['$NAME outside quotes', 'grep -r {{ title }} $HOME'],
     // A fourth review: bash 5.1 scans $(...) for reserved words; $_ and $0; loops over "$(...)"; disguised shells.
     ['>| then case inside $(...) (bash 5.1)', 'echo "$(date >|case x)" \'"; esac )\' "; {{ title }} ; " #"'],
     ['case as a word inside $(...)', 'echo "$(echo case {{ title }})"'],
@@ -384,6 +409,6 @@ describe('random commands with hostile values never run a value', () => {
       expect({ template, left: left.filter((file) => file.startsWith('PWNED')) }).toEqual({ template, left: [] });
     }
     // Most commands are accepted: the grammar is what people write.
-    expect(ran).toBeGreaterThan(100);
+    expect(ran).toBeGreaterThan(60);
   });
 });

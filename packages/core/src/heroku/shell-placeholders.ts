@@ -99,9 +99,18 @@ const RUNS_CODE = new Set([
 ]);
 /**
  * Variables a command with values may not expand: `$_` holds the last argument of the previous
- * command (a value), others name a shell or hold what a refused construct set.
+ * command and `cd {{ ... }}` sets `PWD`, `OLDPWD` and `DIRSTACK` (values); others name a shell
+ * or hold what a refused construct set.
  */
-const REFUSED_VARIABLES = new Set(['_', 'BASH', 'SHELL', 'BASH_COMMAND', 'BASH_EXECUTION_STRING', 'BASH_ARGV', 'BASH_ARGV0', 'BASH_REMATCH', 'REPLY', 'OPTARG', 'MAPFILE', 'COPROC', 'READLINE_LINE']);
+const REFUSED_VARIABLES = new Set(['_', 'PWD', 'OLDPWD', 'DIRSTACK', 'BASH', 'SHELL', 'BASH_COMMAND', 'BASH_EXECUTION_STRING', 'BASH_ARGV', 'BASH_ARGV0', 'BASH_REMATCH', 'REPLY', 'OPTARG', 'MAPFILE', 'COPROC', 'READLINE_LINE']);
+
+/**
+ * Programs a command with values may run besides the app's own scripts and the builtins above:
+ * they read their arguments as data (files to read, patterns, text), and options cannot come
+ * from values (see checkCommand).
+ */
+const PROGRAMS_WITH_VALUES = new Set(['cat', 'ls', 'head', 'tail', 'wc', 'grep', 'date', 'sleep', 'basename', 'dirname']);
+const ALLOWED_PROGRAMS_TEXT = `a builtin (echo, printf, cd, pwd, true, false, :) or one of ${[...PROGRAMS_WITH_VALUES].join(', ')}`;
 
 /** `find` runs a command with these. */
 const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
@@ -130,6 +139,8 @@ interface Word {
   leadingSubstitution: boolean;
   /** The word holds a `$(...)`. */
   hasSubstitution: boolean;
+  /** The word starts with a written `-` and holds a value that no `=` comes before. */
+  valueInOption: boolean;
   /** Written with plain characters only (no quotes or escapes): only such a word can be a keyword. */
   plain: boolean;
   /** Where the word starts and ends in the rendered command. */
@@ -393,13 +404,24 @@ class CommandParser {
     end();
   }
 
+  /**
+   * A command with values runs the app's own scripts (a relative path such as `bin/diagnose`)
+   * and, besides, only builtins and programs known to read their arguments as data: no list of
+   * programs that run their arguments (or their options' arguments) as code could be complete.
+   */
   private checkName(command: SimpleCommand, word: Word): void {
-    if (RUNS_CODE.has(command.base)) this.fail(`${command.name} (it runs its arguments as code)`, word.start);
-    if (command.name.includes('/')) {
-      if (command.base === 'test' || command.base === '[') this.fail(`${command.name} (it reads a value that starts with - as an operator)`, word.start);
+    const { name, base } = command;
+    if (RUNS_CODE.has(base)) this.fail(`${name} (it runs its arguments as code)`, word.start);
+    if (name.includes('/')) {
+      if (name.startsWith('/') || name.startsWith('~') || name.split('/').includes('..')) {
+        this.fail(`${name} (with values, a command is one of the app's own scripts, a path such as bin/diagnose, or ${ALLOWED_PROGRAMS_TEXT})`, word.start);
+      }
       return;
     }
-    if (BUILTINS_REFUSED.has(command.name)) this.fail(`${command.name} (a builtin that reads its arguments as code, variable names, jobs or files to run)`, word.start);
+    if (BUILTINS_REFUSED.has(name)) this.fail(`${name} (a builtin that reads its arguments as code, variable names, jobs or files to run)`, word.start);
+    if (!BUILTINS_SAFE.has(name) && !BUILTINS_WITHOUT_VALUES.has(name) && name !== 'printf' && !PROGRAMS_WITH_VALUES.has(name)) {
+      this.fail(`${name} (with values, a command is one of the app's own scripts, a path such as bin/diagnose, or ${ALLOWED_PROGRAMS_TEXT})`, word.start);
+    }
   }
 
   /** Checks what depends on a whole simple command, once its arguments are read. */
@@ -420,6 +442,7 @@ class CommandParser {
         this.fail(`a value that starts with ${JSON.stringify(first[0])} at the start of an argument of ${name} (it would be read as ${base === 'find' ? 'part of its expression' : 'an option'}; write it after an option, as --name={{ ... }}, or after text)`, arg.start);
       }
       if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with "$(...)" (its output could be read as an option)`, arg.start);
+      if (arg.valueInOption) this.fail(`a value inside an option of ${name} other than after its = (-c{{ ... }} would let the value add options; write --name={{ ... }})`, arg.start);
     }
     if (base === 'printf') {
       const first = args[0];
@@ -440,6 +463,7 @@ class CommandParser {
   private comment(): void {
     while (this.i < this.text.length && this.at() !== '\n') {
       if (this.at() === MARK_OPEN) this.out += `\${${this.variable(this.marker())}}`;
+      else if (CONTROL.test(this.at())) this.fail('a control character');
       else this.copy(1);
     }
   }
@@ -455,19 +479,30 @@ class CommandParser {
     const target = this.word();
     if (target.hasValue || target.literal === null || target.literal === '') this.fail('a redirection to a file that is not written out', start);
     // After >& or <&, a file descriptor or - (bash would read any other word as a file).
-    if (operator.endsWith('&') && !/^(?:\d+|-)$/.test(target.literal)) this.fail(`${operator} followed by something other than a file descriptor or -`, start);
+    if (operator.endsWith('&')) {
+      if (!/^(?:\d+|-)$/.test(target.literal)) this.fail(`${operator} followed by something other than a file descriptor or -`, start);
+      return;
+    }
+    // A file a command with values writes could hold a value and be run next (echo {{ x }} > s; ./s).
+    if (/[>]/.test(operator) && target.literal !== '/dev/null') this.fail('a redirection that writes a file other than /dev/null', start);
   }
 
   /** One word: plain characters, quotes, escapes, expansions and values, up to a blank or an operator. */
   private word(): Word {
-    const word: Word = { literal: '', hasValue: false, leadingValues: [], leadingSubstitution: false, hasSubstitution: false, plain: true, start: this.i, end: this.i };
+    const word: Word = { literal: '', hasValue: false, leadingValues: [], leadingSubstitution: false, hasSubstitution: false, valueInOption: false, plain: true, start: this.i, end: this.i };
     /** No written character of the word has been read yet (empty quotes and expansions aside). */
     let empty = true;
+    /** The word starts with a written `-`, and no `=` has come yet. */
+    let option = false;
     const append = (text: string) => {
-      if (text !== '') empty = false;
+      if (text === '') return;
+      if (empty && text.startsWith('-')) option = true;
+      if (text.includes('=')) option = false;
+      empty = false;
       if (word.literal !== null) word.literal += text;
     };
     const value = (index: number) => {
+      if (option) word.valueInOption = true;
       if (empty) word.leadingValues.push(index);
       word.hasValue = true;
       word.literal = null;
@@ -497,8 +532,9 @@ class CommandParser {
         this.doubleQuoted(append, value, expansion);
       } else if (c === '$') {
         word.plain = false;
-        // Unquoted, the shell splits the output into words and expands patterns in them: values could become options or files.
+        // Unquoted, the shell splits an expansion into words and expands patterns in them: values could become options or files.
         if (this.at(1) === '(' && this.at(2) !== '(') this.fail('$(...) outside double quotes (write "$(...)")');
+        if (!/^[?#$!([]$/.test(this.at(1)) && this.at(1) !== '' && !/[\s;&|<>)]/.test(this.at(1))) this.fail('$NAME outside double quotes (write "$NAME")');
         expansion(this.dollar(false));
       } else if (c === '\\') {
         word.plain = false;
@@ -512,6 +548,9 @@ class CommandParser {
       } else if (PLAIN.test(c)) {
         // bash 5.1 and older may take a # inside $(...) for a comment while they look for its end.
         if (c === '#' && this.substitutions > 0) this.fail('# inside $(...)');
+        // A pattern can match files a value named (touch ./{{ x }}; tar ... *), and ~+ and ~- are the directories cd went to.
+        if (c === '*' || c === '?') this.fail(`${c} outside quotes (a pattern can match files named by values)`);
+        if (c === '~' && empty && (this.at(1) === '+' || this.at(1) === '-')) this.fail(`~${this.at(1)} (the directory cd {{ ... }} went to)`);
         append(c);
         this.copy(1);
       } else if (c.charCodeAt(0) > 0x7e) {
