@@ -90,33 +90,41 @@ describe('values reach the dyno as data, in every quoting position', () => {
     }
   });
 
-  it('a value that would make an argument an option may not start one, whatever comes before it', () => {
-    const values = { path: '--include=*', bang: '!', nothing: '' };
-    const option = /a value that starts with "-" at the start of an argument of grep \(it would be read as an option; write it after an option, as --name=\{\{ \.\.\. \}\}, or after text\)/;
-    expect(() => renderCommand(liquid, 'grep -r {{ path }} .', values)).toThrow(option);
-    expect(() => renderCommand(liquid, 'grep -r "{{ path }}" .', values)).toThrow(option);
+  it('a value that would make an argument of a script an option may not start one, whatever comes before it', () => {
+    const values = { path: '--include=*', nothing: '' };
+    const option = /a value that starts with "-" at the start of an argument of bin\/report \(it would be read as an option; write it after --name= or after text\)/;
+    expect(() => renderCommand(liquid, 'bin/report {{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'bin/report "{{ path }}" .', values)).toThrow(option);
     // -- is no defence: it may be an option's argument.
-    expect(() => renderCommand(liquid, 'grep -r -- {{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'bin/report -- {{ path }} .', values)).toThrow(option);
     // Nor is an expansion or a value that comes out empty in front of it.
-    expect(() => renderCommand(liquid, 'grep -r "$NOPE"{{ path }} .', values)).toThrow(option);
-    expect(() => renderCommand(liquid, 'grep -r {{ nothing }}"$HOME"{{ path }} .', values)).toThrow(option);
-    expect(() => renderCommand(liquid, 'ls "$(echo {{ path }})"', values)).toThrow(/an argument of ls that starts with "\$\(\.\.\.\)"/);
-    // A value glued to an option could add options of its own (tar -c{{ x }}f with Itouch PWNED).
-    expect(() => renderCommand(liquid, 'grep -c{{ bang }} log', values)).toThrow(/a value inside an option of grep other than after its =/);
-    expect(renderCommand(liquid, 'grep -r --regexp={{ path }} .', values).command).toBe('grep -r --regexp="${PB_1}" .');
-    expect(renderCommand(liquid, 'ls -d ./{{ path }}', values).command).toBe('ls -d ./"${PB_1}"');
-    // Builtins that read no options from values, and values that do not start with -.
+    expect(() => renderCommand(liquid, 'bin/report "$NOPE"{{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'bin/report {{ nothing }}"$HOME"{{ path }} .', values)).toThrow(option);
+    expect(() => renderCommand(liquid, 'bin/report "$(echo {{ path }})"', values)).toThrow(/an argument of bin\/report that starts with "\$\(\.\.\.\)"/);
+    // A value inside a short option, or before the = of a long one, could add options of its own (tar -c{{ x }}f with Itouch PWNED).
+    for (const template of ['bin/report -c{{ path }}', 'bin/report -a=x{{ path }}', 'bin/report --x{{ path }}=y']) {
+      expect(() => renderCommand(liquid, template, values), template).toThrow(/a value inside an option of bin\/report other than after the = of a --long=option/);
+    }
+    expect(renderCommand(liquid, 'bin/report --match={{ path }} .', values).command).toBe('bin/report --match="${PB_1}" .');
+    expect(renderCommand(liquid, 'bin/report ./{{ path }}', values).command).toBe('bin/report ./"${PB_1}"');
+    // echo prints its values whatever they start with; printf after a written-out format.
     expect(Object.values(renderCommand(liquid, 'echo {{ path }}', values).env)).toEqual([values.path]);
-    expect(renderCommand(liquid, 'grep -r {{ path }} .', { path: 'timeout' }).command).toBe('grep -r "${PB_1}" .');
+    expect(() => renderCommand(liquid, 'printf -- {{ path }} x', values)).toThrow(/printf without a written-out format first/);
+    expect(renderCommand(liquid, 'bin/report {{ path }} .', { path: 'timeout' }).command).toBe('bin/report "${PB_1}" .');
   });
 
-  it('with values, a command is one of the app\'s own scripts or a builtin or program that reads its arguments as data', () => {
-    for (const template of ['bin/diagnose {{ app }}', './scripts/check {{ app }}', 'echo {{ app }}', 'grep -c -- x log{{ app }}', 'cat ./{{ app }}.log']) {
+  it("with values, a command is one of the app's own scripts, echo or printf, or a builtin or text filter that takes no values", () => {
+    for (const template of ['bin/diagnose {{ app }}', './scripts/check {{ app }}', 'echo {{ app }}', 'echo {{ app }} | sort | uniq -c | head -n 5', 'cd log && bin/x {{ app }} | grep -c ERROR']) {
       expect(() => renderCommand(liquid, template, { app: 'shop' }), template).not.toThrow();
     }
     for (const template of ['tar -xf release.tar {{ app }}', 'git -c {{ app }} status', 'split --filter={{ app }}', '/proc/self/exe -c {{ app }}', '/usr/bin/env {{ app }}', '../bin/x {{ app }}', 'bin/rails runner {{ app }}']) {
       expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/it runs its arguments as code|with values, a command is one of the app's own scripts/);
     }
+    // Filters and builtins read files, options and places from their arguments: values reach them through a pipe only.
+    for (const template of ['tail -n 100 log/{{ app }}', 'grep {{ app }} log', 'cat "$(echo {{ app }})"', 'cd {{ app }}', 'tail {{ app }} log', 'sleep {{ app }}']) {
+      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/a value or "\$\(\.\.\.\)" as an argument of (tail|grep|cat|cd|sleep) \(values may be arguments of the app's scripts, echo and printf; pipe them/);
+    }
+    expect(() => renderCommand(liquid, 'echo {{ app }} | sort --compress-program=sh', { app: 'shop' })).toThrow(/sort --compress-program \(it runs a program\)/);
   });
 
   it('a value built by capture or assign is still data', () => {
@@ -277,6 +285,14 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['a file written then run', 'echo {{ title }} > s; ./s'],
     ['a control character in a comment', 'echo {{ title }} # a\u0007b'],
     ['$NAME outside quotes', 'grep -r {{ title }} $HOME'],
+    // A sixth review: bash 5.1 misreads a quote after a plain $ and a reserved word as a file inside $(...); tail reads +N as an option.
+    ['a plain $ then a quote inside $(...)', 'echo "$(printf %s $ \'x\\\' "\'; {{ title }} ; ")" $ \'y\\\' "\')"'],
+    ['case as a file inside $(...)', 'echo "Open cases: $(wc <case)" \'"; esac )\' "; {{ title }} ; " #"'],
+    ['a value as an argument of tail', 'tail {{ title }} log'],
+    ['a value in a file name', 'tail -n 100 log/{{ title }}'],
+    ['printf -- with a value as the format', 'printf -- {{ title }} x'],
+    ['~0 after cd', 'cd /; ls -d ~0 && echo {{ title }}'],
+    ['cd to a value', 'cd {{ title }} && bin/x'],
     // A fourth review: bash 5.1 scans $(...) for reserved words; $_ and $0; loops over "$(...)"; disguised shells.
     ['>| then case inside $(...) (bash 5.1)', 'echo "$(date >|case x)" \'"; esac )\' "; {{ title }} ; " #"'],
     ['case as a word inside $(...)', 'echo "$(echo case {{ title }})"'],
@@ -310,7 +326,7 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['a # comment', 'echo {{ title }} # {{ title }} $(touch comment)', `${hostile.title}\n`],
     ['$(...) inside quotes, with a value', 'echo "app $(echo {{ app.name }}): {{ title }}"', `app shop: ${hostile.title}\n`],
     ['a for loop over written-out words', 'for t in one two; do echo "[$t]" {{ title }}; done', `[one] ${hostile.title}\n[two] ${hostile.title}\n`],
-    ['./ before values that start with -', 'ls -d ./{{ dash }} 2>/dev/null; echo "$?"', '2\n'],
+    ['./ before values that start with -', 'printf \'%s\\n\' ./{{ dash }}', './--to-command=touch PWNED\n'],
     ['set -eu', 'set -eu; set +u; echo {{ title }}', `${hostile.title}\n`],
     ['if, &&, || and a pipe', 'if true; then echo {{ title }} | cat && echo ok || echo no; fi', `${hostile.title}\nok\n`],
     ['redirections', 'echo {{ title }} 2>&1 >/dev/null; echo {{ app.name }} >&2 2>/dev/null; echo done', 'done\n'],
@@ -369,7 +385,7 @@ describe('random commands with hostile values never run a value', () => {
       () => '# note {{ a }}\n', () => 'x=y', () => '"{{ d }}{{ a }}"',
     ])();
   const simple = (depth: number): string =>
-    [pick(['echo', 'echo', "printf '%s\\n'", 'cat', 'cat --', 'true', ':', 'cd', 'ls --', 'echo -e', 'exit', 'printf']),
+    [pick(['echo', 'echo', "printf '%s\\n'", 'bin/x', './run', 'bin/x --', 'echo -e', 'printf', 'cat', 'true']),
       ...Array.from({ length: random(4) }, () => (depth > 2 ? '{{ a }}' : argument(depth)))].join(' ');
   const command = (depth: number): string =>
     pick([
@@ -403,7 +419,8 @@ describe('random commands with hostile values never run a value', () => {
         throw error;
       }
       if (Object.keys(rendered.env).length > 0) ran++;
-      spawnSync(shell, ['-c', rendered.command], { cwd: sandbox, env: { PATH: '/usr/bin:/bin', ...rendered.env }, stdio: 'ignore', timeout: 2000 });
+      // timeout kills the shell's whole process group, so no loop it started outlives it.
+      spawnSync('timeout', ['-s', 'KILL', '2', shell, '-c', rendered.command], { cwd: sandbox, env: { PATH: '/usr/bin:/bin', ...rendered.env }, stdio: 'ignore', timeout: 5000 });
       const left = readdirSync(sandbox);
       for (const file of left) rmSync(path.join(sandbox, file), { recursive: true, force: true });
       expect({ template, left: left.filter((file) => file.startsWith('PWNED')) }).toEqual({ template, left: [] });

@@ -52,10 +52,13 @@ const ALLOWED =
   "words, 'single' and \"double\" quotes, $NAME, ${NAME} and $(...); redirections to files written out; # comments. " +
   'Values may be arguments: bare, inside a word or inside quotes';
 
-/** Builtins that treat their arguments as plain data: values may be their arguments. */
-const BUILTINS_SAFE = new Set(['echo', 'cd', 'pwd', 'true', 'false', ':']);
-/** Builtins that are harmless when written out, but read a value as a number or an option: no values in their arguments. */
-const BUILTINS_WITHOUT_VALUES = new Set(['exit', 'return', 'break', 'continue', 'shift', 'set', 'wait', 'umask', 'ulimit', 'times', 'type', 'kill']);
+/** Builtins that print their arguments: values may be their arguments (and printf's, after a written-out format). */
+const BUILTINS_SAFE = new Set(['echo']);
+/**
+ * Builtins that are harmless when written out, but read a value as a number, an option or a
+ * place (`cd {{ ... }}` would choose where the app's scripts are found): no values in their arguments.
+ */
+const BUILTINS_WITHOUT_VALUES = new Set(['cd', 'pwd', 'true', 'false', ':', 'exit', 'return', 'break', 'continue', 'shift', 'set', 'wait', 'umask', 'ulimit', 'times', 'type', 'kill']);
 /**
  * Every other bash builtin reads an argument as code, as a variable name (whose array subscript
  * is arithmetic, `$(...)` included), as a job or as a file to run: refused in commands with values.
@@ -69,7 +72,7 @@ const BUILTINS_REFUSED = new Set([
 
 /** How each bash builtin is treated in a command with values (`printf` needs a written-out format first). */
 export const BASH_BUILTIN_CLASSES = {
-  safe: BUILTINS_SAFE,
+  printsValues: BUILTINS_SAFE,
   withoutValues: BUILTINS_WITHOUT_VALUES,
   refused: BUILTINS_REFUSED,
   formatFirst: new Set(['printf']),
@@ -105,15 +108,13 @@ const RUNS_CODE = new Set([
 const REFUSED_VARIABLES = new Set(['_', 'PWD', 'OLDPWD', 'DIRSTACK', 'BASH', 'SHELL', 'BASH_COMMAND', 'BASH_EXECUTION_STRING', 'BASH_ARGV', 'BASH_ARGV0', 'BASH_REMATCH', 'REPLY', 'OPTARG', 'MAPFILE', 'COPROC', 'READLINE_LINE']);
 
 /**
- * Programs a command with values may run besides the app's own scripts and the builtins above:
- * they read their arguments as data (files to read, patterns, text), and options cannot come
- * from values (see checkCommand).
+ * Programs a command with values may also run, with written-out arguments only: they read text
+ * and files the author names, write only to standard output and run nothing. Values reach them
+ * only as text on standard input (`echo {{ ... }} | sort | uniq -c`).
  */
-const PROGRAMS_WITH_VALUES = new Set(['cat', 'ls', 'head', 'tail', 'wc', 'grep', 'date', 'sleep', 'basename', 'dirname']);
-const ALLOWED_PROGRAMS_TEXT = `a builtin (echo, printf, cd, pwd, true, false, :) or one of ${[...PROGRAMS_WITH_VALUES].join(', ')}`;
+const FILTERS = new Set(['cat', 'ls', 'head', 'tail', 'wc', 'grep', 'egrep', 'fgrep', 'sort', 'uniq', 'cut', 'tr', 'nl', 'fold', 'rev', 'tac', 'date', 'sleep', 'basename', 'dirname', 'jq']);
+const ALLOWED_PROGRAMS_TEXT = `echo, printf, the builtins cd, pwd, true, false, :, exit, set, wait and the like (without values), or one of ${[...FILTERS].join(', ')} (without values)`;
 
-/** `find` runs a command with these. */
-const FIND_EXEC = new Set(['-exec', '-execdir', '-ok', '-okdir']);
 /** Bash variables that run code or change how commands are found: never a loop variable. */
 const LOWERCASE_SPECIALS = new Set(['histchars', 'auto_resume']);
 
@@ -405,9 +406,10 @@ class CommandParser {
   }
 
   /**
-   * A command with values runs the app's own scripts (a relative path such as `bin/diagnose`)
-   * and, besides, only builtins and programs known to read their arguments as data: no list of
-   * programs that run their arguments (or their options' arguments) as code could be complete.
+   * A command with values runs the app's own scripts (a relative path such as `bin/diagnose`),
+   * and besides only a few builtins and text filters: no list of programs that run their
+   * arguments (or their options' arguments, or files they write) as code could be complete.
+   * Values may be arguments of the app's scripts, `echo` and `printf` only (see checkCommand).
    */
   private checkName(command: SimpleCommand, word: Word): void {
     const { name, base } = command;
@@ -419,7 +421,7 @@ class CommandParser {
       return;
     }
     if (BUILTINS_REFUSED.has(name)) this.fail(`${name} (a builtin that reads its arguments as code, variable names, jobs or files to run)`, word.start);
-    if (!BUILTINS_SAFE.has(name) && !BUILTINS_WITHOUT_VALUES.has(name) && name !== 'printf' && !PROGRAMS_WITH_VALUES.has(name)) {
+    if (!BUILTINS_SAFE.has(name) && !BUILTINS_WITHOUT_VALUES.has(name) && name !== 'printf' && !FILTERS.has(name)) {
       this.fail(`${name} (with values, a command is one of the app's own scripts, a path such as bin/diagnose, or ${ALLOWED_PROGRAMS_TEXT})`, word.start);
     }
   }
@@ -427,36 +429,42 @@ class CommandParser {
   /** Checks what depends on a whole simple command, once its arguments are read. */
   private checkCommand(command: SimpleCommand): void {
     const { name, base, args } = command;
-    const builtin = !name.includes('/') && (BUILTINS_SAFE.has(name) || BUILTINS_WITHOUT_VALUES.has(name) || name === 'printf');
+    const script = name.includes('/');
     for (const arg of args) {
       if (arg.literal !== null && runsCode(arg.literal)) this.fail(`${arg.literal} as an argument (a command that runs its arguments as code)`, arg.start);
-      if (base === 'find' && arg.literal !== null && FIND_EXEC.has(arg.literal)) this.fail(`find ${arg.literal} (it runs a command)`, arg.start);
-      if (builtin) continue;
-      // A program reads an argument that starts with - as an option (tar --to-command=...), and
-      // `--` is no defence: it may be an option's argument (--exclude --), and find reads its
-      // expression (-delete, !, parentheses) after it. So no argument may start with a value
-      // that would make it one, wherever it stands.
-      const first = arg.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
-      const optionLike = base === 'find' ? /^[-!(),]/ : /^-/;
-      if (first !== undefined && optionLike.test(first)) {
-        this.fail(`a value that starts with ${JSON.stringify(first[0])} at the start of an argument of ${name} (it would be read as ${base === 'find' ? 'part of its expression' : 'an option'}; write it after an option, as --name={{ ... }}, or after text)`, arg.start);
-      }
-      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with "$(...)" (its output could be read as an option)`, arg.start);
-      if (arg.valueInOption) this.fail(`a value inside an option of ${name} other than after its = (-c{{ ... }} would let the value add options; write --name={{ ... }})`, arg.start);
     }
-    if (base === 'printf') {
-      const first = args[0];
-      if (first === undefined || first.hasValue || first.literal === null || first.literal.startsWith('-v')) {
-        this.fail('printf without a written-out format first (a value or -v there could name a variable)', first?.start ?? this.i);
-      }
-    }
-    if (!name.includes('/') && BUILTINS_WITHOUT_VALUES.has(name)) {
+    if (!script && (FILTERS.has(name) || BUILTINS_WITHOUT_VALUES.has(name))) {
+      // They take written-out arguments only: a value (or a "$(...)" that may print one) could be an option, a file or a place.
       const withValue = args.find((arg) => arg.hasValue || arg.hasSubstitution);
-      if (withValue) this.fail(`a value or $(...) as an argument of ${name}`, withValue.start);
+      if (withValue) this.fail(`a value or "$(...)" as an argument of ${name} (values may be arguments of the app's scripts, echo and printf; pipe them to ${name} instead)`, withValue.start);
+      if (name === 'sort') {
+        const program = args.find((arg) => arg.literal?.startsWith('--c'));
+        if (program) this.fail('sort --compress-program (it runs a program)', program.start);
+      }
       if (name === 'set') {
         const option = args.find((arg) => arg.literal === null || !SET_OPTIONS.test(arg.literal));
         if (option) this.fail('set with options other than -e, -u and -o pipefail/errexit/nounset', option.start);
       }
+      return;
+    }
+    if (base === 'printf') {
+      const first = args[0];
+      if (first === undefined || first.hasValue || first.literal === null || first.literal.startsWith('-')) {
+        this.fail('printf without a written-out format first (a value there could be -v NAME or a format)', first?.start ?? this.i);
+      }
+      return;
+    }
+    if (!script) return;
+    for (const arg of args) {
+      // A script reads an argument that starts with - as an option, and `--` is no defence: it
+      // may be an option's argument. So no argument may start with a value that would make it
+      // one, wherever it stands.
+      const first = arg.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
+      if (first !== undefined && first.startsWith('-')) {
+        this.fail(`a value that starts with "-" at the start of an argument of ${name} (it would be read as an option; write it after --name= or after text)`, arg.start);
+      }
+      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with "$(...)" (its output could be read as an option)`, arg.start);
+      if (arg.valueInOption) this.fail(`a value inside an option of ${name} other than after the = of a --long=option (it could add options)`, arg.start);
     }
   }
 
@@ -478,6 +486,7 @@ class CommandParser {
     if (this.i >= this.text.length || METACHAR.test(this.at()) || this.at() === '#') this.fail('a redirection without a file', start);
     const target = this.word();
     if (target.hasValue || target.literal === null || target.literal === '') this.fail('a redirection to a file that is not written out', start);
+    if (this.substitutions > 0 && RESERVED_WORDS.has(target.literal)) this.fail(`${target.literal} as a file inside $(...) (bash 5.1 reads it as a reserved word there)`, start);
     // After >& or <&, a file descriptor or - (bash would read any other word as a file).
     if (operator.endsWith('&')) {
       if (!/^(?:\d+|-)$/.test(target.literal)) this.fail(`${operator} followed by something other than a file descriptor or -`, start);
@@ -492,12 +501,14 @@ class CommandParser {
     const word: Word = { literal: '', hasValue: false, leadingValues: [], leadingSubstitution: false, hasSubstitution: false, valueInOption: false, plain: true, start: this.i, end: this.i };
     /** No written character of the word has been read yet (empty quotes and expansions aside). */
     let empty = true;
-    /** The word starts with a written `-`, and no `=` has come yet. */
+    /** The word starts with a written `-` and is not past the `=` of a `--long=` option. */
     let option = false;
+    let written = '';
     const append = (text: string) => {
       if (text === '') return;
+      written += text;
       if (empty && text.startsWith('-')) option = true;
-      if (text.includes('=')) option = false;
+      if (option && written.startsWith('--') && written.includes('=')) option = false;
       empty = false;
       if (word.literal !== null) word.literal += text;
     };
@@ -550,7 +561,7 @@ class CommandParser {
         if (c === '#' && this.substitutions > 0) this.fail('# inside $(...)');
         // A pattern can match files a value named (touch ./{{ x }}; tar ... *), and ~+ and ~- are the directories cd went to.
         if (c === '*' || c === '?') this.fail(`${c} outside quotes (a pattern can match files named by values)`);
-        if (c === '~' && empty && (this.at(1) === '+' || this.at(1) === '-')) this.fail(`~${this.at(1)} (the directory cd {{ ... }} went to)`);
+        if (c === '~' && /[-+0-9]/.test(this.at(1))) this.fail(`~${this.at(1)} (a directory cd {{ ... }} went to)`);
         append(c);
         this.copy(1);
       } else if (c.charCodeAt(0) > 0x7e) {
@@ -570,6 +581,7 @@ class CommandParser {
       const c = this.at();
       if (c === '') this.fail("a ' without its closing quote", start);
       if (c === "'") {
+        if (this.substitutions > 0 && this.text[this.i - 1] === '\\') this.fail("a '...' ending in a backslash inside $(...)");
         this.copy(1);
         return;
       }
@@ -649,7 +661,9 @@ class CommandParser {
       return 'substitution';
     }
     if (next === '[') this.fail('shell arithmetic ($[ ])');
-    // A `$` before a blank, the end of the word or the closing quote is a plain `$`.
+    // A `$` before a blank, the end of the word or the closing quote is a plain `$` (bash 5.1
+    // misreads a quote after one inside $(...): write \$ there).
+    if (this.substitutions > 0) this.fail('a plain $ inside $(...) (write \\$)');
     if (next === '' || next === ' ' || next === '\t' || next === '\n' || (inDouble ? next === '"' : METACHAR.test(next))) {
       this.copy(1);
       return 'literal';
