@@ -301,11 +301,11 @@ describe('Run command on Heroku', () => {
     const [before] = await stack.sql('SELECT title FROM incidents WHERE id = $1', [incidentId]);
     await stack.sql('UPDATE incidents SET title = $2 WHERE id = $1', [incidentId, title]);
     try {
-      // Bare, in double quotes, in single quotes, inside a word, in $(...), and quotes inside $(...).
-      const command = `printf '[%s]\\n' {{ incident.title }} "{{ incident.title }}" '{{ incident.title }}' "$(printf '%s' {{ incident.title }})" "$(printf '%s' "{{ incident.title }}")" "$(printf '%s' '{{ incident.title }}')"`;
+      // Bare, in double quotes, in single quotes, inside a word, and as an argument of the app's script.
+      const command = `printf '[%s]\\n' {{ incident.title }} "{{ incident.title }}" '{{ incident.title }}' x{{ incident.title }}y`;
       const run = await runIt({ command });
       expect(run).toMatchObject({ status: 'succeeded', exitStatus: 0 });
-      expect(run.output).toBe(`[${title}]\n`.repeat(6));
+      expect(run.output).toBe(`[${title}]\n`.repeat(3) + `[x${title}y]\n`);
       const dyno = heroku.dynos('runner').at(-1)!;
       expect(dyno.command).not.toMatch(/INJECTED|HOME|T \$/);
       expect(dyno.env).toEqual({ PB_1: title });
@@ -330,7 +330,8 @@ describe('Run command on Heroku', () => {
     expect(await refused('echo {{ incident.title | raw }}')).toMatch(/the "raw" filter is not available in commands/);
     // With values, only the shell pulsebridge can read exactly, and nothing that evaluates text.
     expect(await refused('eval echo {{ incident.title }}')).toMatch(/^command is not a valid template: eval \(a builtin that reads its arguments as code.*\) is not allowed in a command with values \(line 1, at "eval echo \{\{…\}\}"\)/);
-    expect(await refused('echo `date` {{ incident.title }}')).toMatch(/backticks \(write \$\(\.\.\.\) instead\)/);
+    expect(await refused('echo `date` {{ incident.title }}')).toMatch(/backticks is not allowed in a command with values/);
+    expect(await refused('tar -xf release.tar {{ incident.title }}')).toMatch(/tar \(with values, a command is one of the app's own scripts/);
     expect(await refused('{% for i in (1..30000000) %}{% endfor %}echo done')).toMatch(/exceeds the limits for commands \(memory alloc limit exceeded/);
     expect(await refused("{% assign s = 'xxxxxxxxxx' %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}echo {{ s }}")).toMatch(/exceeds the limits for commands/);
   });

@@ -8,16 +8,13 @@
  * that knows exactly where every quote, word and command starts (see `CommandParser`), so that no
  * reference can end up unquoted and no value can reach a place where the shell evaluates text:
  * simple commands joined by `|`, `&&`, `||`, `;`, `&` and newlines; `if`, `while`, `until` and
- * `for NAME in WORDS` blocks, properly nested; words made of plain characters, `'single'` and
- * `"double"` quotes, backslash escapes, `$NAME`, `${NAME}` and `"$(...)"` (read by the same
- * rules); redirections to written-out files; comments. Everything else is refused, and so are:
- * commands and builtins that would read a value as code, as a variable name or as an option that
- * names one (eval, declare, read, test, printf -v, sh -c, interpreters, ...); any way for a value
- * to reach a named variable (assignments, loops over values, `$_`, `$PB_n` written by hand);
- * and, for other programs, a value that starts with `-` at the start of an argument (it would be
- * an option; `--` is no defence). Inside `$(...)` only simple commands: bash 5.1 and older find
- * its end by scanning for reserved words and comments. A command without values is passed on
- * as written.
+ * `for NAME in WORDS` blocks nested as bash's grammar says; words made of plain characters,
+ * `'single'` and `"double"` quotes, backslash escapes and `"$NAME"`; redirections from files and
+ * to /dev/null; comments. Values may be arguments of the app's own scripts, `echo` and `printf`
+ * only; a few builtins and text filters may run with written-out arguments. Everything else is
+ * refused: other programs and builtins (no list of those that run code could be complete), any
+ * way for a value to reach a named variable, a pattern or a written file, `$(...)`, and a value
+ * that would start an option of a script. A command without values is passed on as written.
  */
 
 /**
@@ -49,7 +46,7 @@ export class PlaceholderError extends Error {
 
 const ALLOWED =
   'a command with values may use: simple commands joined by |, &&, ||, ; and newlines; if, while, until and for loops; ' +
-  "words, 'single' and \"double\" quotes, $NAME, ${NAME} and $(...); redirections to files written out; # comments. " +
+  "words, 'single' and \"double\" quotes, \"$NAME\"; redirections from files and to /dev/null; # comments. " +
   'Values may be arguments: bare, inside a word or inside quotes';
 
 /** Builtins that print their arguments: values may be their arguments (and printf's, after a written-out format). */
@@ -136,10 +133,6 @@ interface Word {
    * empty): the word's text starts with the first of them that is not empty.
    */
   leadingValues: number[];
-  /** The word begins with `$(...)` (in double quotes), whose output is not known here. */
-  leadingSubstitution: boolean;
-  /** The word holds a `$(...)`. */
-  hasSubstitution: boolean;
   /** The word starts with a written `-` and holds a value that no `=` comes before. */
   valueInOption: boolean;
   /** Written with plain characters only (no quotes or escapes): only such a word can be a keyword. */
@@ -160,7 +153,7 @@ type Block = { kind: 'if'; stage: 'cond' | 'body' | 'else' } | { kind: 'loop'; s
 
 /** Bash's reserved words; those the grammar does not allow are refused where a command starts. */
 const RESERVED_WORDS = new Set(['if', 'then', 'elif', 'else', 'fi', 'while', 'until', 'for', 'do', 'done', '!', 'case', 'esac', 'select', 'function', 'coproc', 'in', 'time', '{', '}', '[[', ']]']);
-type Expansion = 'variable' | 'substitution' | 'literal';
+type Expansion = 'variable' | 'literal';
 
 /**
  * Reads a rendered command with value markers by the grammar above and writes it out with each
@@ -170,8 +163,6 @@ type Expansion = 'variable' | 'substitution' | 'literal';
 class CommandParser {
   private i = 0;
   private out = '';
-  /** How many `$(...)` the cursor is inside. */
-  private substitutions = 0;
   private readonly markerAt: RegExp;
 
   constructor(
@@ -184,7 +175,7 @@ class CommandParser {
   }
 
   parse(): string {
-    this.list(false);
+    this.list();
     return this.out;
   }
 
@@ -224,10 +215,9 @@ class CommandParser {
    * bash's grammar exactly (`if LIST; then LIST; [elif LIST; then LIST;]... [else LIST;] fi`,
    * `while|until LIST; do LIST; done`, `for NAME in WORDS; do LIST; done`): every LIST holds a
    * command, every operator has a command on each side, and reserved words count only where a
-   * command starts. Inside `$(...)` only simple commands and operators: bash 5.1 and older find
-   * the end of a `$(...)` by scanning for reserved words, not by parsing it.
+   * command starts.
    */
-  private list(inSubstitution: boolean): void {
+  private list(): void {
     const start = this.i;
     /** The next word starts a command. */
     let expectCommand = true;
@@ -265,15 +255,10 @@ class CommandParser {
         continue;
       }
       if (c === '#') {
-        if (inSubstitution) this.fail('a comment inside $(...)');
         this.comment();
         continue;
       }
-      if (c === ')') {
-        if (!inSubstitution) this.fail('a ) without its (');
-        break;
-      }
-      if (c === '(') this.fail('( ) (subshells, functions and arrays)');
+      if (c === '(' || c === ')') this.fail('( ) (subshells, functions and arrays)');
       if (c === '&' && next === '>') this.fail('&> (bash reads it as a redirection, sh as & and >: write >file 2>&1)');
       const redirect = /\d*(?:>>|>&|>\||<>|<&|>|<)/y;
       redirect.lastIndex = this.i;
@@ -313,7 +298,6 @@ class CommandParser {
         continue;
       }
       const word = this.word();
-      if (inSubstitution && word.plain && (word.literal === 'case' || word.literal === 'esac')) this.fail(`${word.literal} inside $(...)`, word.start);
       if (loopHead !== null) {
         // `for NAME in WORDS` up to its separator: the name is a plain lowercase name, the words are written out.
         if (loopHead.state === 'name') {
@@ -334,10 +318,9 @@ class CommandParser {
         current?.args.push(word);
         continue;
       }
-      if (word.hasValue || word.literal === null) this.fail('a command name that is not written out (from a value, a variable or $(...))', word.start);
+      if (word.hasValue || word.literal === null) this.fail('a command name that is not written out (from a value or a variable)', word.start);
       const name = word.literal;
       if (word.plain && RESERVED_WORDS.has(name)) {
-        if (inSubstitution) this.fail(`${name} inside $(...) (only simple commands there)`, word.start);
         if (redirected) this.fail(`${name} after a redirection`, word.start);
         switch (name) {
           case 'if':
@@ -400,8 +383,6 @@ class CommandParser {
     if (loopHead !== null) this.fail('a for loop without do');
     if (needCommand) this.fail('an operator or reserved word without a command after it');
     if (blocks.length > 0) this.fail(`an ${blocks[blocks.length - 1]!.kind === 'if' ? 'if without its fi' : 'loop without its done'}`, start);
-    if (inSubstitution && this.at() !== ')') this.fail('a $( without its )');
-    if (inSubstitution && !stageHasCommand) this.fail('an empty $(...)', start);
     end();
   }
 
@@ -434,9 +415,9 @@ class CommandParser {
       if (arg.literal !== null && runsCode(arg.literal)) this.fail(`${arg.literal} as an argument (a command that runs its arguments as code)`, arg.start);
     }
     if (!script && (FILTERS.has(name) || BUILTINS_WITHOUT_VALUES.has(name))) {
-      // They take written-out arguments only: a value (or a "$(...)" that may print one) could be an option, a file or a place.
-      const withValue = args.find((arg) => arg.hasValue || arg.hasSubstitution);
-      if (withValue) this.fail(`a value or "$(...)" as an argument of ${name} (values may be arguments of the app's scripts, echo and printf; pipe them to ${name} instead)`, withValue.start);
+      // They take written-out arguments only: a value could be an option, a file or a place.
+      const withValue = args.find((arg) => arg.hasValue);
+      if (withValue) this.fail(`a value as an argument of ${name} (values may be arguments of the app's scripts, echo and printf; pipe them to ${name} instead)`, withValue.start);
       if (name === 'sort') {
         const program = args.find((arg) => arg.literal?.startsWith('--c'));
         if (program) this.fail('sort --compress-program (it runs a program)', program.start);
@@ -463,7 +444,6 @@ class CommandParser {
       if (first !== undefined && first.startsWith('-')) {
         this.fail(`a value that starts with "-" at the start of an argument of ${name} (it would be read as an option; write it after --name= or after text)`, arg.start);
       }
-      if (arg.leadingSubstitution) this.fail(`an argument of ${name} that starts with "$(...)" (its output could be read as an option)`, arg.start);
       if (arg.valueInOption) this.fail(`a value inside an option of ${name} other than after the = of a --long=option (it could add options)`, arg.start);
     }
   }
@@ -486,7 +466,6 @@ class CommandParser {
     if (this.i >= this.text.length || METACHAR.test(this.at()) || this.at() === '#') this.fail('a redirection without a file', start);
     const target = this.word();
     if (target.hasValue || target.literal === null || target.literal === '') this.fail('a redirection to a file that is not written out', start);
-    if (this.substitutions > 0 && RESERVED_WORDS.has(target.literal)) this.fail(`${target.literal} as a file inside $(...) (bash 5.1 reads it as a reserved word there)`, start);
     // After >& or <&, a file descriptor or - (bash would read any other word as a file).
     if (operator.endsWith('&')) {
       if (!/^(?:\d+|-)$/.test(target.literal)) this.fail(`${operator} followed by something other than a file descriptor or -`, start);
@@ -498,7 +477,7 @@ class CommandParser {
 
   /** One word: plain characters, quotes, escapes, expansions and values, up to a blank or an operator. */
   private word(): Word {
-    const word: Word = { literal: '', hasValue: false, leadingValues: [], leadingSubstitution: false, hasSubstitution: false, valueInOption: false, plain: true, start: this.i, end: this.i };
+    const word: Word = { literal: '', hasValue: false, leadingValues: [], valueInOption: false, plain: true, start: this.i, end: this.i };
     /** No written character of the word has been read yet (empty quotes and expansions aside). */
     let empty = true;
     /** The word starts with a written `-` and is not past the `=` of a `--long=` option. */
@@ -521,10 +500,6 @@ class CommandParser {
     // An expansion may be empty: what follows it may still start the word.
     const expansion = (kind: Expansion) => {
       if (kind === 'literal') return append('$');
-      if (kind === 'substitution') {
-        if (empty) word.leadingSubstitution = true;
-        word.hasSubstitution = true;
-      }
       word.literal = null;
     };
     while (this.i < this.text.length) {
@@ -544,7 +519,6 @@ class CommandParser {
       } else if (c === '$') {
         word.plain = false;
         // Unquoted, the shell splits an expansion into words and expands patterns in them: values could become options or files.
-        if (this.at(1) === '(' && this.at(2) !== '(') this.fail('$(...) outside double quotes (write "$(...)")');
         if (!/^[?#$!([]$/.test(this.at(1)) && this.at(1) !== '' && !/[\s;&|<>)]/.test(this.at(1))) this.fail('$NAME outside double quotes (write "$NAME")');
         expansion(this.dollar(false));
       } else if (c === '\\') {
@@ -553,12 +527,10 @@ class CommandParser {
         append(this.at(1));
         this.copy(2);
       } else if (c === '`') {
-        this.fail('backticks (write $(...) instead)');
+        this.fail('backticks');
       } else if (c === '{' || c === '}' || c === '[' || c === ']') {
         this.fail(`${c} outside quotes (brace expansion, arrays and tests)`);
       } else if (PLAIN.test(c)) {
-        // bash 5.1 and older may take a # inside $(...) for a comment while they look for its end.
-        if (c === '#' && this.substitutions > 0) this.fail('# inside $(...)');
         // A pattern can match files a value named (touch ./{{ x }}; tar ... *), and ~+ and ~- are the directories cd went to.
         if (c === '*' || c === '?') this.fail(`${c} outside quotes (a pattern can match files named by values)`);
         if (c === '~' && /[-+0-9]/.test(this.at(1))) this.fail(`~${this.at(1)} (a directory cd {{ ... }} went to)`);
@@ -581,7 +553,6 @@ class CommandParser {
       const c = this.at();
       if (c === '') this.fail("a ' without its closing quote", start);
       if (c === "'") {
-        if (this.substitutions > 0 && this.text[this.i - 1] === '\\') this.fail("a '...' ending in a backslash inside $(...)");
         this.copy(1);
         return;
       }
@@ -620,7 +591,7 @@ class CommandParser {
       } else if (c === '$') {
         expansion(this.dollar(true));
       } else if (c === '`') {
-        this.fail('backticks (write $(...) instead)');
+        this.fail('backticks');
       } else if (CONTROL.test(c)) {
         this.fail('a control character');
       } else {
@@ -632,7 +603,7 @@ class CommandParser {
 
   /**
    * `$NAME` or `${NAME}` (no value can reach a named variable: loops over values, assignments,
-   * `read` and `$PB_n` are refused), a special parameter, `$(...)`, or a `$` that stands for itself.
+   * `read` and `$PB_n` are refused), a special parameter, or a `$` that stands for itself.
    */
   private dollar(inDouble: boolean): Expansion {
     const rest = this.text.slice(this.i + 1, this.i + 258);
@@ -653,22 +624,16 @@ class CommandParser {
     }
     if (next === '(') {
       if (rest[1] === '(') this.fail('shell arithmetic ($(( )))');
-      this.copy(2);
-      this.substitutions += 1;
-      this.list(true);
-      this.substitutions -= 1;
-      this.copy(1);
-      return 'substitution';
+      // Its output could be anything, and bash 5.1 finds its end by scanning, not parsing.
+      this.fail('$(...) in a command with values (put it in a script in the app)');
     }
     if (next === '[') this.fail('shell arithmetic ($[ ])');
-    // A `$` before a blank, the end of the word or the closing quote is a plain `$` (bash 5.1
-    // misreads a quote after one inside $(...): write \$ there).
-    if (this.substitutions > 0) this.fail('a plain $ inside $(...) (write \\$)');
+    // A `$` before a blank, the end of the word or the closing quote is a plain `$`.
     if (next === '' || next === ' ' || next === '\t' || next === '\n' || (inDouble ? next === '"' : METACHAR.test(next))) {
       this.copy(1);
       return 'literal';
     }
-    this.fail(`$${next === MARK_OPEN ? '{{…}}' : next} (only $NAME, \${NAME} and $(...) may follow a $)`);
+    this.fail(`$${next === MARK_OPEN ? '{{…}}' : next} (only $NAME and \${NAME} may follow a $)`);
   }
 }
 
