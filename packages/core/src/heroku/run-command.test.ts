@@ -104,9 +104,21 @@ describe('values reach the dyno as data, in every quoting position', () => {
     expect(renderCommand(liquid, 'bin/report --match={{ path }} .', values).command).toBe('bin/report --match="${PB_1}" .');
     expect(renderCommand(liquid, 'bin/report ./{{ path }}', values).command).toBe('bin/report ./"${PB_1}"');
     // echo prints its values whatever they start with; printf after a written-out format.
-    expect(Object.values(renderCommand(liquid, 'echo {{ path }}', values).env)).toEqual([values.path]);
+    expect(Object.values(renderCommand(liquid, 'echo "path: {{ path }}"', values).env)).toEqual([values.path]);
     expect(() => renderCommand(liquid, 'printf -- {{ path }} x', values)).toThrow(/printf without a written-out format first/);
     expect(renderCommand(liquid, 'bin/report {{ path }} .', { path: 'timeout' }).command).toBe('bin/report "${PB_1}" .');
+  });
+
+  it('text filters take only the options that read no file and run nothing, and no standard input as a file', () => {
+    for (const template of ["bin/x {{ app }} | grep -c -e ERROR log | sort -k2,2nr -t, | uniq -c | head -n 5", "bin/x {{ app }} | jq -r '.items[]' | cut -d, -f2 | tail -n +2", "bin/x {{ app }}; date +%F; ls -la log"]) {
+      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).not.toThrow();
+    }
+    expect(() => renderCommand(liquid, 'echo {{ app }} | sort -o out', { app: 'shop' })).toThrow(/sort -o \(with values, sort takes only options that read no file and run nothing\)/);
+    expect(() => renderCommand(liquid, 'echo {{ app }} | cat /proc/self/environ', { app: 'shop' })).toThrow(/\/proc\/self\/environ as a file of cat/);
+    expect(() => renderCommand(liquid, 'echo {{ app }} | grep "$PATTERN" log', { app: 'shop' })).toThrow(/an argument of grep with \$ in it/);
+    // echo: a value may not be its first argument's start when it starts with - (bash reads -e as an option).
+    expect(() => renderCommand(liquid, 'echo {{ a }} {{ b }}', { a: '-e', b: 'x' })).toThrow(/a value that starts with "-" as the first argument of echo/);
+    expect(renderCommand(liquid, 'echo "Title: {{ a }}"', { a: '-e' }).command).toBe('echo "Title: ${PB_1}"');
   });
 
   it("with values, a command is one of the app's own scripts, echo or printf, or a builtin or text filter that takes no values", () => {
@@ -120,7 +132,7 @@ describe('values reach the dyno as data, in every quoting position', () => {
     for (const template of ['tail -n 100 log/{{ app }}', 'grep {{ app }} log', 'cd {{ app }}', 'tail {{ app }} log', 'sleep {{ app }}']) {
       expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/a value as an argument of (tail|grep|cd|sleep) \(values may be arguments of the app's scripts, echo and printf; pipe them/);
     }
-    expect(() => renderCommand(liquid, 'echo {{ app }} | sort --compress-program=sh', { app: 'shop' })).toThrow(/sort --compress-program \(it runs a program\)/);
+    expect(() => renderCommand(liquid, 'echo {{ app }} | sort --compress-program=sh', { app: 'shop' })).toThrow(/sort --compress-program=sh \(with values, sort takes only options that read no file and run nothing\)/);
   });
 
   it('a value built by capture or assign is still data', () => {
@@ -281,6 +293,17 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['a file written then run', 'echo {{ title }} > s; ./s'],
     ['a control character in a comment', 'echo {{ title }} # a\u0007b'],
     ['$NAME outside quotes', 'grep -r {{ title }} $HOME'],
+    // A seventh review: the text filters' options that write files, read files named on standard input, or take a program from it.
+    ['sort --compress-program behind an empty expansion', 'echo {{ title }} | sort -S 1 --compress-program="$NOPE"sh'],
+    ['sort -o over a script, then the script', 'echo {{ title }} | sort -o bin/x; bin/x'],
+    ['uniq writing a second file', 'echo {{ title }} | uniq - bin/x; bin/x'],
+    ['sort --files0-from=-', 'printf %s {{ title }} | sort --files0-from=- | grep SECRET'],
+    ['wc --files0-from', 'printf %s {{ title }} | wc --files0-from=-'],
+    ['jq -f /dev/stdin', 'echo {{ title }} | jq -n -r -f /dev/stdin'],
+    ['grep -f -', 'echo {{ title }} | grep -f - log'],
+    ['grep --exclude-from', 'echo {{ title }} | grep -r --exclude-from=- x .'],
+    ['a dependency\'s program', 'node_modules/.bin/anything {{ title }}'],
+    ['--= with no option name', 'bin/x --={{ title }}'],
     // A sixth review: bash 5.1 misreads a quote after a plain $ and a reserved word as a file inside $(...); tail reads +N as an option.
     ['a plain $ then a quote inside $(...)', 'echo "$(printf %s $ \'x\\\' "\'; {{ title }} ; ")" $ \'y\\\' "\')"'],
     ['case as a file inside $(...)', 'echo "Open cases: $(wc <case)" \'"; esac )\' "; {{ title }} ; " #"'],
@@ -422,6 +445,6 @@ describe('random commands with hostile values never run a value', () => {
       expect({ template, left: left.filter((file) => file.startsWith('PWNED')) }).toEqual({ template, left: [] });
     }
     // Most commands are accepted: the grammar is what people write.
-    expect(ran).toBeGreaterThan(60);
+    expect(ran).toBeGreaterThan(40);
   });
 });

@@ -105,12 +105,40 @@ const RUNS_CODE = new Set([
 const REFUSED_VARIABLES = new Set(['_', 'PWD', 'OLDPWD', 'DIRSTACK', 'BASH', 'SHELL', 'BASH_COMMAND', 'BASH_EXECUTION_STRING', 'BASH_ARGV', 'BASH_ARGV0', 'BASH_REMATCH', 'REPLY', 'OPTARG', 'MAPFILE', 'COPROC', 'READLINE_LINE']);
 
 /**
- * Programs a command with values may also run, with written-out arguments only: they read text
- * and files the author names, write only to standard output and run nothing. Values reach them
- * only as text on standard input (`echo {{ ... }} | sort | uniq -c`).
+ * Programs a command with values may also run, with written-out arguments only and only the
+ * options listed (others name files to read or write, read programs or patterns from a file, or
+ * run programs: sort --compress-program, -o; grep -f; jq -f, --rawfile; wc --files0-from): they
+ * read text and files the author names, write only to standard output and run nothing. Values
+ * reach them only as text on standard input (`echo {{ ... }} | sort | uniq -c`).
  */
-const FILTERS = new Set(['cat', 'ls', 'head', 'tail', 'wc', 'grep', 'egrep', 'fgrep', 'sort', 'uniq', 'cut', 'tr', 'nl', 'fold', 'rev', 'tac', 'date', 'sleep', 'basename', 'dirname', 'jq']);
+const FILTER_OPTIONS: Record<string, RegExp> = {
+  cat: /^-[AbeEnstTuv]+$/,
+  ls: /^-[1aAdFhlrRStu]+$/,
+  head: /^-[nc]?\d*$|^-[qv]$/,
+  tail: /^-[nc]?\+?\d*$|^-[qvfF]$/,
+  wc: /^-[clmwL]+$/,
+  grep: /^-[EFGiIvwxcnlLhHoqsrRaPm0-9ABC]+$|^-e$|^--(?:count|ignore-case|invert-match|line-number|files-with-matches|recursive|extended-regexp|fixed-strings|word-regexp|only-matching|quiet|no-filename|with-filename|max-count=\d+|(?:before-|after-)?context=\d+|include=[^/]+|exclude=[^/]+|color=never)$/,
+  sort: /^-[bdfghiMnrsuVk0-9]+$|^-t.?$|^-k[\d.,a-zA-Z]*$|^--(?:reverse|numeric-sort|unique|human-numeric-sort|version-sort|ignore-case)$/,
+  uniq: /^-[cdDiuz]+$|^-[fsw]\d+$/,
+  cut: /^-[bcdfsz].*$/,
+  tr: /^-[cdst]+$/,
+  nl: /^-[bnsvw].*$/,
+  fold: /^-[bsw]\d*$/,
+  rev: /^$/,
+  tac: /^-[br]+$/,
+  date: /^-[uRI]+$|^--(?:utc|iso-8601(?:=\w+)?|rfc-3339=\w+)$/,
+  sleep: /^$/,
+  basename: /^$/,
+  dirname: /^$/,
+  jq: /^-[rcensSja]+$|^--(?:raw-output|compact-output|exit-status|null-input|slurp|sort-keys|join-output|ascii-output|tab)$/,
+};
+const FILTERS = new Set(Object.keys(FILTER_OPTIONS));
+/** Filters whose second operand is a file they write. */
+const ONE_OPERAND = new Set(['uniq']);
 const ALLOWED_PROGRAMS_TEXT = `echo, printf, the builtins cd, pwd, true, false, :, exit, set, wait and the like (without values), or one of ${[...FILTERS].join(', ')} (without values)`;
+
+/** Where an app's dependencies keep their programs: general-purpose tools, not the app's own scripts. */
+const DEPENDENCY_DIRECTORIES = new Set(['node_modules', 'vendor', '.heroku', '.apt', '.bundle', '.cache', 'venv', '.venv']);
 
 /** Bash variables that run code or change how commands are found: never a loop variable. */
 const LOWERCASE_SPECIALS = new Set(['histchars', 'auto_resume']);
@@ -396,7 +424,8 @@ class CommandParser {
     const { name, base } = command;
     if (RUNS_CODE.has(base)) this.fail(`${name} (it runs its arguments as code)`, word.start);
     if (name.includes('/')) {
-      if (name.startsWith('/') || name.startsWith('~') || name.split('/').includes('..')) {
+      const segments = name.split('/');
+      if (name.startsWith('/') || name.startsWith('~') || segments.includes('..') || segments.some((segment) => DEPENDENCY_DIRECTORIES.has(segment))) {
         this.fail(`${name} (with values, a command is one of the app's own scripts, a path such as bin/diagnose, or ${ALLOWED_PROGRAMS_TEXT})`, word.start);
       }
       return;
@@ -418,14 +447,32 @@ class CommandParser {
       // They take written-out arguments only: a value could be an option, a file or a place.
       const withValue = args.find((arg) => arg.hasValue);
       if (withValue) this.fail(`a value as an argument of ${name} (values may be arguments of the app's scripts, echo and printf; pipe them to ${name} instead)`, withValue.start);
-      if (name === 'sort') {
-        const program = args.find((arg) => arg.literal?.startsWith('--c'));
-        if (program) this.fail('sort --compress-program (it runs a program)', program.start);
+      const options = FILTER_OPTIONS[name];
+      if (options !== undefined) {
+        let operands = 0;
+        for (const arg of args) {
+          // Written out in full, so the checks read what the program will (an empty "$X" could hide --output=).
+          if (arg.literal === null) this.fail(`an argument of ${name} with $ in it (a filter's arguments are written out in full)`, arg.start);
+          if (arg.literal.startsWith('-') && arg.literal !== '-') {
+            if (!options.test(arg.literal)) this.fail(`${name} ${arg.literal} (with values, ${name} takes only options that read no file and run nothing)`, arg.start);
+            continue;
+          }
+          // Standard input or a device as a file would let a value name files or be a program or patterns.
+          if (arg.literal === '-' || /^\/(?:dev|proc)(?:\/|$)/.test(arg.literal)) this.fail(`${arg.literal} as a file of ${name}`, arg.start);
+          operands += 1;
+          if (ONE_OPERAND.has(name) && operands > 1) this.fail(`a second file for ${name} (it would write to it)`, arg.start);
+        }
       }
       if (name === 'set') {
         const option = args.find((arg) => arg.literal === null || !SET_OPTIONS.test(arg.literal));
         if (option) this.fail('set with options other than -e, -u and -o pipefail/errexit/nounset', option.start);
       }
+      return;
+    }
+    if (name === 'echo') {
+      // bash's echo reads leading arguments that start with - as options (-e reads escapes).
+      const first = args[0]?.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
+      if (first !== undefined && first.startsWith('-')) this.fail('a value that starts with "-" as the first argument of echo (it would be read as an option; write text first, or use printf)', args[0]!.start);
       return;
     }
     if (base === 'printf') {
@@ -487,7 +534,7 @@ class CommandParser {
       if (text === '') return;
       written += text;
       if (empty && text.startsWith('-')) option = true;
-      if (option && written.startsWith('--') && written.includes('=')) option = false;
+      if (option && /^--[^=]+=/.test(written)) option = false;
       empty = false;
       if (word.literal !== null) word.literal += text;
     };
