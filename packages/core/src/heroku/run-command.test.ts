@@ -117,20 +117,23 @@ describe('values reach the dyno as data, in every quoting position', () => {
     expect(() => renderCommand(liquid, 'echo {{ app }} | cat /proc/self/environ', { app: 'shop' })).toThrow(/\/proc\/self\/environ as a file of cat/);
     expect(() => renderCommand(liquid, 'echo {{ app }} | grep "$PATTERN" log', { app: 'shop' })).toThrow(/an argument of grep with \$ in it/);
     // echo: a value may not be its first argument's start when it starts with - (bash reads -e as an option).
-    expect(() => renderCommand(liquid, 'echo {{ a }} {{ b }}', { a: '-e', b: 'x' })).toThrow(/a value that starts with "-" as the first argument of echo/);
+    expect(() => renderCommand(liquid, 'echo {{ a }} {{ b }}', { a: '-e', b: 'x' })).toThrow(/a value that could make an option of echo/);
+    expect(() => renderCommand(liquid, 'echo -n {{ a }} {{ b }}', { a: '-e', b: 'x' })).toThrow(/a value that could make an option of echo/);
+    expect(() => renderCommand(liquid, 'echo -{{ a }} x', { a: 'e' })).toThrow(/a value that could make an option of echo/);
+    expect(renderCommand(liquid, 'echo x {{ a }}', { a: '-e' }).command).toBe('echo x "${PB_1}"');
     expect(renderCommand(liquid, 'echo "Title: {{ a }}"', { a: '-e' }).command).toBe('echo "Title: ${PB_1}"');
   });
 
   it("with values, a command is one of the app's own scripts, echo or printf, or a builtin or text filter that takes no values", () => {
-    for (const template of ['bin/diagnose {{ app }}', './scripts/check {{ app }}', 'echo {{ app }}', 'echo {{ app }} | sort | uniq -c | head -n 5', 'cd log && bin/x {{ app }} | grep -c ERROR']) {
+    for (const template of ['bin/diagnose {{ app }}', './scripts/check {{ app }}', 'echo {{ app }}', 'echo {{ app }} | sort | uniq -c | head -n 5', 'set -euo pipefail; bin/x {{ app }} | grep -c -- ERROR']) {
       expect(() => renderCommand(liquid, template, { app: 'shop' }), template).not.toThrow();
     }
     for (const template of ['tar -xf release.tar {{ app }}', 'git -c {{ app }} status', 'split --filter={{ app }}', '/proc/self/exe -c {{ app }}', '/usr/bin/env {{ app }}', '../bin/x {{ app }}', 'bin/rails runner {{ app }}']) {
       expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/it runs its arguments as code|with values, a command is one of the app's own scripts/);
     }
     // Filters and builtins read files, options and places from their arguments: values reach them through a pipe only.
-    for (const template of ['tail -n 100 log/{{ app }}', 'grep {{ app }} log', 'cd {{ app }}', 'tail {{ app }} log', 'sleep {{ app }}']) {
-      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/a value as an argument of (tail|grep|cd|sleep) \(values may be arguments of the app's scripts, echo and printf; pipe them/);
+    for (const template of ['tail -n 100 log/{{ app }}', 'grep {{ app }} log', 'tail {{ app }} log', 'sleep {{ app }}']) {
+      expect(() => renderCommand(liquid, template, { app: 'shop' }), template).toThrow(/a value as an argument of (tail|grep|sleep) \(values may be arguments of the app's scripts, echo and printf; pipe them/);
     }
     expect(() => renderCommand(liquid, 'echo {{ app }} | sort --compress-program=sh', { app: 'shop' })).toThrow(/sort --compress-program=sh \(with values, sort takes only options that read no file and run nothing\)/);
   });
@@ -293,6 +296,16 @@ describe('commands where the shell could evaluate a value, or whose quoting cann
     ['a file written then run', 'echo {{ title }} > s; ./s'],
     ['a control character in a comment', 'echo {{ title }} # a\u0007b'],
     ['$NAME outside quotes', 'grep -r {{ title }} $HOME'],
+    // An eighth review: cd makes system programs look like the app's scripts; buildpacks' bin/ holds interpreters; background jobs.
+    ['cd / then bin/tar', 'cd / && bin/tar -cf /dev/null --checkpoint=1 --checkpoint-action=exec={{ title }} etc/hostname'],
+    ['cd .. then bin/cat', 'cd ../../.. && bin/cat {{ title }}'],
+    ["the Ruby buildpack's bin/ruby.exe", 'bin/ruby.exe -e {{ title }}'],
+    ["the Ruby buildpack's bin/erb", 'echo {{ title }} | bin/erb'],
+    ["Rails' bin/docker-entrypoint", 'bin/docker-entrypoint {{ title }} {{ app.name }}'],
+    ['the JDK in .jdk', '.jdk/bin/java -jar {{ title }}'],
+    ['a filter file through //proc', 'echo {{ title }} | cat //proc/self/environ'],
+    ['a filter file through ..', 'echo {{ title }} | cat ../../../../proc/self/environ'],
+    ['a background job', 'bin/x ok; sleep 1 && echo {{ title }} &'],
     // A seventh review: the text filters' options that write files, read files named on standard input, or take a program from it.
     ['sort --compress-program behind an empty expansion', 'echo {{ title }} | sort -S 1 --compress-program="$NOPE"sh'],
     ['sort -o over a script, then the script', 'echo {{ title }} | sort -o bin/x; bin/x'],

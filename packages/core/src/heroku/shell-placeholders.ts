@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+
 /**
  * Values in run commands reach the dyno as environment variables, never as command text: the
  * rendered command holds a marker where each `{{ value }}` was, and each marker becomes a quoted
@@ -52,16 +54,17 @@ const ALLOWED =
 /** Builtins that print their arguments: values may be their arguments (and printf's, after a written-out format). */
 const BUILTINS_SAFE = new Set(['echo']);
 /**
- * Builtins that are harmless when written out, but read a value as a number, an option or a
- * place (`cd {{ ... }}` would choose where the app's scripts are found): no values in their arguments.
+ * Builtins that are harmless when written out, but read a value as a number or an option: no
+ * values in their arguments. (`cd` is refused: after `cd /`, `bin/tar` is a system program that
+ * looks like one of the app's scripts.)
  */
-const BUILTINS_WITHOUT_VALUES = new Set(['cd', 'pwd', 'true', 'false', ':', 'exit', 'return', 'break', 'continue', 'shift', 'set', 'wait', 'umask', 'ulimit', 'times', 'type', 'kill']);
+const BUILTINS_WITHOUT_VALUES = new Set(['pwd', 'true', 'false', ':', 'exit', 'return', 'break', 'continue', 'shift', 'set', 'wait', 'umask', 'ulimit', 'times', 'type', 'kill']);
 /**
  * Every other bash builtin reads an argument as code, as a variable name (whose array subscript
  * is arithmetic, `$(...)` included), as a job or as a file to run: refused in commands with values.
  */
 const BUILTINS_REFUSED = new Set([
-  '.', '[', 'alias', 'bg', 'bind', 'builtin', 'caller', 'command', 'compgen', 'complete', 'compopt', 'declare', 'dirs', 'disown',
+  '.', '[', 'alias', 'bg', 'bind', 'builtin', 'caller', 'cd', 'command', 'compgen', 'complete', 'compopt', 'declare', 'dirs', 'disown',
   'enable', 'eval', 'exec', 'export', 'fc', 'fg', 'getopts', 'hash', 'help', 'history', 'jobs', 'let', 'local', 'logout',
   'mapfile', 'popd', 'pushd', 'read', 'readarray', 'readonly', 'shopt', 'source', 'suspend', 'test', 'trap', 'typeset',
   'unalias', 'unset',
@@ -76,7 +79,7 @@ export const BASH_BUILTIN_CLASSES = {
 } as const;
 
 /** `set` options a command with values may use: errors and unset variables stop it, pipelines fail. */
-const SET_OPTIONS = /^(?:[-+][eu]+|[-+]o|pipefail|errexit|nounset)$/;
+const SET_OPTIONS = /^(?:[-+][eu]*o?|pipefail|errexit|nounset)$/;
 
 /**
  * Programs that run their arguments or their input as code or as another command: shells,
@@ -95,6 +98,8 @@ const RUNS_CODE = new Set([
   'perl', 'python', 'ruby', 'irb', 'pry', 'ipython', 'node', 'nodejs', 'deno', 'bun', 'php', 'lua', 'luajit', 'tclsh', 'wish', 'jshell',
   'Rscript', 'julia', 'elixir', 'iex', 'erl', 'awk', 'gawk', 'mawk', 'nawk', 'sed', 'dc', 'm4', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs',
   'make', 'gmake', 'npx', 'npm', 'yarn', 'pnpm', 'bundle', 'heroku', 'foreman', 'honcho', 'docker', 'podman', 'kubectl',
+  // What buildpacks and frameworks put in an app's bin/: Ruby's binstubs, Rails' and the JVM's launchers.
+  'erb', 'gem', 'rdbg', 'ri', 'rdoc', 'racc', 'thrust', 'docker-entrypoint', 'dev', 'java', 'jdb', 'jrunscript', 'spring',
   'psql', 'mysql', 'sqlite', 'mongosh', 'mongo', 'redis-cli', 'rails', 'rake', 'runner', 'manage.py',
 ]);
 /**
@@ -138,7 +143,7 @@ const ONE_OPERAND = new Set(['uniq']);
 const ALLOWED_PROGRAMS_TEXT = `echo, printf, the builtins cd, pwd, true, false, :, exit, set, wait and the like (without values), or one of ${[...FILTERS].join(', ')} (without values)`;
 
 /** Where an app's dependencies keep their programs: general-purpose tools, not the app's own scripts. */
-const DEPENDENCY_DIRECTORIES = new Set(['node_modules', 'vendor', '.heroku', '.apt', '.bundle', '.cache', 'venv', '.venv']);
+const DEPENDENCY_DIRECTORIES = new Set(['node_modules', 'vendor', '.heroku', '.apt', '.bundle', '.cache', 'venv', '.venv', '.jdk', '.local', '.yarn', '.m2', '.gradle', '.sbt', '.cargo']);
 
 /** Bash variables that run code or change how commands are found: never a loop variable. */
 const LOWERCASE_SPECIALS = new Set(['histchars', 'auto_resume']);
@@ -301,6 +306,8 @@ class CommandParser {
         const op = c === next && c !== '\n' ? c + c : c;
         if (op === ';;') this.fail(';; (case)');
         if (op === '|' && next === '&') this.fail('|& (write 2>&1 |)');
+        // A background job could still print after the exit status pulsebridge reads.
+        if (op === '&') this.fail('& (a background job)');
         if (loopHead !== null) {
           if (loopHead.state !== 'words' || (op !== ';' && op !== '\n')) this.fail('a for loop head other than "for name in words;"');
           loopHead = null;
@@ -450,15 +457,21 @@ class CommandParser {
       const options = FILTER_OPTIONS[name];
       if (options !== undefined) {
         let operands = 0;
+        let optionsEnded = false;
         for (const arg of args) {
           // Written out in full, so the checks read what the program will (an empty "$X" could hide --output=).
           if (arg.literal === null) this.fail(`an argument of ${name} with $ in it (a filter's arguments are written out in full)`, arg.start);
-          if (arg.literal.startsWith('-') && arg.literal !== '-') {
+          if (arg.literal === '--' && !optionsEnded) {
+            optionsEnded = true;
+            continue;
+          }
+          if (!optionsEnded && arg.literal.startsWith('-') && arg.literal !== '-') {
             if (!options.test(arg.literal)) this.fail(`${name} ${arg.literal} (with values, ${name} takes only options that read no file and run nothing)`, arg.start);
             continue;
           }
           // Standard input or a device as a file would let a value name files or be a program or patterns.
-          if (arg.literal === '-' || /^\/(?:dev|proc)(?:\/|$)/.test(arg.literal)) this.fail(`${arg.literal} as a file of ${name}`, arg.start);
+          const file = posix.normalize(arg.literal);
+          if (arg.literal === '-' || /^\/(?:dev|proc)(?:\/|$)/.test(file) || file.split('/').includes('..')) this.fail(`${arg.literal} as a file of ${name}`, arg.start);
           operands += 1;
           if (ONE_OPERAND.has(name) && operands > 1) this.fail(`a second file for ${name} (it would write to it)`, arg.start);
         }
@@ -470,9 +483,14 @@ class CommandParser {
       return;
     }
     if (name === 'echo') {
-      // bash's echo reads leading arguments that start with - as options (-e reads escapes).
-      const first = args[0]?.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
-      if (first !== undefined && first.startsWith('-')) this.fail('a value that starts with "-" as the first argument of echo (it would be read as an option; write text first, or use printf)', args[0]!.start);
+      // bash's echo reads its leading arguments that look like options as options (-e reads escapes), up to the first that does not.
+      for (const arg of args) {
+        const first = arg.leadingValues.map((index) => this.valueOf(index)).find((text) => text !== '');
+        if ((first !== undefined && first.startsWith('-')) || arg.valueInOption) {
+          this.fail('a value that could make an option of echo (it would read -e; write text first, or use printf)', arg.start);
+        }
+        if (arg.literal === null || !arg.literal.startsWith('-')) break;
+      }
       return;
     }
     if (base === 'printf') {
@@ -687,7 +705,8 @@ class CommandParser {
 /** A command word's base name without a trailing version: `/usr/bin/python3.11` is `python`. */
 function commandBase(name: string): string {
   // perl5.36-x86_64-linux-gnu is perl; ld-linux-x86-64.so.2 is the dynamic loader, which runs any program.
-  const base = name.slice(name.lastIndexOf('/') + 1).replace(/-(?:x86_64|amd64|i[3-6]86|aarch64|arm\w*|\w+)-linux-gnu\w*$/, '');
+  // ruby.exe is the Ruby buildpack's link to ruby.
+  const base = name.slice(name.lastIndexOf('/') + 1).replace(/-(?:x86_64|amd64|i[3-6]86|aarch64|arm\w*|\w+)-linux-gnu\w*$/, '').replace(/\.exe$/i, '');
   if (/^ld(?:-linux[\w-]*)?\.so/.test(base)) return 'ld.so';
   const unversioned = base.replace(/[\d.]+$/, '');
   return unversioned === '' || unversioned.endsWith('.') ? base : unversioned;
