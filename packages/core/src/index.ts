@@ -56,3 +56,5 @@ export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';
 export { registerCommonFilters } from './config-files.js';
 export { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS, type TemplateLimits } from './create-liquid.js';
+export * from './drains/logplex.js';
+export * from './drains/signals.js';

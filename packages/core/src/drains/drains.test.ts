@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseLogplexBody, type LogplexFrame } from './logplex.js';
+import { parseLogfmt, processTypeOf, signalsOf } from './signals.js';
+
+const FIXTURES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../test/fixtures/heroku/log-drains');
+const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
+/** A frame as Logplex counts it: the message's byte length, a space, the message. */
+const frame = (message: string) => `${Buffer.byteLength(message)} ${message}`;
+const line = (app: string, proc: string, message: string) => `<158>1 2026-12-06T10:00:00+00:00 host ${app} ${proc} - ${message}`;
+
+describe('parseLogplexBody', () => {
+  it("reads Heroku's published example bodies, whose counts include the newline or do not match at all", () => {
+    const dev = parseLogplexBody(fixture('dev-center-https-drain.txt'));
+    expect(dev.frames.map((f) => [f.appName, f.procId, f.message])).toEqual([
+      ['app', 'web.3', 'State changed from starting to up'],
+      ['app', 'web.3', 'Starting process with command `bundle exec rackup config.ru -p 24405`'],
+    ]);
+    // The router example's count (277) is short of its text (296 bytes): the frame ends at the end of the body.
+    const router = parseLogplexBody(fixture('router-h12.txt'));
+    expect(router).toMatchObject({ skipped: 0, dropped: 0 });
+    expect(router.frames).toHaveLength(1);
+    expect(router.frames[0]).toMatchObject({ priority: 158, timestamp: '2012-10-11T03:47:20+00:00', hostname: 'host', appName: 'heroku', procId: 'router', msgId: '-' });
+    expect(router.frames[0]!.message).toMatch(/^at=error code=H12 desc="Request timeout" .* protocol=http$/);
+  });
+
+  const good = [line('heroku', 'router', 'at=info status=200'), line('app', 'web.1', 'héllo ✓'), line('heroku', 'web.2', 'Error R14 (Memory quota exceeded)')];
+  it.each<[string, string, { messages: string[]; skipped?: number }]>([
+    ['exact counts, no newlines', good.map(frame).join(''), { messages: ['at=info status=200', 'héllo ✓', 'Error R14 (Memory quota exceeded)'] }],
+    ['counts that include a trailing newline', good.map((m) => frame(`${m}\n`)).join(''), { messages: ['at=info status=200', 'héllo ✓', 'Error R14 (Memory quota exceeded)'] }],
+    ['a count too long (the next frame starts sooner)', `999 ${good[0]}${good.slice(1).map(frame).join('')}`, { messages: ['at=info status=200', 'héllo ✓', 'Error R14 (Memory quota exceeded)'] }],
+    ['a count too short', `5 ${good[0]}\n${frame(good[1]!)}`, { messages: ['at=info status=200', 'héllo ✓'] }],
+    ['a count past the end of the body', `9999999 ${good[0]}`, { messages: ['at=info status=200'] }],
+    ['a count of zero', `0 ${good[0]}`, { messages: ['at=info status=200'] }],
+    ['garbage before and between frames', `garbage\n${frame(good[0]!)}\n\n--\n${frame(good[1]!)}`, { messages: ['at=info status=200', 'héllo ✓'], skipped: 2 }],
+    ['a frame that is not syslog', `${frame('not a syslog line')}${frame(good[1]!)}`, { messages: ['héllo ✓'], skipped: 1 }],
+    ['an empty body', '', { messages: [] }],
+    ['only digits', '12345678901234567890', { messages: [], skipped: 1 }],
+  ])('%s', (_name, body, expected) => {
+    const parsed = parseLogplexBody(Buffer.from(body, 'utf8'));
+    expect(parsed.frames.map((f) => f.message)).toEqual(expected.messages);
+    expect(parsed.skipped).toBe(expected.skipped ?? 0);
+  });
+
+  it('never reads past the body and bounds its work, whatever the counts say', () => {
+    const many = Array.from({ length: 50 }, () => frame(good[0]!)).join('');
+    expect(parseLogplexBody(many, { maxFrames: 10 })).toMatchObject({ dropped: 40 });
+    expect(parseLogplexBody(many, { maxFrames: 10 }).frames).toHaveLength(10);
+    // A megabyte of lying counts and headers with nothing behind them is read once, quickly.
+    const hostile = Buffer.from('9999 <1>1 '.repeat(100_000));
+    const started = process.hrtime.bigint();
+    const parsed = parseLogplexBody(hostile);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
+    expect(parsed.frames.length + parsed.skipped + parsed.dropped).toBeLessThanOrEqual(100_000);
+  });
+});
+
+describe('parseLogplexBody on mutated bodies', () => {
+  it('never throws, reads only what is there, and finds every frame a mutation left intact', () => {
+    let seed = 20261206;
+    const random = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const messages = Array.from({ length: 12 }, (_, i) => line(i % 2 ? 'heroku' : 'app', i % 3 ? 'router' : `web.${i}`, `at=info status=${200 + i} n=${i}`));
+    const pieces = ['\n', ' ', '0', '9', '<', '>', '1 ', '\u00ff', 'é', '99999 ', '<1>1 ', ''];
+    for (let round = 0; round < 2_000; round += 1) {
+      let body = messages.map((m) => (random(3) === 0 ? `${m.length + random(5)} ${m}` : frame(m))).join(random(2) ? '\n' : '');
+      for (let n = random(4); n > 0; n -= 1) {
+        const at = random(body.length + 1);
+        body = body.slice(0, at) + pieces[random(pieces.length)]! + body.slice(at + random(3));
+      }
+      const parsed = parseLogplexBody(Buffer.from(body, 'utf8'));
+      for (const f of parsed.frames) expect(body).toContain(f.message);
+      expect(parsed.frames.length).toBeLessThanOrEqual(messages.length + 4);
+    }
+  });
+});
+
+describe('signalsOf', () => {
+  const parse = (message: string, app = 'heroku', proc = 'router'): LogplexFrame => parseLogplexBody(frame(line(app, proc, message))).frames[0]!;
+  it.each<[string, LogplexFrame, ReturnType<typeof signalsOf>]>([
+    ['the router example: an H12 and its 503', parseLogplexBody(fixture('router-h12.txt')).frames[0]!, [{ kind: 'request', processType: 'web', status: 503 }, { kind: 'code', processType: 'web', code: 'H12' }]],
+    ['a request answered 200', parse('at=info method=GET path="/" dyno=web.2 connect=1ms service=23ms status=200 bytes=10'), [{ kind: 'request', processType: 'web', status: 200 }]],
+    ['a 5xx from the app itself', parse('at=info method=GET path="/" dyno=web.2 status=500 bytes=10'), [{ kind: 'request', processType: 'web', status: 500 }]],
+    ['H10 with an empty dyno', parse('at=error code=H10 desc="App crashed" method=GET path="/" dyno= connect= service= status=503 bytes='), [{ kind: 'request', processType: 'web', status: 503 }, { kind: 'code', processType: 'web', code: 'H10' }]],
+    ['an unknown router code', parse('at=error code=H42 desc="?" status=503'), [{ kind: 'request', processType: 'web', status: 503 }]],
+    ['R14 on a worker', parse('Error R14 (Memory quota exceeded)', 'heroku', 'worker.1'), [{ kind: 'code', processType: 'worker', code: 'R14' }]],
+    ['R15 on a web dyno', parse('Error R15 (Memory quota vastly exceeded)', 'heroku', 'web.3'), [{ kind: 'code', processType: 'web', code: 'R15' }]],
+    ['a crash', parse('State changed from up to crashed', 'heroku', 'web.1'), [{ kind: 'code', processType: 'web', code: 'crashed' }]],
+    ['a start', parse('State changed from starting to up', 'heroku', 'web.1'), []],
+    ["the app's own line that looks like an error", parse('Error R14 (Memory quota exceeded)', 'app', 'web.1'), []],
+    ['a router line an app prints', parse('at=error code=H12 status=503', 'app', 'router'), []],
+    ['a metrics line', parse('source=web.1 sample#memory_total=21.00MB', 'heroku', 'web.1'), []],
+  ])('%s', (_name, input, expected) => {
+    expect(signalsOf(input)).toEqual(expected);
+  });
+
+  it('reads logfmt with quoted values and names process types', () => {
+    expect(parseLogfmt('at=error code=H12 desc="Request \\"timeout\\"" path=/ dyno= fwd="1.2.3.4"')).toEqual({ at: 'error', code: 'H12', desc: 'Request "timeout"', path: '/', dyno: '', fwd: '1.2.3.4' });
+    expect([processTypeOf('web.1'), processTypeOf('run.1234'), processTypeOf('worker'), processTypeOf('scheduler.12')]).toEqual(['web', 'run', 'worker', 'scheduler']);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Heroku log drain bodies (`Content-Type: application/logplex-1`): octet-counted syslog frames
+ * (RFC 6587 framing of RFC 5424 messages without STRUCTURED-DATA), `<count> <PRI>1 TIMESTAMP
+ * HOST APP PROCID MSGID MSG`, one after another.
+ *
+ * Strict about bounds, tolerant about counts: published bodies carry counts that include or
+ * omit the trailing newline, and counts that do not match their text at all. A frame whose count
+ * does not land on the end of the body or on the next frame's header ends instead at the next
+ * header found in the body (or at the end of the body). Nothing is read past the body, a count
+ * that lies can neither crash nor hang the parser, and the number of frames is bounded.
+ */
+
+export interface LogplexFrame {
+  /** Syslog priority (facility * 8 + severity). */
+  priority: number;
+  /** RFC 3339 time as written (Heroku's clock, not ours). */
+  timestamp: string;
+  hostname: string;
+  /** `app` for the app's own processes, `heroku` for the platform (router, runtime). */
+  appName: string;
+  /** The process: `web.1`, `router`, `worker.2`, `api`, `scheduler.1234`. */
+  procId: string;
+  msgId: string;
+  /** The log line itself, without the trailing newline. */
+  message: string;
+}
+
+export interface ParsedBody {
+  frames: LogplexFrame[];
+  /** Frames that could not be read (no header where one was due, or a malformed header). */
+  skipped: number;
+  /** Frames left unread because the body held more than `maxFrames`. */
+  dropped: number;
+}
+
+/** Where a frame starts: `<digits> <PRI>1 ` (the count, a space, the priority and version 1). */
+const FRAME_HEADER = /(\d{1,7}) <(\d{1,3})>1 /y;
+/** The same, looked for anywhere after a frame whose count did not fit. */
+const ANY_HEADER = /(\d{1,7}) <(\d{1,3})>1 /g;
+
+/**
+ * Reads every frame of a drain body. `maxFrames` bounds the work for one body (Logplex sends
+ * a few hundred at most; a body of 1 MiB holds at most ~20,000 frames of any use).
+ */
+export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: number } = {}): ParsedBody {
+  const maxFrames = options.maxFrames ?? 10_000;
+  // Latin-1 keeps one character per byte, so counts (bytes) and offsets (characters) agree;
+  // each message is decoded as UTF-8 from its own bytes.
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const text = bytes.toString('latin1');
+  const frames: LogplexFrame[] = [];
+  let skipped = 0;
+  let dropped = 0;
+  let at = skipBlanks(text, 0);
+  while (at < text.length) {
+    FRAME_HEADER.lastIndex = at;
+    const header = FRAME_HEADER.exec(text);
+    if (header === null) {
+      // Not a frame here: skip to the next header, if any.
+      const next = findHeader(text, at + 1);
+      skipped += 1;
+      if (next === -1) break;
+      at = next;
+      continue;
+    }
+    const count = Number(header[1]);
+    const start = at + header[1]!.length + 1;
+    let end = start + count;
+    if (!(end <= text.length && fitsBoundary(text, end))) {
+      // The count does not land on a frame boundary: the frame ends where the next one starts.
+      const next = findHeader(text, start + 1);
+      end = next === -1 ? text.length : next;
+    }
+    if (frames.length >= maxFrames) {
+      dropped += 1;
+    } else {
+      const frame = readFrame(bytes.subarray(start, end).toString('utf8'));
+      if (frame === null) skipped += 1;
+      else frames.push(frame);
+    }
+    at = skipBlanks(text, end);
+  }
+  return { frames, skipped, dropped };
+}
+
+/**
+ * Whether a frame ending at `end` ends where a frame can: at the end of the body, at the start
+ * of the next frame (after optional newlines), or at a newline (what follows is then read as
+ * whatever it is).
+ */
+function fitsBoundary(text: string, end: number): boolean {
+  if (end > text.length) return false;
+  if (text[end - 1] === '\n' || text[end] === '\n') return true;
+  const next = skipBlanks(text, end);
+  if (next >= text.length) return true;
+  FRAME_HEADER.lastIndex = next;
+  return FRAME_HEADER.test(text);
+}
+
+function skipBlanks(text: string, at: number): number {
+  let i = at;
+  while (i < text.length && (text[i] === '\n' || text[i] === '\r')) i += 1;
+  return i;
+}
+
+/**
+ * The position of the next frame header at or after `from`, or -1. A message that ends in digits
+ * runs into the next frame's count (`status=20047 <158>1 ...`): of the ways to split the digits,
+ * the one whose count lands on a frame boundary is taken, else the whole run.
+ */
+function findHeader(text: string, from: number): number {
+  ANY_HEADER.lastIndex = from;
+  for (let match = ANY_HEADER.exec(text); match !== null; match = ANY_HEADER.exec(text)) {
+    if (match.index > 0 && /\d/.test(text[match.index - 1]!)) {
+      ANY_HEADER.lastIndex = match.index + 1;
+      continue;
+    }
+    const digits = match[1]!;
+    const space = match.index + digits.length;
+    for (let split = 0; split < digits.length; split += 1) {
+      // Counts are written without leading zeros.
+      if ((split > 0 && match.index + split < from) || (digits[split] === '0' && split < digits.length - 1)) continue;
+      if (fitsBoundary(text, space + 1 + Number(digits.slice(split)))) return match.index + split;
+    }
+    return match.index;
+  }
+  return -1;
+}
+
+/** `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG` (Heroku writes no STRUCTURED-DATA), or null. */
+function readFrame(raw: string): LogplexFrame | null {
+  const match = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/.exec(raw);
+  if (!match) return null;
+  const priority = Number(match[1]);
+  if (priority > 191) return null;
+  return {
+    priority,
+    timestamp: match[2]!,
+    hostname: match[3]!,
+    appName: match[4]!,
+    procId: match[5]!,
+    msgId: match[6]!,
+    message: match[7]!.replace(/\r?\n+$/, ''),
+  };
+}
