@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../../test/support/random.js';
 import { parseLogplexBody, type LogplexFrame } from './logplex.js';
 import { parseLogfmt, processTypeOf, signalsOf } from './signals.js';
 
@@ -58,13 +59,7 @@ describe('parseLogplexBody', () => {
 
 describe('parseLogplexBody on mutated bodies', () => {
   it('never throws, reads only what is there, and finds every frame a mutation left intact', () => {
-    let seed = 20261206;
-    const random = (n: number) => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
+    const random = seededRandom(20261206);
     const messages = Array.from({ length: 12 }, (_, i) => line(i % 2 ? 'heroku' : 'app', i % 3 ? 'router' : `web.${i}`, `at=info status=${200 + i} n=${i}`));
     const pieces = ['\n', ' ', '0', '9', '<', '>', '1 ', '\u00ff', 'é', '99999 ', '<1>1 ', ''];
     for (let round = 0; round < 2_000; round += 1) {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../../test/support/random.js';
 import { BASH_BUILTIN_CLASSES } from './shell-placeholders.js';
 import { CommandTemplateError, createCommandLiquid, readExitStatus, renderCommand, withExitMarker, EXIT_MARKER } from './run-command.js';
 
@@ -400,14 +401,7 @@ describe('random commands with hostile values never run a value', () => {
     '{{ a }}', '{{ b }}', '{{ c }}', '{{ d }}', 'source', 'exec', 'command', 'time', 'f()', ';;', '|&', '&>', '<(', '$@',
   ];
   // A small deterministic generator, so a failure names a command that can be run again.
-  let seed = 20261206;
-  const random = (n: number) => {
-    // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
+  const random = seededRandom(20261206);
   const pick = <T,>(list: readonly T[]): T => list[random(list.length)]!;
   const argument = (depth: number): string =>
     pick([
