@@ -6,7 +6,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultMigrationsDir, migrateDatabase, readMigrations } from '@pulsebridge/core';
 import * as enums from '../../packages/core/src/generated/prisma/enums.js';
-import { ADMIN_URL, databaseUrl } from '../support/services.js';
+import { createEmptyDatabase, databaseUrl } from '../support/services.js';
 
 const GENERATED = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../packages/core/src/generated/prisma');
 
@@ -68,14 +68,10 @@ let client: pg.Client;
 
 beforeAll(async () => {
   // A truly empty database, migrated by our runner (not copied from the template).
-  const name = `${inject('runId')}_empty_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const result = await migrateDatabase(databaseUrl(name), defaultMigrationsDir());
+  const url = await createEmptyDatabase(`${inject('runId')}_empty_${randomBytes(3).toString('hex')}`);
+  const result = await migrateDatabase(url, defaultMigrationsDir());
   expect(result.applied.length).toBeGreaterThan(0);
-  client = new pg.Client({ connectionString: databaseUrl(name) });
+  client = new pg.Client({ connectionString: url });
   await client.connect();
 });
 afterAll(async () => client?.end());

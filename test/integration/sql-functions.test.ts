@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultMigrationsDir, migrateDatabase, readFunctionFiles } from '@pulsebridge/core';
-import { ADMIN_URL, databaseUrl } from '../support/services.js';
+import { createEmptyDatabase } from '../support/services.js';
 
 /**
  * SQL functions live in prisma/functions, one file per family, applied by `npm run migrate`
@@ -21,12 +21,7 @@ let url: string;
 const scratch: string[] = [];
 
 beforeAll(async () => {
-  const name = `${inject('runId')}_functions_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  url = databaseUrl(name);
+  url = await createEmptyDatabase(`${inject('runId')}_functions_${randomBytes(3).toString('hex')}`);
   const result = await migrateDatabase(url, MIGRATIONS_DIR);
   expect(result.functions).toEqual(readdirSync(FUNCTIONS_DIR).filter((file) => file.endsWith('.sql')).sort());
   client = new pg.Client({ connectionString: url });

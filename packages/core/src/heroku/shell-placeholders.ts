@@ -49,7 +49,7 @@ export class PlaceholderError extends Error {
 const ALLOWED =
   'a command with values may use: simple commands joined by |, &&, ||, ; and newlines; if, while, until and for loops; ' +
   "words, 'single' and \"double\" quotes, \"$NAME\"; redirections from files and to /dev/null; # comments. " +
-  'Values may be arguments: bare, inside a word or inside quotes';
+  "Values may be arguments of the app's own scripts (bin/...), echo and printf: bare, inside a word or inside quotes";
 
 /** Builtins that print their arguments: values may be their arguments (and printf's, after a written-out format). */
 const BUILTINS_SAFE = new Set(['echo']);
@@ -140,7 +140,7 @@ const FILTER_OPTIONS: Record<string, RegExp> = {
 const FILTERS = new Set(Object.keys(FILTER_OPTIONS));
 /** Filters whose second operand is a file they write. */
 const ONE_OPERAND = new Set(['uniq']);
-const ALLOWED_PROGRAMS_TEXT = `echo, printf, the builtins cd, pwd, true, false, :, exit, set, wait and the like (without values), or one of ${[...FILTERS].join(', ')} (without values)`;
+const ALLOWED_PROGRAMS_TEXT = `echo, printf, the builtins pwd, true, false, :, exit, set, wait and the like (without values), or one of ${[...FILTERS].join(', ')} (without values)`;
 
 /** Where an app's dependencies keep their programs: general-purpose tools, not the app's own scripts. */
 const DEPENDENCY_DIRECTORIES = new Set(['node_modules', 'vendor', '.heroku', '.apt', '.bundle', '.cache', 'venv', '.venv', '.jdk', '.local', '.yarn', '.m2', '.gradle', '.sbt', '.cargo']);
