@@ -69,7 +69,7 @@ async function settle(ids: string[]) {
 }
 
 async function incidents(dedupKey: string) {
-  return stack.sql('SELECT id, status::text, alert_count, severity::text, title, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY created_at', [dedupKey]);
+  return stack.sql('SELECT id, status::text, alert_count, severity::text, title, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY number', [dedupKey]);
 }
 
 describe('builds', () => {

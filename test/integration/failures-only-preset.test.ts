@@ -41,7 +41,7 @@ async function deliver(...events: { id: string }[]) {
 }
 
 const incidents = (dedupKey: string) =>
-  stack.sql('SELECT id, status::text, alert_count, severity::text, title, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY created_at', [dedupKey]);
+  stack.sql('SELECT id, status::text, alert_count, severity::text, title, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY triggered_at, number', [dedupKey]);
 
 describe('preset failures-only', () => {
   it('a successful release is a pulse, not an incident; a failed one triggers, and its later success adds no alert', async () => {
