@@ -77,7 +77,7 @@ export interface TestStack {
   api: ApiServer;
   url: string;
   /** Starts a worker (several may run at once); each is closed with the stack. */
-  startWorker(options?: { concurrency?: number; reconcile?: boolean }): Workers;
+  startWorker(options?: { concurrency?: number; reconcile?: boolean; evaluateDrains?: boolean }): Workers;
   /** Admin-token REST call returning status and parsed JSON. */
   call(method: string, path: string, options?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: any }>;
   /** Deletes every Redis key of this stack's queues, as a Redis restart without persistence would. */

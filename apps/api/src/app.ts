@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { createIntegrationOps, type Config, type Database, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
+import { createIntegrationOps, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -35,6 +35,8 @@ export interface AppDeps {
   metrics: Metrics;
   integrations: IntegrationDirectory;
   ingestor: Ingestor;
+  /** Drain windows in Redis (the integration page shows what each app's drain sent). */
+  drainWindows: DrainWindowStore;
 }
 
 /** The express app: the REST API under /api/v1, health and metrics (webhook ingress sits in front of it). */

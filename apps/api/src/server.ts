@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
-import { createIngestor, IntegrationDirectory, webhookIncludes, type Ingestor, type RuleSet, type Runtime } from '@pulsebridge/core';
+import { createIngestor, DrainWindowStore, IntegrationDirectory, webhookIncludes, type Ingestor, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
 import { createWebhookIngress } from './routes/webhooks.js';
+import { createDrainIngress } from './routes/drains.js';
 import { guardRequests } from './http/request-guard.js';
 
 export interface ApiServer {
@@ -15,8 +16,9 @@ export interface ApiServer {
 }
 
 /** The express app and the ingestor behind the webhook ingress, built from a runtime (nothing listens yet). */
-export function buildApi(runtime: Runtime, rules: RuleSet): { app: Express; ingestor: Ingestor } {
+export function buildApi(runtime: Runtime, rules: RuleSet): { app: Express; ingestor: Ingestor; integrations: IntegrationDirectory; drainWindows: DrainWindowStore } {
   const integrations = new IntegrationDirectory(runtime.db.pool, runtime.config.secretKey);
+  const drainWindows = new DrainWindowStore(runtime.redis, runtime.config.queuePrefix);
   const ingestor = createIngestor({
     pool: runtime.db.pool,
     queues: runtime.queues,
@@ -28,16 +30,17 @@ export function buildApi(runtime: Runtime, rules: RuleSet): { app: Express; inge
     eventJobs: { maxEvents: runtime.config.ingest.eventsPerJob, lingerMs: runtime.config.ingest.eventJobLingerMs },
   });
   const webhookInclude = webhookIncludes(rules.rules.flatMap((rule) => [...rule.entities]));
-  return { app: createApp({ ...runtime, integrations, ingestor, webhookInclude, rules }), ingestor };
+  return { app: createApp({ ...runtime, integrations, ingestor, webhookInclude, rules, drainWindows }), ingestor, integrations, drainWindows };
 }
 
 /** Builds the app from a runtime and listens on `port` (0 picks a free one). */
 export async function startApiServer(runtime: Runtime, options: { port: number; host?: string; rules: RuleSet }): Promise<ApiServer> {
-  const { app, ingestor } = buildApi(runtime, options.rules);
+  const { app, ingestor, integrations, drainWindows } = buildApi(runtime, options.rules);
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
+  const drains = createDrainIngress({ integrations, windows: drainWindows, secretKey: runtime.config.secretKey, metrics: runtime.metrics, logger: runtime.logger });
   const server = createServer(
     guardRequests((req, res) => {
-      if (!ingress.handle(req, res)) app(req, res);
+      if (!ingress.handle(req, res) && !drains.handle(req, res)) app(req, res);
     }, runtime.logger),
   );
   server.listen(options.port, options.host ?? '0.0.0.0');

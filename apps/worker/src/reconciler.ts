@@ -10,6 +10,7 @@ import {
   jobIdForEventRow,
   markEventsFailed,
   pagesOwed,
+  repeatEvery,
   runJobId,
   slackDeliveriesOwed,
   type Logger,
@@ -152,21 +153,11 @@ export async function failOrphanedRuns(
 
 /** Runs `reconcileOnce` (after `resendSlackAfterRedisLoss` and `resendUnsentPages`, when watching) every `intervalMs` until stopped; errors are logged and retried next time. */
 export function startReconciler(deps: Parameters<typeof reconcileOnce>[0], options: { graceMs: number; intervalMs: number }, watch?: RedisLossWatch) {
-  let running: Promise<unknown> = Promise.resolve();
   const pass = async () => {
     if (watch !== undefined) await resendSlackAfterRedisLoss(deps, watch).catch((err: unknown) => deps.logger.warn({ err }, 'could not check whether Redis lost its data; will retry'));
     if (watch?.slack === true) await resendUnsentPages(deps, options).catch((err: unknown) => deps.logger.warn({ err }, 'could not check for unsent pages; will retry'));
     await failOrphanedRuns(deps).catch((err: unknown) => deps.logger.warn({ err }, 'could not check for orphaned runs; will retry'));
     await reconcileOnce(deps, options);
   };
-  const timer = setInterval(() => {
-    running = pass().catch((err: unknown) => deps.logger.warn({ err }, 'reconcile failed; will retry'));
-  }, options.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return repeatEvery(options.intervalMs, pass, (err) => deps.logger.warn({ err }, 'reconcile failed; will retry'));
 }

@@ -12,6 +12,9 @@ import {
   createChannelPacer,
   createSlackClient,
   EventProcessJobSchema,
+  DrainEvaluator,
+  DrainWindowStore,
+  startDrainEvaluator,
   markEventsFailed,
   registerSlackQueueConcurrency,
   postPulseToSlack,
@@ -38,7 +41,7 @@ export interface Workers {
 /** Starts a BullMQ worker per queue and the reconciler, all on the runtime's clients. */
 export function startWorkers(
   runtime: Runtime,
-  options: { connection: Redis; rules: RuleSet; slackTemplates: SlackTemplates; concurrency?: number; reconcile?: boolean },
+  options: { connection: Redis; rules: RuleSet; slackTemplates: SlackTemplates; concurrency?: number; reconcile?: boolean; evaluateDrains?: boolean },
 ): Workers {
   const { logger, metrics, db, config } = runtime;
   const slackClient = createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl });
@@ -200,8 +203,17 @@ export function startWorkers(
           slack: slack !== null,
         });
 
+  const drainEvaluator =
+    options.evaluateDrains === false
+      ? undefined
+      : startDrainEvaluator(
+          new DrainEvaluator({ pool: db.pool, windows: new DrainWindowStore(runtime.redis, config.queuePrefix), queues: runtime.queues, rules: options.rules.drains.rules, metrics, logger }),
+          { intervalMs: config.drains.evaluateIntervalMs, logger },
+        );
+
   return {
     async close() {
+      await drainEvaluator?.stop();
       await reconciler?.stop();
       slackYield.stop();
       await Promise.all([eventsWorker.close(), slackWorker.close(), herokuWorker.close()]);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Liquid, Template } from 'liquidjs';
@@ -14,6 +15,24 @@ export async function readConfigFile(configDir: string, name: string, fail: (mes
   } catch (error) {
     throw fail(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
+}
+
+/** Presets ship with pulsebridge in `config/presets`, whatever CONFIG_DIR is. */
+export const PRESETS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../config/presets');
+
+/** A shipped preset's `rules:` list (`<PRESETS_DIR>/<name>.yaml`), read at start-up. */
+export function readPresetRules(preset: string, fail: (message: string) => Error): { file: string; rules: unknown[] } {
+  const file = path.join(PRESETS_DIR, `${preset}.yaml`);
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw fail(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); preset ${preset} ships with pulsebridge in config/presets`);
+  }
+  const top = parseConfigYaml(source, file, fail) as { rules?: unknown } | null;
+  const keys = top !== null && typeof top === 'object' ? Object.keys(top) : [];
+  if (!Array.isArray(top?.rules) || top.rules.length === 0 || keys.length !== 1) throw fail(`${file}: expected a top-level \`rules:\` list with at least one rule`);
+  return { file, rules: top.rules };
 }
 
 export function parseConfigYaml(source: string, file: string, fail: (message: string) => Error): unknown {

@@ -70,6 +70,8 @@ export const ConfigSchema = z
     /** Stored events still `received` after this long are re-enqueued by the reconciler. */
     RECONCILE_GRACE_MS: positiveInt(60_000),
     RECONCILE_INTERVAL_MS: positiveInt(30_000),
+    /** How often workers look at drain windows with new error signals (and at quiet periods). */
+    DRAIN_EVALUATE_INTERVAL_MS: positiveInt(1_000),
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
@@ -142,6 +144,7 @@ export const ConfigSchema = z
       lockMs: env.WORKER_LOCK_MS,
     },
     reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
+    drains: { evaluateIntervalMs: env.DRAIN_EVALUATE_INTERVAL_MS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ingest: { maxBatch: env.INGEST_MAX_BATCH, eventsPerJob: env.EVENT_JOB_MAX_EVENTS, eventJobLingerMs: env.EVENT_JOB_LINGER_MS },
   }));

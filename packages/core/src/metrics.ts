@@ -11,8 +11,20 @@ export function createMetrics(options: { process: 'api' | 'worker' }) {
     registry,
     ingressRequests: new Counter({
       name: 'pulsebridge_ingress_requests_total',
-      help: 'Webhook and add-on notification deliveries by endpoint and outcome',
+      help: 'Webhook and add-on notification deliveries and drain batches by endpoint and outcome',
       labelNames: ['endpoint', 'outcome'] as const,
+      registers: [registry],
+    }),
+    drainFrames: new Counter({
+      name: 'pulsebridge_drain_frames_total',
+      help: 'Log drain frames read (counted), skipped (unreadable) or dropped (over the per-body bound)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    drainCrossings: new Counter({
+      name: 'pulsebridge_drain_crossings_total',
+      help: 'Drain rule windows found above threshold and archived as events, and quiet periods that resolved incidents',
+      labelNames: ['action'] as const,
       registers: [registry],
     }),
     ingestBatchSize: new Histogram({

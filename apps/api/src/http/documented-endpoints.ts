@@ -18,7 +18,7 @@ const AddonNotification = z.object({ heroku_id: z.string(), event: z.enum(['depl
 /**
  * The endpoints served outside the REST route table, described in the OpenAPI document with
  * the authentication each uses: Heroku's webhook ingress and legacy add-on notifications, Slack
- * interactions, and health and metrics. Their handlers are in routes/webhooks.ts,
+ * interactions, log drains, and health and metrics. Their handlers are in routes/webhooks.ts, routes/drains.ts,
  * routes/slack-interactions.ts and routes/health.ts.
  */
 export function describeOtherEndpoints(routes: RouteTable): void {
@@ -54,6 +54,26 @@ export function describeOtherEndpoints(routes: RouteTable): void {
       401: { description: 'credentials missing or wrong, or ADDON_ID and ADDON_PASSWORD not set', schema: ErrorSchema },
       413: { description: 'body over 1 MiB', schema: ErrorSchema },
       503: { description: 'PostgreSQL or Redis unreachable', schema: ErrorSchema },
+    },
+  });
+  routes.describe({
+    method: 'post',
+    path: '/drains/heroku/{integrationId}/{appName}/{token}',
+    summary: 'Receive a batch of Heroku log drain lines (one URL per monitored app)',
+    description:
+      'Octet-counted syslog frames as Logplex sends them. Router and runtime error codes, crashes and 5xx answers are counted per app, process type and minute; drain rules (config/drains.yaml) turn windows above threshold into incidents. A batch with a Logplex-Frame-Id already counted is answered 204 and not counted again. The URL is the secret: take it from the integration\'s drainUrls.',
+    tag: 'ingress',
+    security: [],
+    params: z.object({ integrationId: z.uuid(), appName: z.string(), token: z.string() }),
+    headers: z.object({ 'Logplex-Frame-Id': z.string().optional(), 'Logplex-Msg-Count': z.string().optional() }),
+    body: { contentType: 'application/logplex-1', schema: z.string().describe('<byte count> <syslog message>, repeated') },
+    responses: {
+      204: { description: 'counted (or a retried batch already counted)' },
+      400: { description: 'the URL has malformed percent-encoding, or the body could not be read', schema: ErrorSchema },
+      404: { description: 'no drain has this URL (unknown integration, app not monitored, or wrong token)', schema: ErrorSchema },
+      413: { description: 'body over 1 MiB', schema: ErrorSchema },
+      415: { description: 'not Content-Type: application/logplex-1', schema: ErrorSchema },
+      503: { description: 'PostgreSQL or Redis unreachable: Logplex retries', schema: ErrorSchema },
     },
   });
   routes.describe({

@@ -6,7 +6,7 @@ const EventSummarySchema = z.object({
   id: z.string(),
   eventId: z.string(),
   deliveryId: z.string().nullable(),
-  source: z.enum(['heroku_webhook', 'heroku_addon']),
+  source: z.enum(['heroku_webhook', 'heroku_addon', 'heroku_drain']),
   integrationId: z.string().nullable(),
   addonResourceId: z.string().nullable(),
   resource: z.string(),

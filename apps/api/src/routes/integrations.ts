@@ -25,6 +25,8 @@ export const IntegrationSchema = z.object({
   name: z.string(),
   monitoredApps: z.array(z.string()),
   webhookUrl: z.string(),
+  /** One log drain URL per monitored app, with its secret token in the path (`heroku drains:add URL -a APP`). */
+  drainUrls: z.array(z.object({ appName: z.string(), url: z.string() })),
   status: z.enum(['active', 'disconnected']),
   statusReason: z.string().nullable(),
   /** How pulsebridge reaches Heroku for this integration (managed webhooks, run command). */

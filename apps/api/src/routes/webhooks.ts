@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestOutcome, Ingestor, Logger, Metrics } from '@pulsebridge/core';
+import { readBody } from '../http/read-body.js';
 import { decodeComponent, requestIdOf } from '../http/request-guard.js';
 
-/** Heroku's deliveries are far smaller; anything larger is refused before it is read. */
-export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
 const HEROKU_WEBHOOK = /^\/webhooks\/heroku\/([^/?#]+)\/?(?:\?.*)?$/;
 const ADDON_NOTIFICATION = /^\/heroku\/resources\/([^/?#]+)\/events\/?(?:\?.*)?$/;
@@ -43,31 +42,6 @@ export function toReply(outcome: IngestOutcome, acceptedStatus: number): Reply {
   }
 }
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false; reply: Reply };
-
-/** Reads the raw body, refusing (without reading on) anything over the limit. */
-function readBody(req: IncomingMessage): Promise<BodyResult> {
-  const tooLarge: BodyResult = { ok: false, reply: error(413, 'payload_too_large', 'body is larger than 1 MiB') };
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_WEBHOOK_BODY_BYTES) return Promise.resolve(tooLarge);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_WEBHOOK_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(tooLarge);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }));
-    req.on('error', () => resolve({ ok: false, reply: error(400, 'bad_request', 'the request body could not be read') }));
-  });
-}
-
 export interface WebhookIngress {
   /** Handles the request and returns true when it is a webhook delivery; false leaves it to the app. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
@@ -102,8 +76,8 @@ export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metric
     try {
       const read = await readBody(req);
       if (!read.ok) {
-        deps.metrics.ingressRequests.inc({ endpoint, outcome: read.reply.status === 413 ? 'too_large' : 'unreadable' });
-        send(req, res, requestId, read.reply);
+        deps.metrics.ingressRequests.inc({ endpoint, outcome: read.tooLarge ? 'too_large' : 'unreadable' });
+        send(req, res, requestId, read.tooLarge ? error(413, 'payload_too_large', 'body is larger than 1 MiB') : error(400, 'bad_request', 'the request body could not be read'));
         return;
       }
       const outcome = await ingest(read.body);

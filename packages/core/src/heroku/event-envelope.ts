@@ -4,10 +4,10 @@ import { sha256Hex } from '../crypto.js';
 export interface EventEnvelope {
   eventId: string;
   deliveryId: string | null;
-  source: 'heroku_webhook' | 'heroku_addon';
-  /** `build`, `release`, `dyno`, ...; `deploy`, `attach`, `detach` for legacy notifications. */
+  source: 'heroku_webhook' | 'heroku_addon' | 'heroku_drain';
+  /** `build`, `release`, `dyno`, ...; `deploy`, `attach`, `detach` for legacy notifications; `log` for drain signals. */
   resource: string;
-  /** The webhook include (`api:build`, `dyno`) or `addon:<event>` for legacy notifications. */
+  /** The webhook include (`api:build`, `dyno`), `addon:<event>` for legacy notifications, `log:<signal>` for drain signals. */
   entity: string;
   action: string | null;
   appName: string | null;

@@ -11,6 +11,7 @@ import { HerokuAppNameSchema } from '../services/service-store.js';
 import { integrationTokenSource } from './integration-credentials.js';
 import { deleteManagedWebhooks, rotateManagedWebhookSecrets, syncManagedWebhooks } from './managed-webhooks.js';
 import { signOAuthState } from './oauth-state.js';
+import { drainUrls } from '../drains/drain-urls.js';
 import { HerokuApiError, HerokuClient } from './platform-client.js';
 
 /**
@@ -47,6 +48,7 @@ export const INTEGRATION_SELECT = {
   apiTokenCiphertext: true,
   oauthRefreshTokenCiphertext: true,
   secretCiphertext: true,
+  drainSalt: true,
   createdAt: true,
   updatedAt: true,
   managedWebhooks: { select: { appName: true, webhookId: true, state: true, error: true }, orderBy: { appName: 'asc' } },
@@ -73,6 +75,7 @@ export function createIntegrationOps(deps: IntegrationDeps) {
     name: row.name,
     monitoredApps: row.monitoredApps,
     webhookUrl: webhookUrl(row.id),
+    drainUrls: drainUrls(deps.publicUrl, deps.secretKey, row),
     status: row.status,
     statusReason: row.statusReason,
     connection: row.oauthRefreshTokenCiphertext !== null ? ('oauth' as const) : row.apiTokenCiphertext !== null ? ('api_token' as const) : ('none' as const),

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isTestAppName, testDedupKey } from '../events/test-events.js';
+import { DRAIN_ACTIONS } from '../drains/drain-rules.js';
 import { mapEvent, type EventCommand } from '../rules/map-event.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { TouchedIncident } from '../queues/queues.js';
@@ -23,7 +24,7 @@ export type ApplyOutcome =
 
 interface EventRow {
   id: string;
-  source: 'heroku_webhook' | 'heroku_addon';
+  source: 'heroku_webhook' | 'heroku_addon' | 'heroku_drain';
   status: 'received' | 'processed' | 'skipped' | 'failed';
   entity: string;
   resource: string;
@@ -38,8 +39,10 @@ interface EventRow {
 }
 
 /** Why an event is archived but not acted on, or null when it should be acted on. */
-export function skipReason(event: { source: string; app_name: string | null; integration_exists: boolean; app_monitored: boolean }): string | null {
-  if (event.source !== 'heroku_webhook') return null;
+export function skipReason(event: { source: string; action: string | null; app_name: string | null; integration_exists: boolean; app_monitored: boolean }): string | null {
+  if (event.source === 'heroku_addon') return null;
+  // A quiet period resolves its incident even after the app or the integration went away.
+  if (event.source === 'heroku_drain' && event.action === DRAIN_ACTIONS.quiet) return null;
   if (!event.integration_exists) return 'its integration was deleted';
   if (event.app_name === null) return 'the event names no app';
   // A test event (signed with the integration's secret, so sent by it) is acted on under its own app name.

@@ -5,6 +5,9 @@ export interface IntegrationRecord {
   id: string;
   secret: string;
   monitoredApps: string[];
+  /** The same apps, for lookups per drain body. */
+  monitored: ReadonlySet<string>;
+  drainSalt: string;
 }
 
 interface Entry {
@@ -35,12 +38,20 @@ export class IntegrationDirectory {
     const maxAge = Math.min(options.maxAgeMs ?? this.options.ttlMs, this.options.ttlMs);
     const cached = this.entries.get(id);
     if (cached && Date.now() - cached.fetchedAt <= maxAge) return cached.record;
-    const { rows } = await this.pool.query<{ id: string; secret_ciphertext: string; monitored_apps: string[] | null }>(
-      'SELECT id, secret_ciphertext, monitored_apps FROM heroku_integrations WHERE id = $1',
+    const { rows } = await this.pool.query<{ id: string; secret_ciphertext: string; monitored_apps: string[] | null; drain_salt: string }>(
+      'SELECT id, secret_ciphertext, monitored_apps, drain_salt FROM heroku_integrations WHERE id = $1',
       [id],
     );
     const row = rows[0];
-    const record = row ? { id: row.id, secret: decryptSecret(this.secretKey, row.secret_ciphertext), monitoredApps: row.monitored_apps ?? [] } : null;
+    const record = row
+      ? {
+          id: row.id,
+          secret: decryptSecret(this.secretKey, row.secret_ciphertext),
+          monitoredApps: row.monitored_apps ?? [],
+          monitored: new Set(row.monitored_apps ?? []),
+          drainSalt: row.drain_salt,
+        }
+      : null;
     if (this.entries.size >= this.options.maxEntries) this.entries.clear();
     this.entries.set(id, { record, fetchedAt: Date.now() });
     return record;

@@ -88,5 +88,7 @@ export function templateScope(event: { entity: string; resource: string; action:
     occurred_at: event.occurredAt?.toISOString() ?? null,
     dyno: event.resource === 'dyno' ? dynoFacts(data) : null,
     formation: event.resource === 'formation' ? formationFacts(data, previous) : null,
+    // Drain events: the signal that crossed its threshold (or went quiet).
+    signal: event.resource === 'log' && isObject(payload.signal) ? payload.signal : null,
   };
 }

@@ -1,5 +1,6 @@
 import type { Template } from 'liquidjs';
 import { sha256Hex } from '../crypto.js';
+import { isDrainEntity } from '../drains/drain-rules.js';
 import { templateScope } from './event-facts.js';
 import { SEVERITIES, type RuleSet, type Severity } from './rule-set.js';
 
@@ -89,7 +90,7 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
   };
 
   const commands: EventCommand[] = [];
-  for (const rule of ruleSet.rules) {
+  for (const rule of isDrainEntity(event.entity) ? ruleSet.drains.incidentRules : ruleSet.rules) {
     if (!rule.entities.has(event.entity)) continue;
     if (rule.actions !== null && (event.action === null || !rule.actions.has(event.action))) continue;
     if (rule.when !== null && render(rule.when) !== 'true') continue;

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Liquid, Template } from 'liquidjs';
 import { z } from 'zod';
-import { compileTemplate, parseConfigYaml, readConfigFile } from '../config-files.js';
+import { compileTemplate, parseConfigYaml, readConfigFile, readPresetRules } from '../config-files.js';
 import { createRuleLiquid } from './liquid.js';
+import { compileDrainRules, DEFAULT_DRAINS_SOURCE, readDrainsFile, type DrainRuleSet } from '../drains/drain-rules.js';
 
 import type { Severity } from '../generated/prisma/enums.js';
 
@@ -14,7 +13,6 @@ export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
 /** Rule sets shipped in `config/presets/<name>.yaml` that `rules.yaml` can select with `preset: <name>`. */
 export const RULE_PRESETS = ['squadcast', 'failures-only'] as const;
 export type RulePreset = (typeof RULE_PRESETS)[number];
-const PRESETS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../config/presets');
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]));
 const template = z.string();
@@ -53,7 +51,6 @@ const RuleSchema = z
   .strict()
   .refine((rule) => rule.incident !== undefined || rule.pulse !== undefined, { error: 'needs an `incident` or a `pulse`' });
 
-const PresetFileSchema = z.object({ rules: z.array(z.unknown()).min(1) }).strict();
 const RulesFileSchema = z
   .object({ preset: z.enum(RULE_PRESETS).optional(), rules: z.array(z.unknown()).min(1).optional() })
   .strict()
@@ -91,6 +88,8 @@ export interface RuleSet {
   /** The preset `file` selects, whose rules come first; null when it selects none. */
   preset: RulePreset | null;
   rules: CompiledRule[];
+  /** Drain rules (`drains.yaml`): their thresholds, and their incident side for drain events. */
+  drains: DrainRuleSet;
   liquid: Liquid;
 }
 
@@ -145,7 +144,7 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
  * Validates and compiles rules from YAML text; `file` is only used in error messages. Templates
  * may use partials from `configDir` (none without it).
  */
-export function compileRules(source: string, file: string, configDir?: string): RuleSet {
+export function compileRules(source: string, file: string, configDir?: string, drainsFile: { source: string; file: string } = { source: DEFAULT_DRAINS_SOURCE, file: 'drains.yaml' }): RuleSet {
   const top = RulesFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
   if (!top.success) {
     throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule, or \`preset:\` naming one of ${RULE_PRESETS.join(', ')} (or both)`);
@@ -153,7 +152,7 @@ export function compileRules(source: string, file: string, configDir?: string): 
   const liquid = createRuleLiquid(configDir);
   const names = new Set<string>();
   // A preset's rules first, then the file's own.
-  const sources = [...(top.data.preset === undefined ? [] : [readPreset(top.data.preset)]), { file, rules: top.data.rules ?? [] }];
+  const sources = [...(top.data.preset === undefined ? [] : [readPresetRules(top.data.preset, (message) => new RuleError(message))]), { file, rules: top.data.rules ?? [] }];
   const rules = sources.flatMap((from) => from.rules.map((raw, index) => {
     const label = typeof (raw as { name?: unknown })?.name === 'string' ? `rule ${JSON.stringify((raw as { name: string }).name)}` : `rule #${index + 1}`;
     const where = `${from.file}: ${label}`;
@@ -167,25 +166,14 @@ export function compileRules(source: string, file: string, configDir?: string): 
     names.add(parsed.data.name);
     return compileRule(liquid, parsed.data, where);
   }));
-  return { file, preset: top.data.preset ?? null, rules, liquid };
+  return { file, preset: top.data.preset ?? null, rules, drains: compileDrainRules(drainsFile.source, drainsFile.file, liquid), liquid };
 }
 
-/** A shipped preset's rules, read when a rules file selects it (start-up only). */
-function readPreset(preset: RulePreset): { file: string; rules: unknown[] } {
-  const file = path.join(PRESETS_DIR, `${preset}.yaml`);
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new RuleError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); preset ${preset} ships with pulsebridge in config/presets`);
-  }
-  const top = PresetFileSchema.safeParse(parseConfigYaml(source, file, (message) => new RuleError(message)));
-  if (!top.success) throw new RuleError(`${file}: expected a top-level \`rules:\` list with at least one rule`);
-  return { file, rules: top.data.rules };
-}
-
-/** Loads `<configDir>/rules.yaml`; start-up fails with a RuleError naming what is wrong. */
+/**
+ * Loads `<configDir>/rules.yaml` and `drains.yaml` (the shipped drain preset when the folder has
+ * none); start-up fails with a RuleError or DrainRuleError naming what is wrong.
+ */
 export async function loadRuleSet(configDir: string): Promise<RuleSet> {
   const { file, source } = await readConfigFile(configDir, 'rules.yaml', (message) => new RuleError(`${message}; set CONFIG_DIR to a folder with rules.yaml`));
-  return compileRules(source, file, configDir);
+  return compileRules(source, file, configDir, readDrainsFile(configDir));
 }

@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis';
+import type { MinuteBuckets } from './windows.js';
+
+/**
+ * Drain windows in Redis, shared by every API process (so two give the same counts as one) and
+ * read by the workers that evaluate them:
+ *
+ * - `<prefix>:drain:w:<integration>:<app>:<minute>`: a hash per app and minute, `<process type>
+ *   <signal>` to its count, and `lines` (every frame read). Kept `BUCKET_TTL_S`.
+ * - `<prefix>:drain:f:<integration>:<app>:<Logplex-Frame-Id>`: a batch already counted (Logplex
+ *   retries a batch with the same frame id). Kept `FRAME_TTL_S`.
+ * - `<prefix>:drain:last:<integration>`: per app, when its last body arrived (epoch ms).
+ * - `<prefix>:drain:dirty`: apps with an error signal, scored by when it arrived: what the
+ *   evaluator looks at.
+ *
+ * A body costs one round trip: a script checks the frame id and adds every count atomically.
+ */
+export const BUCKET_TTL_S = 3 * 3600;
+export const FRAME_TTL_S = 3600;
+/** Hash field of a bucket that counts every frame read. */
+export const LINES_FIELD = 'lines';
+
+const RECORD_SCRIPT = `
+if KEYS[1] ~= '' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+end
+for i = 6, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[3])
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5]) end
+return 1`;
+
+type WithRecord = Redis & {
+  pulsebridgeDrainRecord(frameKey: string, bucketKey: string, lastKey: string, dirtyKey: string, ...args: (string | number)[]): Promise<number>;
+};
+
+export interface DrainBodyCounts {
+  integrationId: string;
+  appName: string;
+  /** `Logplex-Frame-Id`, or null when the request had none (then it is never deduplicated). */
+  frameId: string | null;
+  /** Frames read: the `lines` count. */
+  lines: number;
+  fields: ReadonlyMap<string, number>;
+  alarming: boolean;
+  atMs: number;
+}
+
+/** The member of the dirty set naming an app: integration id and app name (which has no space). */
+export const dirtyMember = (integrationId: string, appName: string): string => `${integrationId} ${appName}`;
+
+export class DrainWindowStore {
+  private readonly redis: WithRecord;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    if (typeof (redis as unknown as Partial<WithRecord>).pulsebridgeDrainRecord !== 'function') {
+      redis.defineCommand('pulsebridgeDrainRecord', { numberOfKeys: 4, lua: RECORD_SCRIPT });
+    }
+    this.redis = redis as unknown as WithRecord;
+  }
+
+  bucketKey(integrationId: string, appName: string, minute: number): string {
+    return `${this.prefix}:drain:w:${integrationId}:${appName}:${minute}`;
+  }
+
+  private get dirtyKey(): string {
+    return `${this.prefix}:drain:dirty`;
+  }
+
+  /** Adds one body's counts to its minute; false when its frame id was counted already. */
+  async record(counts: DrainBodyCounts): Promise<boolean> {
+    const minute = Math.floor(counts.atMs / 60_000);
+    const args: (string | number)[] = [FRAME_TTL_S, BUCKET_TTL_S, counts.atMs, counts.appName, counts.alarming ? dirtyMember(counts.integrationId, counts.appName) : ''];
+    args.push(LINES_FIELD, counts.lines);
+    for (const [field, count] of counts.fields) args.push(field, count);
+    const frameKey = counts.frameId === null ? '' : `${this.prefix}:drain:f:${counts.integrationId}:${counts.appName}:${counts.frameId}`;
+    const result = await this.redis.pulsebridgeDrainRecord(
+      frameKey,
+      this.bucketKey(counts.integrationId, counts.appName, minute),
+      `${this.prefix}:drain:last:${counts.integrationId}`,
+      this.dirtyKey,
+      ...args,
+    );
+    return result === 1;
+  }
+
+  /** Apps with an error signal since `sinceMs` (inclusive), with when their latest arrived. */
+  async dirtySince(sinceMs: number): Promise<{ integrationId: string; appName: string; atMs: number }[]> {
+    const flat = await this.redis.zrangebyscore(this.dirtyKey, sinceMs, '+inf', 'WITHSCORES');
+    const apps: { integrationId: string; appName: string; atMs: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const [integrationId, appName] = flat[i]!.split(' ');
+      if (integrationId && appName) apps.push({ integrationId, appName, atMs: Number(flat[i + 1]) });
+    }
+    return apps;
+  }
+
+  /** Forgets apps whose latest error signal is older than `beforeMs`. */
+  async forgetDirtyBefore(beforeMs: number): Promise<void> {
+    await this.redis.zremrangebyscore(this.dirtyKey, '-inf', `(${beforeMs}`);
+  }
+
+  /** The minute buckets `fromMinute..toMinute` of several apps, in one round trip. */
+  async readBuckets(apps: { integrationId: string; appName: string }[], fromMinute: number, toMinute: number): Promise<Map<string, Map<number, Record<string, number>>>> {
+    const pipeline = this.redis.pipeline();
+    for (const app of apps) for (let minute = fromMinute; minute <= toMinute; minute += 1) pipeline.hgetall(this.bucketKey(app.integrationId, app.appName, minute));
+    const results = (await pipeline.exec()) ?? [];
+    const out = new Map<string, Map<number, Record<string, number>>>();
+    let index = 0;
+    for (const app of apps) {
+      const buckets = new Map<number, Record<string, number>>();
+      for (let minute = fromMinute; minute <= toMinute; minute += 1) {
+        const [error, value] = results[index++] ?? [null, null];
+        if (error) throw error;
+        const hash = value as Record<string, string> | null;
+        if (hash && Object.keys(hash).length > 0) {
+          const counts: Record<string, number> = {};
+          for (const field in hash) counts[field] = Number(hash[field]);
+          buckets.set(minute, counts);
+        }
+      }
+      out.set(dirtyMember(app.integrationId, app.appName), buckets);
+    }
+    return out;
+  }
+
+  /** The buckets of one app (see `readBuckets`). */
+  async readAppBuckets(integrationId: string, appName: string, fromMinute: number, toMinute: number): Promise<MinuteBuckets> {
+    return (await this.readBuckets([{ integrationId, appName }], fromMinute, toMinute)).get(dirtyMember(integrationId, appName))!;
+  }
+
+  /** Per app of an integration, when its last drain body arrived. */
+  async lastBodies(integrationId: string): Promise<Map<string, Date>> {
+    const hash = await this.redis.hgetall(`${this.prefix}:drain:last:${integrationId}`);
+    return new Map(Object.entries(hash).map(([app, ms]) => [app, new Date(Number(ms))]));
+  }
+}

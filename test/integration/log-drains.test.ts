@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createRuntime, DrainEvaluator, DrainWindowStore, loadRuleSet, type Runtime } from '@pulsebridge/core';
+import { startApiServer, type ApiServer } from '@pulsebridge/api';
+import { appLine, body, routerLine, runtimeLine } from '../support/logplex.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+
+let slack: FakeSlack;
+let stack: TestStack;
+let integration: { id: string; secret: string };
+/** Path of each monitored app's drain URL (PUBLIC_URL is not where the test API listens). */
+let drainPath: Record<string, string>;
+
+beforeAll(async () => {
+  slack = await startFakeSlack();
+  stack = await startTestStack({ config: slackSettings(slack, { DRAIN_EVALUATE_INTERVAL_MS: '200' }) });
+  integration = await createIntegration(stack, ['shop', 'billing', 'quiet-app', 'scaled']);
+  await stack.call('POST', '/api/v1/services', { body: { name: 'shop', herokuAppNames: ['shop'], slackChannels: ['#ops'] } });
+  const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
+  drainPath = Object.fromEntries(detail.drainUrls.map((drain: { appName: string; url: string }) => [drain.appName, new URL(drain.url).pathname]));
+  stack.startWorker();
+});
+afterAll(async () => {
+  await stack?.stop();
+  await slack?.close();
+});
+
+async function drain(path: string, text: string | Buffer, headers: Record<string, string> = {}) {
+  const response = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/logplex-1', 'logplex-msg-count': '1', 'user-agent': 'Logplex/v123', ...headers },
+    body: text,
+  });
+  const answer = await response.text();
+  return { status: response.status, body: answer === '' ? undefined : JSON.parse(answer) };
+}
+
+const incidentsOf = (dedupKey: string) =>
+  stack.sql('SELECT id, status::text, alert_count, severity::text, title, entity, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY number', [dedupKey]);
+
+describe('log drains', () => {
+  it('give every monitored app its own HTTPS drain URL with a secret, in what the integration returns', async () => {
+    const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
+    expect(detail.drainUrls.map((d: { appName: string }) => d.appName)).toEqual(['shop', 'billing', 'quiet-app', 'scaled']);
+    for (const { appName, url } of detail.drainUrls) expect(url).toMatch(new RegExp(`^http://pulsebridge\\.test/drains/heroku/${integration.id}/${appName}/[A-Za-z0-9_-]{32}$`));
+    // The same URLs on every read, and different per app.
+    expect(new Set(Object.values(drainPath)).size).toBe(4);
+    const { body: listed } = await stack.call('GET', '/api/v1/integrations/heroku');
+    expect(listed.items.find((item: { id: string }) => item.id === integration.id).drainUrls).toEqual(detail.drainUrls);
+  });
+
+  it('refuse a wrong secret, an unknown integration and an app not monitored alike, and bad requests with a clear error', async () => {
+    const good = body([routerLine()]);
+    const [, , , id, app, token] = drainPath.shop!.split('/');
+    const wrong = `/drains/heroku/${id}/${app}/${token!.slice(0, -1)}${token!.endsWith('A') ? 'B' : 'A'}`;
+    const unknown = `/drains/heroku/${randomUUID()}/${app}/${token}`;
+    const notMonitored = `/drains/heroku/${id}/elsewhere/${token}`;
+    for (const path of [wrong, unknown, notMonitored, `/drains/heroku/not-a-uuid/${app}/${token}`]) {
+      expect(await drain(path, good)).toMatchObject({ status: 404, body: { error: { code: 'unknown_drain', message: 'no drain has this URL' } } });
+    }
+    expect(await drain(drainPath.shop!, good, { 'content-type': 'application/json' })).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    expect(await drain(drainPath.shop!, Buffer.alloc(1024 * 1024 + 1, 'a'))).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+    expect(await drain(`${drainPath.shop}%E0%A4%A`, good)).toMatchObject({ status: 400 });
+    expect((await fetch(`${stack.url}${drainPath.shop}`)).status).toBe(405);
+    // Garbage is read as no frames at all: answered, counted as nothing.
+    for (const garbage of ['', 'garbage', '99999999 <1>1 x', Buffer.from([0xff, 0xfe, 0x00, 0x31, 0x20, 0x3c]), `${'9'.repeat(200)} <158>1 `]) {
+      expect((await drain(drainPath.billing!, garbage)).status).toBe(204);
+    }
+    expect(await incidentsOf('heroku:billing:web:log:H12')).toEqual([]);
+  });
+
+  it('turn a burst of H12 into one incident naming the app, process type and code, with its suspect deploy, in Slack', async () => {
+    const release = { id: randomUUID(), resource: 'release', action: 'update', data: { id: randomUUID(), app: { name: 'shop' }, status: 'succeeded', current: true, version: 42, description: 'Deploy 9f8e7d6c', slug: { commit: '9f8e7d6c5b4a' } }, actor: { email: 'alice@example.com' }, created_at: new Date(Date.now() - 5 * 60_000).toISOString() };
+    expect((await postWebhook(stack, integration.id, JSON.stringify(release), { secret: integration.secret })).status).toBe(202);
+    await waitFor(async () => (await stack.sql("SELECT 1 FROM pulses WHERE app_name = 'shop' AND version = 'v42'")).length > 0, { what: 'release pulse' });
+
+    const batch = body([routerLine(), routerLine({ code: 'H12' }), routerLine({ code: 'H12' }), routerLine({ code: 'H12' }), appLine('web.1', 'Completed 200 OK')]);
+    expect((await drain(drainPath.shop!, batch, { 'logplex-frame-id': 'A1B2C3D4' })).status).toBe(204);
+    // Logplex retried the same batch: not counted twice (three more would reach the threshold of five).
+    expect((await drain(drainPath.shop!, batch, { 'logplex-frame-id': 'A1B2C3D4' })).status).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await incidentsOf('heroku:shop:web:log:H12')).toEqual([]);
+    expect((await drain(drainPath.shop!, body([routerLine({ code: 'H12', dyno: 'web.2' }), routerLine({ code: 'H12', dyno: 'web.3' })]), { 'logplex-frame-id': 'E5F6' })).status).toBe(204);
+
+    const [incident] = await waitFor(async () => {
+      const found = await incidentsOf('heroku:shop:web:log:H12');
+      return found.length > 0 && found;
+    }, { what: 'H12 incident', timeoutMs: 10_000 });
+    expect(incident).toMatchObject({ status: 'triggered', alert_count: 1, severity: 'high', entity: 'log:H12', title: 'H12 Request timeout on shop (web): 5 in 1 min' });
+    const { body: detail } = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    expect(detail).toMatchObject({ entity: 'log:H12', dedupKey: 'heroku:shop:web:log:H12', appName: 'shop', serviceIds: [expect.any(String)] });
+    expect(detail.timeline.map((t: { kind: string }) => t.kind)).toEqual(['triggered', 'suspect_deploy']);
+    expect(detail.timeline[1].message).toMatch(/^Triggered \d+ min after release v42 by alice@example\.com \(9f8e7d6\)$/);
+    await waitFor(() => slack.messages(slack.channelId('#ops')).some((m) => JSON.stringify(m).includes('H12 Request timeout on shop (web)')), { what: 'Slack message', timeoutMs: 10_000 });
+
+    // The crossing is in the archive, as a drain event, and a replay changes nothing.
+    const { body: events } = await stack.call('GET', '/api/v1/events?resource=log');
+    const crossing = events.items.find((event: { entity: string }) => event.entity === 'log:H12');
+    expect(crossing).toMatchObject({ source: 'heroku_drain', action: 'crossed', appName: 'shop', status: 'processed' });
+    expect((await stack.call('POST', `/api/v1/events/${crossing.id}/replay`)).status).toBe(202);
+    await waitFor(async () => (await stack.sql('SELECT processed_at > received_at AS done FROM events WHERE id = $1', [crossing.id]))[0].done, { what: 'replay' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await incidentsOf('heroku:shop:web:log:H12')).toMatchObject([{ alert_count: 1 }]);
+  });
+
+  it('count runtime errors per process type, and never page for an R14 under its threshold', async () => {
+    expect((await drain(drainPath.billing!, body([runtimeLine('worker.1', 'Error R14 (Memory quota exceeded)'), runtimeLine('worker.2', 'Error R14 (Memory quota exceeded)'), runtimeLine('web.1', 'Error R14 (Memory quota exceeded)')]))).status).toBe(204);
+    expect((await drain(drainPath.billing!, body([runtimeLine('worker.1', 'Error R15 (Memory quota vastly exceeded)')]))).status).toBe(204);
+    const [r15] = await waitFor(async () => {
+      const found = await incidentsOf('heroku:billing:worker:log:R15');
+      return found.length > 0 && found;
+    }, { what: 'R15 incident', timeoutMs: 10_000 });
+    expect(r15).toMatchObject({ severity: 'critical', entity: 'log:R15' });
+    // Two R14 on worker and one on web within five minutes: below three per process type.
+    expect(await incidentsOf('heroku:billing:worker:log:R14')).toEqual([]);
+  });
+
+  it('resolve an incident by itself once its signal stayed quiet for the quiet period, saying so on the timeline', async () => {
+    expect((await drain(drainPath['quiet-app']!, body([runtimeLine('web.1', 'Error R15 (Memory quota vastly exceeded)')]))).status).toBe(204);
+    const [incident] = await waitFor(async () => {
+      const found = await incidentsOf('heroku:quiet-app:web:log:R15');
+      return found.length > 0 && found;
+    }, { what: 'R15 incident', timeoutMs: 10_000 });
+    const rules = await loadRuleSet(stack.config.configDir);
+    const clock = { now: Date.now() + 9 * 60_000 };
+    const evaluator = new DrainEvaluator({
+      pool: stack.runtime.db.pool,
+      windows: new DrainWindowStore(stack.runtime.redis, stack.config.queuePrefix),
+      queues: stack.runtime.queues,
+      rules: rules.drains.rules,
+      metrics: stack.runtime.metrics,
+      logger: stack.runtime.logger,
+      now: () => clock.now,
+    });
+    // Nine minutes on: not yet quiet for ten.
+    expect(await evaluator.tick()).toMatchObject({ resolved: 0 });
+    clock.now += 2 * 60_000;
+    // (The incidents of the tests before this one went quiet too.)
+    expect((await evaluator.tick()).resolved).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await incidentsOf('heroku:quiet-app:web:log:R15'))[0].status === 'resolved', { what: 'auto-resolve' });
+    const { body: detail } = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
+    expect(detail.timeline.at(-1)).toMatchObject({ kind: 'resolved', message: expect.stringMatching(/^Resolved: quiet for 10 min: R15 on web stayed below the threshold after the window that ended /) });
+    expect(detail).toMatchObject({ status: 'resolved', resolvedAt: expect.any(String) });
+    // Judged again (by this or another worker), nothing more happens.
+    clock.now += 10_000;
+    expect(await evaluator.tick()).toMatchObject({ resolved: 0 });
+  });
+
+  it('give two API processes the same counts as one: windows live in Redis', async () => {
+    const logger = createLogger({ level: 'silent', service: 'second-api' });
+    const second: Runtime = createRuntime(stack.config, { process: 'api', logger });
+    const api: ApiServer = await startApiServer(second, { port: 0, host: '127.0.0.1', rules: await loadRuleSet(stack.config.configDir) });
+    try {
+      const h13 = body([routerLine({ code: 'H13', desc: 'Connection closed without response' })]);
+      // Five H13 (the threshold), alternating between the two processes; none alone has five.
+      for (let i = 0; i < 5; i += 1) {
+        const base = i % 2 === 0 ? stack.url : api.url;
+        const response = await fetch(`${base}${drainPath.scaled}`, { method: 'POST', headers: { 'content-type': 'application/logplex-1' }, body: h13 });
+        expect(response.status).toBe(204);
+      }
+      const [incident] = await waitFor(async () => {
+        const found = await incidentsOf('heroku:scaled:web:log:H13');
+        return found.length > 0 && found;
+      }, { what: 'H13 incident', timeoutMs: 10_000 });
+      expect(incident).toMatchObject({ title: 'H13 Connection closed without response on scaled (web): 5 in 1 min', alert_count: 1 });
+    } finally {
+      await api.close();
+      await second.close();
+    }
+  });
+});
