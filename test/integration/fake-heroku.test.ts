@@ -192,6 +192,20 @@ describe('fake Heroku Platform API: app webhooks', () => {
     expect(invalidUpdate).toMatchObject({ status: 422, body: { id: 'invalid_params' } });
     expect(fake.webhooks('x')).toHaveLength(1);
   });
+
+  it('creates, lists, reads (by id, URL or token) and deletes a log drain, refusing a second with the same URL and bodies outside the schema', async () => {
+    const url = 'https://pulse.example.com/drains/heroku/int-1/x/token';
+    const created = await api('POST', '/apps/x/log-drains', { body: { url } });
+    expect(created).toMatchObject({ status: 201, body: { id: expect.any(String), url, token: expect.stringMatching(/^d\./), app: { name: 'x' } } });
+    expect(Object.keys(created.body).sort()).toEqual(['addon', 'app', 'created_at', 'id', 'token', 'updated_at', 'url']);
+    expect(await api('POST', '/apps/x/log-drains', { body: { url } })).toMatchObject({ status: 422, body: { id: 'invalid_params', message: 'Url has already been taken.' } });
+    expect(await api('POST', '/apps/x/log-drains', { body: {} })).toMatchObject({ status: 422, body: { message: expect.stringMatching(/url is required/) } });
+    expect((await api('GET', '/apps/x/log-drains')).body.map((d: { id: string }) => d.id)).toEqual([created.body.id]);
+    for (const identity of [created.body.id, encodeURIComponent(url), created.body.token]) expect((await api('GET', `/apps/x/log-drains/${identity}`)).body.id).toBe(created.body.id);
+    expect((await api('DELETE', `/apps/x/log-drains/${created.body.token}`)).status).toBe(200);
+    expect(await api('GET', `/apps/x/log-drains/${created.body.id}`)).toMatchObject({ status: 404, body: { id: 'not_found' } });
+    expect(fake.logDrains('x')).toEqual([]);
+  });
 });
 
 describe('fake Heroku: one-off dynos over Rendezvous', () => {

@@ -101,6 +101,43 @@ describe('managed webhooks', () => {
   });
 });
 
+describe('managed log drains', () => {
+  it('an integration with a token adds a drain to its drain URL on every monitored app, follows the list, adopts one already there, and removes them with the integration', async () => {
+    const created = await create(['shop', 'locked']);
+    const urls = Object.fromEntries(created.body.drainUrls.map((d: { appName: string; url: string }) => [d.appName, d.url]));
+    expect(created.body.managedDrains).toEqual([
+      { appName: 'locked', drainId: null, status: 'failed', error: 'Heroku: You do not have access to the app locked. (forbidden)' },
+      { appName: 'shop', drainId: expect.any(String), status: 'active', error: null },
+    ]);
+    expect(heroku.logDrains('shop').filter((d) => d.url === urls.shop)).toEqual([expect.objectContaining({ id: created.body.managedDrains[1].drainId })]);
+
+    // A new app gets one; an app that leaves the list loses its own (never another's drain).
+    const patched = await stack.call('PATCH', `/api/v1/integrations/heroku/${created.body.id}`, { body: { monitoredApps: ['spare'] } });
+    expect(patched.body.managedDrains.map((d: { appName: string; status: string }) => `${d.appName}:${d.status}`)).toEqual(['spare:active']);
+    expect(heroku.logDrains('shop').filter((d) => d.url === urls.shop)).toEqual([]);
+    const spareUrl = patched.body.drainUrls[0].url;
+    expect(heroku.logDrains('spare').map((d) => d.url)).toContain(spareUrl);
+
+    // Heroku already has our URL (an earlier attempt whose answer was lost): adopted, not duplicated.
+    await stack.sql("UPDATE managed_drains SET state = 'failed', drain_id = NULL WHERE app_name = 'spare'");
+    const synced = await stack.call('POST', `/api/v1/integrations/heroku/${created.body.id}/sync-webhooks`);
+    expect(synced.body.managedDrains).toMatchObject([{ appName: 'spare', status: 'active', drainId: heroku.logDrains('spare').find((d) => d.url === spareUrl)!.id }]);
+    expect(heroku.logDrains('spare').filter((d) => d.url === spareUrl)).toHaveLength(1);
+
+    heroku.failNext({ method: 'DELETE', path: /\/log-drains\// }, 4, { status: 503, id: 'unavailable', message: 'Service unavailable' });
+    const refused = await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`);
+    expect(refused.status).toBe(502);
+    expect(refused.body.error.message).toMatch(/could not delete a managed log drain on Heroku/);
+    expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
+    expect(heroku.logDrains('spare').filter((d) => d.url === spareUrl)).toEqual([]);
+  });
+
+  it('an integration without a token manages none and still gives the drain URLs to add by hand', async () => {
+    const created = await create(['shop'], null);
+    expect(created.body).toMatchObject({ managedDrains: [], drainUrls: [{ appName: 'shop', url: expect.stringMatching(/\/drains\/heroku\//) }] });
+  });
+});
+
 describe('Heroku OAuth', () => {
   it('connects, refreshes expired tokens, and shows a clear reason when the refresh token is revoked', async () => {
     heroku.oauth.setAccountApps(['billing']);

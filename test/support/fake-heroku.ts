@@ -36,6 +36,16 @@ export interface FakeWebhook {
   updated_at: string;
 }
 
+export interface FakeLogDrain {
+  id: string;
+  app: string;
+  url: string;
+  /** `d.<uuid>`: sent by Logplex as Logplex-Drain-Token. */
+  token: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface FakeDyno {
   id: string;
   app: string;
@@ -78,6 +88,8 @@ export interface FakeHeroku {
   webhooks(app?: string): FakeWebhook[];
   /** Dynos of one app (or of all apps), in creation order, with their current state. */
   dynos(app?: string): FakeDyno[];
+  /** Log drains of one app (or of all apps), in creation order. */
+  logDrains(app?: string): FakeLogDrain[];
   /** Adds an API token that may reach these apps (all others answer 404 not_found for it; apps in `forbidden` answer 403 forbidden). */
   addToken(token: string, access: { apps: string[]; forbidden?: string[] }): void;
   /** The next `count` requests matching answer the fault (nothing else happens). A 429 sets Retry-After when given. */
@@ -341,12 +353,14 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
   const schemas = {
     webhookCreate: linkSchema('app-webhook', 'POST', 'Create'),
     webhookUpdate: linkSchema('app-webhook', 'PATCH', 'Update'),
+    logDrainCreate: linkSchema('log-drain', 'POST', 'Create'),
     dynoCreate: linkSchema('dyno', 'POST', 'Create'),
   };
   const rendezvous = await startFakeRendezvous(options.rendezvous);
 
   const calls: HerokuCall[] = [];
   let webhookList: FakeWebhook[] = [];
+  let drainList: FakeLogDrain[] = [];
   let dynoList: DynoRecord[] = [];
   let faults: PendingFault[] = [];
   let rateLimitRemaining = 4500;
@@ -519,6 +533,34 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
 
     if (rest === '') {
       if (method === 'GET') return reply(200, { id: appId(app), name: app });
+      return fail(404, 'not_found', NOT_FOUND_ENDPOINT);
+    }
+
+    // Log drains (Platform API "Log Drain"): Heroku refuses a second drain with the same URL on an app.
+    const drainJson = (drain: FakeLogDrain) => ({ id: drain.id, url: drain.url, token: drain.token, addon: null, app: { id: appId(drain.app), name: drain.app }, created_at: drain.created_at, updated_at: drain.updated_at });
+    if (rest === '/log-drains') {
+      if (method === 'GET') return reply(200, drainList.filter((d) => d.app === app).map(drainJson));
+      if (method !== 'POST') return fail(404, 'not_found', NOT_FOUND_ENDPOINT);
+      const errors = validateSchema(schemas.logDrainCreate, input, schema);
+      if (errors.length > 0) return invalid(errors);
+      const { url } = input as { url: string };
+      if (!/^(https?|syslog(\+tls)?):\/\//.test(url)) return fail(422, 'invalid_params', 'Url is invalid.');
+      if (drainList.some((d) => d.app === app && d.url === url)) return fail(422, 'invalid_params', 'Url has already been taken.');
+      const drain: FakeLogDrain = { id: randomUUID(), app, url, token: `d.${randomUUID()}`, created_at: now(), updated_at: now() };
+      drainList.push(drain);
+      return reply(201, drainJson(drain));
+    }
+    const drainMatch = /^\/log-drains\/([^/]+)$/.exec(rest);
+    if (drainMatch) {
+      // By id, URL or token, as Heroku's query_identity allows.
+      const identity = decodeURIComponent(drainMatch[1] ?? '');
+      const drain = drainList.find((d) => d.app === app && (d.id === identity || d.url === identity || d.token === identity));
+      if (!drain) return fail(404, 'not_found', "Couldn't find that log drain.");
+      if (method === 'GET') return reply(200, drainJson(drain));
+      if (method === 'DELETE') {
+        drainList = drainList.filter((d) => d !== drain);
+        return reply(200, drainJson(drain));
+      }
       return fail(404, 'not_found', NOT_FOUND_ENDPOINT);
     }
 
@@ -704,6 +746,7 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
     calls,
     webhooks: (app) => webhookList.filter((w) => app === undefined || w.app === app).map((w) => ({ ...w, include: [...w.include] })),
     dynos: (app) => dynoList.filter((d) => app === undefined || d.app === app).map(dynoView),
+    logDrains: (app) => drainList.filter((d) => app === undefined || d.app === app).map((d) => ({ ...d })),
     addToken(token, access) {
       apiTokens.set(token, { apps: new Set(access.apps), forbidden: new Set(access.forbidden ?? []) });
     },
@@ -732,6 +775,7 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
     reset() {
       calls.length = 0;
       webhookList = [];
+      drainList = [];
       dynoList = [];
       faults = [];
     },

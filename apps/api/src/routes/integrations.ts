@@ -33,6 +33,8 @@ export const IntegrationSchema = z.object({
   connection: z.enum(['oauth', 'api_token', 'none']),
   hasApiToken: z.boolean(),
   managedWebhooks: z.array(ManagedWebhookSchema),
+  /** With an API token or OAuth: per monitored app, the log drain pulsebridge keeps on it. */
+  managedDrains: z.array(z.object({ appName: z.string(), drainId: z.string().nullable(), status: z.enum(['pending', 'active', 'failed', 'deleting']), error: z.string().nullable() })),
   /** Times are null when the database holds one that cannot be read (see `isoDate`). */
   createdAt: z.string().nullable(),
   updatedAt: z.string().nullable(),

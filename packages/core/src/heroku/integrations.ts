@@ -10,6 +10,7 @@ import { newestFirst, toPage } from '../pagination.js';
 import { HerokuAppNameSchema } from '../services/service-store.js';
 import { integrationTokenSource } from './integration-credentials.js';
 import { deleteManagedWebhooks, rotateManagedWebhookSecrets, syncManagedWebhooks } from './managed-webhooks.js';
+import { deleteManagedDrains, syncManagedDrains } from './managed-drains.js';
 import { signOAuthState } from './oauth-state.js';
 import { drainUrls } from '../drains/drain-urls.js';
 import { HerokuApiError, HerokuClient } from './platform-client.js';
@@ -52,6 +53,7 @@ export const INTEGRATION_SELECT = {
   createdAt: true,
   updatedAt: true,
   managedWebhooks: { select: { appName: true, webhookId: true, state: true, error: true }, orderBy: { appName: 'asc' } },
+  managedDrains: { select: { appName: true, drainId: true, state: true, error: true }, orderBy: { appName: 'asc' } },
 } as const satisfies Prisma.HerokuIntegrationSelect;
 
 export type IntegrationRow = Prisma.HerokuIntegrationGetPayload<{ select: typeof INTEGRATION_SELECT }>;
@@ -81,6 +83,7 @@ export function createIntegrationOps(deps: IntegrationDeps) {
     connection: row.oauthRefreshTokenCiphertext !== null ? ('oauth' as const) : row.apiTokenCiphertext !== null ? ('api_token' as const) : ('none' as const),
     hasApiToken: row.apiTokenCiphertext !== null,
     managedWebhooks: row.managedWebhooks,
+    managedDrains: row.managedDrains.map((drain) => ({ appName: drain.appName, drainId: drain.drainId, status: drain.state, error: drain.error })),
     createdAt: isoDate(row.createdAt),
     updatedAt: isoDate(row.updatedAt),
   });
@@ -96,16 +99,18 @@ export function createIntegrationOps(deps: IntegrationDeps) {
       apiUrl: deps.heroku.apiUrl,
       tokens: integrationTokenSource({ pool: deps.pool, secretKey: deps.secretKey, oauth: { idUrl: deps.heroku.idUrl, clientId: deps.heroku.oauthId, clientSecret: deps.heroku.oauthSecret } }, integrationId),
     });
-  /** Creates, adopts and deletes webhooks so every monitored app has exactly one. */
+  /** Creates, adopts and deletes webhooks and log drains so every monitored app has exactly one of each. */
   const syncWebhooks = async (row: IntegrationRow) => {
     if (!canReachHeroku(row)) return;
-    await syncManagedWebhooks(deps.prisma, herokuClient(row.id), {
+    const client = herokuClient(row.id);
+    await syncManagedWebhooks(deps.prisma, client, {
       integrationId: row.id,
       monitoredApps: row.monitoredApps,
       webhookUrl: webhookUrl(row.id),
       secret: decryptSecret(deps.secretKey, row.secretCiphertext),
       include: deps.webhookInclude,
     });
+    await syncManagedDrains(deps.prisma, client, { integrationId: row.id, drains: drainUrls(deps.publicUrl, deps.secretKey, row) });
   };
 
   return {
@@ -162,12 +167,18 @@ export function createIntegrationOps(deps: IntegrationDeps) {
     },
     async remove(id: string) {
       const row = await find(id);
-      if (canReachHeroku(row) && row.managedWebhooks.length > 0) {
-        try {
-          await deleteManagedWebhooks(deps.prisma, herokuClient(row.id), row.id);
-        } catch (error) {
-          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
-          throw new AppError('upstream_failed', `could not delete a managed webhook on Heroku (${why}); the integration is kept, try again`);
+      if (canReachHeroku(row) && (row.managedWebhooks.length > 0 || row.managedDrains.length > 0)) {
+        const client = herokuClient(row.id);
+        for (const [what, remove] of [
+          ['webhook', () => deleteManagedWebhooks(deps.prisma, client, row.id)],
+          ['log drain', () => deleteManagedDrains(deps.prisma, client, row.id)],
+        ] as const) {
+          try {
+            await remove();
+          } catch (error) {
+            const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
+            throw new AppError('upstream_failed', `could not delete a managed ${what} on Heroku (${why}); the integration is kept, try again`);
+          }
         }
       }
       const { count } = await deps.prisma.herokuIntegration.deleteMany({ where: { id } });

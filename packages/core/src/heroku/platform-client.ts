@@ -36,6 +36,13 @@ export interface HerokuWebhook {
   url: string;
 }
 
+export interface HerokuLogDrain {
+  id: string;
+  url: string;
+  /** `d.<uuid>`: Logplex sends it as Logplex-Drain-Token. */
+  token: string;
+}
+
 export interface DynoInput {
   command: string;
   attach: boolean;
@@ -151,6 +158,15 @@ export class HerokuClient {
   }
   deleteWebhook(app: string, id: string) {
     return this.request<HerokuWebhook>('DELETE', `/apps/${encodeURIComponent(app)}/webhooks/${encodeURIComponent(id)}`);
+  }
+  listLogDrains(app: string) {
+    return this.request<HerokuLogDrain[]>('GET', `/apps/${encodeURIComponent(app)}/log-drains`);
+  }
+  createLogDrain(app: string, url: string) {
+    return this.request<HerokuLogDrain>('POST', `/apps/${encodeURIComponent(app)}/log-drains`, { url });
+  }
+  deleteLogDrain(app: string, id: string) {
+    return this.request<HerokuLogDrain>('DELETE', `/apps/${encodeURIComponent(app)}/log-drains/${encodeURIComponent(id)}`);
   }
   /** A fresh release can make dyno creation answer 409 for a moment: retried. */
   createDyno(app: string, input: DynoInput) {

@@ -1,0 +1,60 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { deleteAllManaged, syncManaged, type ManagedRemote, type ManagedStore } from './managed-resources.js';
+import { HerokuApiError, type HerokuClient } from './platform-client.js';
+
+/** Per monitored app, the drain URL pulsebridge gives it (`drainUrls`). */
+export interface DrainSyncTarget {
+  integrationId: string;
+  drains: { appName: string; url: string }[];
+}
+
+function drainStore(prisma: PrismaClient, integrationId: string): ManagedStore {
+  return {
+    list: async () => (await prisma.managedDrain.findMany({ where: { integrationId } })).map((row) => ({ id: row.id, appName: row.appName, remoteId: row.drainId, state: row.state })),
+    save: async (result) => {
+      const data = { drainId: result.remoteId, state: result.state, error: result.error };
+      await prisma.managedDrain.upsert({ where: { integrationId_appName: { integrationId, appName: result.appName } }, create: { integrationId, appName: result.appName, ...data }, update: data });
+    },
+    remove: async (id) => {
+      await prisma.managedDrain.delete({ where: { id } });
+    },
+    markDeleting: async (id, error) => {
+      await prisma.managedDrain.update({ where: { id }, data: { state: 'deleting', error } });
+    },
+  };
+}
+
+function drainRemote(client: HerokuClient, urls: ReadonlyMap<string, string>): ManagedRemote {
+  return {
+    async create(appName) {
+      const url = urls.get(appName)!;
+      try {
+        return (await client.createLogDrain(appName, url)).id;
+      } catch (error) {
+        // Heroku refuses a second drain with the same URL (422): one made by hand, or by an earlier attempt whose answer was lost.
+        if (!(error instanceof HerokuApiError && (error.status === 422 || error.status === 409))) throw error;
+        const found = (await client.listLogDrains(appName)).find((drain) => drain.url === url);
+        if (!found) throw error;
+        return found.id;
+      }
+    },
+    async delete(appName, id) {
+      await client.deleteLogDrain(appName, id);
+    },
+  };
+}
+
+/**
+ * Makes the integration's managed log drains match its monitored apps: a drain to the app's
+ * drain URL on each (adopting one with that URL already there), none on apps no longer
+ * monitored; per app, what Heroku answered.
+ */
+export async function syncManagedDrains(prisma: PrismaClient, client: HerokuClient, target: DrainSyncTarget) {
+  const urls = new Map(target.drains.map((drain) => [drain.appName, drain.url]));
+  return syncManaged(drainStore(prisma, target.integrationId), drainRemote(client, urls), target.drains.map((drain) => drain.appName));
+}
+
+/** Deletes every managed drain; throws (keeping the rest) when Heroku fails other than "already gone". */
+export async function deleteManagedDrains(prisma: PrismaClient, client: HerokuClient, integrationId: string): Promise<void> {
+  await deleteAllManaged(drainStore(prisma, integrationId), drainRemote(client, new Map()));
+}
