@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRuntime, DrainEvaluator, DrainWindowStore, loadRuleSet, type Runtime } from '@pulsebridge/core';
 import { startApiServer, type ApiServer } from '@pulsebridge/api';
 import { appLine, body, routerLine, runtimeLine } from '../support/logplex.js';
-import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 let slack: FakeSlack;
@@ -94,6 +94,16 @@ describe('log drains', () => {
     expect(detail.timeline[1].message).toMatch(/^Triggered \d+ min after release v42 by alice@example\.com \(9f8e7d6\)$/);
     await waitFor(() => slack.messages(slack.channelId('#ops')).some((m) => JSON.stringify(m).includes('H12 Request timeout on shop (web)')), { what: 'Slack message', timeoutMs: 10_000 });
 
+    // The incident page charts the signal per minute, with the threshold and the suspect deploy, as SVG drawn on the server.
+    const ui = await signInUi(stack);
+    const page = await (await fetch(`${stack.url}/incidents/${incident.id}`, { headers: { cookie: ui.cookie } })).text();
+    const chart = /<figure class="signal-chart">[\s\S]*?<\/figure>/.exec(page)?.[0] ?? '';
+    expect(chart).toContain('<svg');
+    expect(chart).toContain('threshold 5</text>');
+    expect(chart).toContain('release v42</text>');
+    expect(chart).toMatch(/H12 count on web per 1-minute window, \d\d:\d\d to \d\d:\d\d UTC; threshold 5; peak 5 at \d\d:\d\d UTC; suspect deploy release v42/);
+    expect(chart.match(/<rect class="bar"/g)?.length).toBeGreaterThan(30);
+
     // The crossing is in the archive, as a drain event, and a replay changes nothing.
     const { body: events } = await stack.call('GET', '/api/v1/events?resource=log');
     const crossing = events.items.find((event: { entity: string }) => event.entity === 'log:H12');
@@ -102,6 +112,33 @@ describe('log drains', () => {
     await waitFor(async () => (await stack.sql('SELECT processed_at > received_at AS done FROM events WHERE id = $1', [crossing.id]))[0].done, { what: 'replay' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await incidentsOf('heroku:shop:web:log:H12')).toMatchObject([{ alert_count: 1 }]);
+  });
+
+  it('show each app its drain URL, the command to add it, when it last sent and its lines per minute, on the integration page', async () => {
+    const ui = await signInUi(stack);
+    const page = await (await fetch(`${stack.url}/integrations/${integration.id}`, { headers: { cookie: ui.cookie } })).text();
+    const section = /<section class="card" id="log-drains">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
+    for (const [app, path] of Object.entries(drainPath)) expect(section).toContain(`heroku drains:add http://pulsebridge.test${path} -a ${app}`);
+    // shop sent 3 bodies of 5 and 2 frames (the retried one is not counted): 7 lines in this minute or the one before.
+    const shopRow = /<tr>\s*<td><strong>shop<\/strong>[\s\S]*?<\/tr>/.exec(section)?.[0] ?? '';
+    expect(shopRow).toMatch(/<time datetime="[^"]+"/);
+    expect(shopRow.match(/<td class="numbers">([^<]*)<\/td>/)?.[1]?.split(' · ').map(Number).reduce((a, b) => a + b, 0)).toBe(7);
+    expect(/<tr>\s*<td><strong>scaled<\/strong>[\s\S]*?<\/tr>/.exec(section)?.[0]).toContain('none yet');
+  });
+
+  it('keep hostile text of a drain line out of incidents, Slack and HTML: only counts and known names are used', async () => {
+    const hostile = '<!channel> <script>alert(1)</script> *bold* <https://evil.example|click>';
+    const line = `<158>1 2026-12-06T10:00:00+00:00 ${hostile.replace(/ /g, '_')} heroku router ${hostile.replace(/ /g, '_')} at=error code=H10 desc="${hostile}" method=GET path="/${hostile}" host=x dyno=${hostile.replace(/ /g, '')}.1 connect= service= status=503 bytes= protocol=https`;
+    expect((await drain(drainPath.billing!, body([line]))).status).toBe(204);
+    const [incident] = await waitFor(async () => {
+      const found = await incidentsOf('heroku:billing:other:log:H10');
+      return found.length > 0 && found;
+    }, { what: 'H10 incident', timeoutMs: 10_000 });
+    expect(incident.title).toBe('H10 App crashed on billing (other): 1 in 1 min');
+    const ui = await signInUi(stack);
+    const page = await (await fetch(`${stack.url}/incidents/${incident.id}`, { headers: { cookie: ui.cookie } })).text();
+    expect(page).not.toContain('<script>alert');
+    expect(JSON.stringify(slack.calls)).not.toContain('<!channel>');
   });
 
   it('count runtime errors per process type, and never page for an R14 under its threshold', async () => {

@@ -125,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
     ingestor: deps.ingestor,
     rules: deps.rules,
     integrationOps,
+    drainWindows: deps.drainWindows,
     views: createViewEngine(),
     logger: deps.logger,
     adminToken: deps.config.adminToken,

@@ -64,3 +64,4 @@ export * from './drains/windows.js';
 export * from './drains/drain-urls.js';
 export * from './drains/drain-windows-store.js';
 export * from './drains/drain-evaluator.js';
+export * from './drains/signal-series.js';

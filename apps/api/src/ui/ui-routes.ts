@@ -42,7 +42,11 @@ import {
   type Logger,
   type Queues,
   type RuleSet,
+  drainSignalSeries,
+  isDrainEntity,
+  type DrainWindowStore,
 } from '@pulsebridge/core';
+import { chartModel } from './signal-chart.js';
 import { SESSION_COOKIE, checkCsrf, createSession, csrfToken, decodeSession, encodeSession, parseCookies, type Session } from './session.js';
 import { isUuid } from '../ids.js';
 import { sameOriginPath } from '../http/same-origin-path.js';
@@ -55,6 +59,8 @@ export interface UiDeps {
   /** The rules, to show what a test event would do for the real app. */
   rules: RuleSet;
   integrationOps: IntegrationOps;
+  /** Drain windows: drain incidents' charts, drains' activity on the integration page. */
+  drainWindows: DrainWindowStore;
   views: Liquid;
   logger: Logger;
   adminToken: string;
@@ -197,14 +203,16 @@ export function registerUi(router: Router, deps: UiDeps) {
     const id = String(req.params.id);
     const incident = await findIncident(prisma, id);
     if (!incident) return render(req, res, 'error', { title: 'Not found', message: 'No incident has this id.' }, 404);
-    const [timeline, slackMessages, suspects, runs] = await Promise.all([
+    const [timeline, slackMessages, suspects, runs, series] = await Promise.all([
       incidentTimeline(prisma, id),
       incidentSlackPosts(prisma, id),
       incidentSuspectPulses(prisma, incident, 10),
       incidentRuns(prisma, id, 20),
+      isDrainEntity(incident.entity) ? drainSignalSeries(pool, deps.drainWindows, incident) : null,
     ]);
     const view = {
       incident: { ...incident, timeline, slackMessages, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
+      chart: series === null ? null : chartModel(series),
       suspects,
       runs,
       running: runs.some((run) => run.status === 'queued' || run.status === 'running'),
@@ -380,9 +388,9 @@ export function registerUi(router: Router, deps: UiDeps) {
     } catch {
       return render(req, res, 'error', { title: 'Not found', message: 'No integration has this id.' }, 404);
     }
-    const { lastEventAt, counts } = await integrationEventStats(prisma, id);
+    const [{ lastEventAt, counts }, drains] = await Promise.all([integrationEventStats(prisma, id), drainActivity(deps.drainWindows, integration)]);
     const testEvent = isUuid(req.query.test) ? await readTestEventResult(deps, req.query.test) : null;
-    const view = { integration, lastEventAt, counts, testEvent, cli: cliLines(integration) };
+    const view = { integration, lastEventAt, counts, testEvent, cli: cliLines(integration), drains };
     if (req.query.fragment === 'test') return render(req, res, 'test-event', view);
     await render(req, res, 'integration', view);
   });
@@ -427,6 +435,30 @@ function claimedText(claimed: { incidents: number; pulses: number } | null): str
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return `; it now includes ${count(claimed.incidents, 'open incident')} and ${count(claimed.pulses, 'pulse')} of the last day from its apps`;
 }
+
+/** Per monitored app: its drain URL, the CLI line to add it, its managed drain, when it last sent and its lines per minute. */
+async function drainActivity(
+  windows: DrainWindowStore,
+  integration: { id: string; drainUrls: { appName: string; url: string }[]; managedDrains: { appName: string; status: string; error: string | null }[] },
+) {
+  const apps = integration.drainUrls.slice(0, DRAIN_ACTIVITY_APPS);
+  const { minutes, perApp } = await windows.linesPerMinute(integration.id, apps.map((drain) => drain.appName), DRAIN_ACTIVITY_MINUTES);
+  const last = await windows.lastBodies(integration.id);
+  const managed = new Map(integration.managedDrains.map((drain) => [drain.appName, drain]));
+  return {
+    minutes: minutes.map((minute) => new Date(minute * 60_000).toISOString().slice(11, 16)),
+    apps: apps.map((drain, index) => ({
+      ...drain,
+      cli: `heroku drains:add ${drain.url} -a ${drain.appName}`,
+      managed: managed.get(drain.appName) ?? null,
+      lastBodyAt: last.get(drain.appName) ?? null,
+      lines: perApp[index]!,
+    })),
+    more: integration.drainUrls.length - apps.length,
+  };
+}
+const DRAIN_ACTIVITY_APPS = 100;
+const DRAIN_ACTIVITY_MINUTES = 10;
 
 /** The Heroku CLI line an admin can paste to add the webhook by hand. */
 function cliLines(integration: { monitoredApps: string[]; webhookUrl: string }) {

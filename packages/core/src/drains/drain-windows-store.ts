@@ -132,6 +132,16 @@ export class DrainWindowStore {
     return (await this.readBuckets([{ integrationId, appName }], fromMinute, toMinute)).get(dirtyMember(integrationId, appName))!;
   }
 
+  /** Frames received per minute over the last `count` minutes (the current one last), per app. */
+  async linesPerMinute(integrationId: string, appNames: string[], count: number, nowMs = Date.now()): Promise<{ minutes: number[]; perApp: number[][] }> {
+    const now = Math.floor(nowMs / 60_000);
+    const minutes = Array.from({ length: count }, (_, index) => now - count + 1 + index);
+    const pipeline = this.redis.pipeline();
+    for (const appName of appNames) for (const minute of minutes) pipeline.hget(this.bucketKey(integrationId, appName, minute), LINES_FIELD);
+    const results = appNames.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+    return { minutes, perApp: appNames.map((_, app) => minutes.map((__, index) => Number(results[app * count + index]?.[1] ?? 0) || 0)) };
+  }
+
   /** Per app of an integration, when its last drain body arrived. */
   async lastBodies(integrationId: string): Promise<Map<string, Date>> {
     const hash = await this.redis.hgetall(`${this.prefix}:drain:last:${integrationId}`);
