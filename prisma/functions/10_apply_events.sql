@@ -203,7 +203,7 @@ BEGIN
          WHERE id = open_incident.id RETURNING updated_at INTO incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', open_incident.id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
         INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)
-          VALUES (open_incident.id, 'resolved', 'Resolved: ' || COALESCE(cmd ->> 'message', 'Heroku reported recovery'),
+          VALUES (open_incident.id, COALESCE(cmd ->> 'timelineKind', 'resolved'), 'Resolved: ' || COALESCE(cmd ->> 'message', 'Heroku reported recovery'),
                   jsonb_build_object('rule', cmd ->> 'rule', 'occurredAt', event_time_text), 'heroku', p_event)
           ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
         resolved_count := resolved_count + 1;

@@ -177,8 +177,10 @@ describe('log drains', () => {
     expect((await evaluator.tick()).resolved).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await incidentsOf('heroku:quiet-app:web:log:R15'))[0].status === 'resolved', { what: 'auto-resolve' });
     const { body: detail } = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
-    expect(detail.timeline.at(-1)).toMatchObject({ kind: 'resolved', message: expect.stringMatching(/^Resolved: quiet for 10 min: R15 on web stayed below the threshold after the window that ended /) });
+    expect(detail.timeline.at(-1)).toMatchObject({ kind: 'auto_resolved', message: expect.stringMatching(/^Resolved: quiet for 10 min: R15 on web stayed below the threshold after the window that ended /) });
     expect(detail).toMatchObject({ status: 'resolved', resolvedAt: expect.any(String) });
+    // The H12 incident of shop went quiet in the same pass: its Slack thread says why it resolved.
+    await waitFor(() => slack.messages(slack.channelId('#ops')).some((m) => m.thread_ts !== undefined && JSON.stringify(m).includes('quiet for 10 min: H12 on web')), { what: 'Slack thread reply', timeoutMs: 10_000 });
     // Judged again (by this or another worker), nothing more happens.
     clock.now += 10_000;
     expect(await evaluator.tick()).toMatchObject({ resolved: 0 });

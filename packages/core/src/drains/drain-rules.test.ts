@@ -124,6 +124,7 @@ describe('drain events', () => {
         rule: 'h12-request-timeouts-quiet',
         dedupKey: 'heroku:shop:web:log:H12',
         message: `quiet for 10 min: H12 on web stayed below the threshold after the window that ended ${new Date((NOW + 1) * 60_000).toISOString()}`,
+        timelineKind: 'auto_resolved',
       },
     ]);
   });

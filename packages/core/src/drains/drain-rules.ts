@@ -173,7 +173,7 @@ export function compileDrainRules(source: string, file: string, liquid: Liquid):
       entities,
       actions: new Set([DRAIN_ACTIONS.quiet]),
       when,
-      incident: { action: 'resolve', dedupKey, message: parse('message', input.message ?? DEFAULT_MESSAGE) },
+      incident: { action: 'resolve', dedupKey, message: parse('message', input.message ?? DEFAULT_MESSAGE), auto: true },
       pulse: null,
     });
   }

@@ -16,7 +16,8 @@ export interface MappableEvent {
 
 export type EventCommand =
   | { type: 'incident.trigger'; rule: string; dedupKey: string; title: string; severity: Severity }
-  | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null }
+  /** `timelineKind: 'auto_resolved'`: pulsebridge resolved it itself (a drain signal's quiet period). */
+  | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null; timelineKind?: 'auto_resolved' }
   /** An incident recorded already resolved (a rule's `action: note`): a record, never a page. */
   | { type: 'incident.note'; rule: string; dedupKey: string; title: string; severity: Severity }
   | {
@@ -108,7 +109,13 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
         severity: severity as Severity,
       });
     } else if (incident?.action === 'resolve') {
-      commands.push({ type: 'incident.resolve', rule: rule.name, dedupKey: key(rule.name, incident.dedupKey), message: optional(incident.message) });
+      commands.push({
+        type: 'incident.resolve',
+        rule: rule.name,
+        dedupKey: key(rule.name, incident.dedupKey),
+        message: optional(incident.message),
+        ...(incident.auto === true && { timelineKind: 'auto_resolved' as const }),
+      });
     }
     const pulse = rule.pulse;
     if (pulse !== null) {

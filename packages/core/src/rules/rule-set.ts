@@ -66,7 +66,7 @@ export interface CompiledRule {
   when: Template[] | null;
   incident:
     | { action: 'trigger'; severity: Template[]; dedupKey: Template[]; title: Template[] }
-    | { action: 'resolve'; dedupKey: Template[]; message: Template[] | null }
+    | { action: 'resolve'; dedupKey: Template[]; message: Template[] | null; /** Resolved by pulsebridge itself (a quiet period). */ auto?: boolean }
     | { action: 'note'; severity: Template[]; dedupKey: Template[]; title: Template[] }
     | null;
   pulse: {
