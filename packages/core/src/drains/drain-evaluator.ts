@@ -18,6 +18,9 @@ const FORGET_DIRTY_MS = 2 * 3600_000;
 const QUIET_CHECK_MS = 5_000;
 /** A closed minute is final this long after it ended (bodies in flight have been counted). */
 const MINUTE_SETTLE_MS = 5_000;
+/** How long per-minute counts are kept for charts, and how often older ones are deleted. */
+export const SIGNAL_MINUTES_RETENTION_DAYS = 30;
+const PRUNE_EVERY_MS = 3600_000;
 
 export interface DrainEvaluatorDeps {
   pool: pg.Pool;
@@ -43,6 +46,7 @@ export class DrainEvaluator {
   private readonly now: () => number;
   private lastTickMs: number | null = null;
   private lastQuietCheckMs = 0;
+  private lastPruneMs = 0;
   /** Closed minutes already read, per app member and minute. */
   private readonly closed = new Map<string, Map<number, Record<string, number>>>();
   /** Minutes read while open, to copy to PostgreSQL once they settle. */
@@ -72,6 +76,10 @@ export class DrainEvaluator {
       resolved = await this.resolveQuiet(now);
       await this.deps.windows.forgetDirtyBefore(now - FORGET_DIRTY_MS);
       this.forgetOld(now);
+    }
+    if (now - this.lastPruneMs >= PRUNE_EVERY_MS) {
+      this.lastPruneMs = now;
+      await this.deps.pool.query(`DELETE FROM log_signal_minutes WHERE minute < $1`, [new Date(now - SIGNAL_MINUTES_RETENTION_DAYS * 86_400_000)]);
     }
     return { crossings, resolved };
   }
