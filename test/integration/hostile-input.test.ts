@@ -107,6 +107,20 @@ describe('webhook and add-on ingress', () => {
     }
     await expectAlive();
   });
+
+  it('refuses hostile integration ids, app names and tokens in drain URLs, and hostile query strings', async () => {
+    const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
+    const [, , , id, app, token] = new URL(detail.drainUrls[0].url).pathname.split('/') as string[];
+    const headers = { 'content-type': 'application/logplex-1' };
+    const lines = '70 <158>1 2026-12-06T10:00:00+00:00 host heroku router - at=info status=200\n';
+    for (const segment of HOSTILE_SEGMENTS) {
+      for (const path of [`/drains/heroku/${segment}/${app}/${token}`, `/drains/heroku/${id}/${segment}/${token}`, `/drains/heroku/${id}/${app}/${segment}`]) {
+        expectRefusal(await raw('POST', path, { headers, body: lines }), `drain ${path}`, { json: true });
+      }
+    }
+    for (const value of HOSTILE_VALUES) expect((await raw('POST', `/drains/heroku/${id}/${app}/${token}?x=${value}`, { headers, body: lines })).status, `drain ?x=${value}`).toBeLessThan(500);
+    await expectAlive();
+  });
 });
 
 describe('REST API, every route in the OpenAPI document', () => {
