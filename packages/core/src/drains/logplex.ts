@@ -74,7 +74,7 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
     if (frames.length >= maxFrames) {
       dropped += 1;
     } else {
-      const frame = readFrame(bytes.subarray(start, end).toString('utf8'));
+      const frame = readFrame(bytes, text, start, end);
       if (frame === null) skipped += 1;
       else frames.push(frame);
     }
@@ -127,19 +127,38 @@ function findHeader(text: string, from: number): number {
   return -1;
 }
 
-/** `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG` (Heroku writes no STRUCTURED-DATA), or null. */
-function readFrame(raw: string): LogplexFrame | null {
-  const match = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?([\s\S]*)$/.exec(raw);
-  if (!match) return null;
-  const priority = Number(match[1]);
-  if (priority > 191) return null;
+/**
+ * `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG` (Heroku writes no STRUCTURED-DATA) between `start`
+ * and `end`, or null. The header is read from the Latin-1 text (its fields are ASCII; any other
+ * byte stays one character), the message decoded as UTF-8 from its bytes, without its trailing
+ * newlines.
+ */
+function readFrame(bytes: Buffer, text: string, start: number, end: number): LogplexFrame | null {
+  if (text.charCodeAt(start) !== 60 /* < */) return null;
+  const close = text.indexOf('>', start + 1);
+  if (close === -1 || close > start + 4 || close === start + 1) return null;
+  const priority = Number(text.slice(start + 1, close));
+  if (!Number.isInteger(priority) || priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return null;
+  const fields: string[] = [];
+  let at = close + 3;
+  for (let index = 0; index < 5; index += 1) {
+    const space = text.indexOf(' ', at);
+    const stop = space === -1 || space >= end ? end : space;
+    const field = text.slice(at, stop);
+    // A field is one or more characters that are not white space.
+    if (field.length === 0 || /\s/.test(field)) return null;
+    fields.push(field);
+    at = stop + 1;
+  }
+  let messageEnd = end;
+  while (messageEnd > at && (bytes[messageEnd - 1] === 10 || bytes[messageEnd - 1] === 13)) messageEnd -= 1;
   return {
     priority,
-    timestamp: match[2]!,
-    hostname: match[3]!,
-    appName: match[4]!,
-    procId: match[5]!,
-    msgId: match[6]!,
-    message: match[7]!.replace(/\r?\n+$/, ''),
+    timestamp: fields[0]!,
+    hostname: fields[1]!,
+    appName: fields[2]!,
+    procId: fields[3]!,
+    msgId: fields[4]!,
+    message: at >= messageEnd ? '' : bytes.toString('utf8', at, messageEnd),
   };
 }

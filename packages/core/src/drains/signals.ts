@@ -66,25 +66,60 @@ export function parseLogfmt(line: string): Record<string, string> {
 /** `web.1` is `web`; `run.1234` is `run`; a name without a number is itself. */
 export function processTypeOf(dyno: string): string {
   const dot = dyno.lastIndexOf('.');
-  return dot > 0 && /^\d+$/.test(dyno.slice(dot + 1)) ? dyno.slice(0, dot) : dyno;
+  if (dot <= 0 || dot === dyno.length - 1) return dyno;
+  for (let i = dot + 1; i < dyno.length; i += 1) {
+    const c = dyno.charCodeAt(i);
+    if (c < 48 || c > 57) return dyno;
+  }
+  return dyno.slice(0, dot);
+}
+
+/**
+ * The fields of a router line that make signals, read without parsing the whole logfmt line
+ * (most lines of a drain are router lines, and this is the ingress' hot path). The router writes
+ * its fields in one order (`at`, `code`, `desc`, `method`, `path`, `host`, `request_id`, `fwd`,
+ * `dyno`, `connect`, `service`, `status`, `bytes`, `protocol`, ...): `at=error code=` opens an
+ * error line, and the last ` status=` and the last ` dyno=` before it are the real ones even
+ * when a request's path holds those words (the path comes first).
+ */
+export function routerFields(line: string): { code: string | null; dyno: string; status: number | null } {
+  const code = line.startsWith('at=error code=') ? readValue(line, 14) : null;
+  const statusAt = line.lastIndexOf(' status=');
+  let status: number | null = null;
+  if (statusAt !== -1) {
+    const text = readValue(line, statusAt + 8);
+    if (text.length === 3) {
+      const value = Number(text);
+      if (Number.isInteger(value) && value >= 100 && value <= 599) status = value;
+    }
+  }
+  const dynoAt = statusAt === -1 ? line.lastIndexOf(' dyno=') : line.lastIndexOf(' dyno=', statusAt);
+  return { code, dyno: dynoAt === -1 ? '' : readValue(line, dynoAt + 6), status };
+}
+
+/** The unquoted value starting at `from`, up to the next space. */
+function readValue(line: string, from: number): string {
+  const end = line.indexOf(' ', from);
+  return line.slice(from, end === -1 ? line.length : end);
 }
 
 /** The signals of one drain line (none for most lines). */
 export function signalsOf(frame: LogplexFrame): DrainSignal[] {
   if (frame.appName !== 'heroku') return [];
   if (frame.procId === 'router') {
-    const fields = parseLogfmt(frame.message);
+    const fields = routerFields(frame.message);
     const processType = fields.dyno ? processTypeOf(fields.dyno) : 'web';
     const signals: DrainSignal[] = [];
-    const status = Number(fields.status);
-    if (/^\d{3}$/.test(fields.status ?? '') && status >= 100 && status <= 599) signals.push({ kind: 'request', processType, status });
-    if (fields.at === 'error' && fields.code !== undefined && ROUTER.has(fields.code)) signals.push({ kind: 'code', processType, code: fields.code });
+    if (fields.status !== null) signals.push({ kind: 'request', processType, status: fields.status });
+    if (fields.code !== null && ROUTER.has(fields.code)) signals.push({ kind: 'code', processType, code: fields.code });
     return signals;
   }
   // Runtime lines come from the dyno the platform speaks about (web.1, worker.2, ...).
-  const processType = processTypeOf(frame.procId);
-  const error = /^Error (R\d\d) \(/.exec(frame.message);
-  if (error && RUNTIME.has(error[1]!)) return [{ kind: 'code', processType, code: error[1]! }];
-  if (/^State changed from up to crashed\b/.test(frame.message)) return [{ kind: 'code', processType, code: CRASHED }];
+  if (frame.message.charCodeAt(0) === 69 /* E */) {
+    const error = /^Error (R\d\d) \(/.exec(frame.message);
+    if (error && RUNTIME.has(error[1]!)) return [{ kind: 'code', processType: processTypeOf(frame.procId), code: error[1]! }];
+  } else if (frame.message.startsWith('State changed from up to crashed')) {
+    return [{ kind: 'code', processType: processTypeOf(frame.procId), code: CRASHED }];
+  }
   return [];
 }
