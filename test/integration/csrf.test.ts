@@ -24,6 +24,7 @@ const FORMS: Record<string, 'admin' | 'responder' | { exempt: string }> = {
   'POST /integrations/:id/apps': 'admin',
   'POST /integrations/:id/sync': 'admin',
   'POST /integrations/:id/rotate': 'admin',
+  'POST /integrations/:id/rotate-drains': 'admin',
   'POST /integrations/:id/delete': 'admin',
   'POST /integrations/:id/oauth': 'admin',
   'POST /integrations/:id/test-event': 'admin',

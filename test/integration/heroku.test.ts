@@ -132,6 +132,23 @@ describe('managed log drains', () => {
     expect(heroku.logDrains('spare').filter((d) => d.url === spareUrl)).toEqual([]);
   });
 
+  it('rotating the drain URLs replaces every managed drain, and batches to an old URL are refused', async () => {
+    const created = await create(['billing']);
+    const before = created.body.drainUrls[0].url as string;
+    const post = (url: string) => fetch(`${stack.url}${new URL(url).pathname}`, { method: 'POST', headers: { 'content-type': 'application/logplex-1' }, body: '' });
+    expect((await post(before)).status).toBe(204);
+    const rotated = await stack.call('POST', `/api/v1/integrations/heroku/${created.body.id}/rotate-drain-urls`);
+    expect(rotated.status).toBe(200);
+    const after = rotated.body.drainUrls[0].url as string;
+    expect(after).not.toBe(before);
+    expect(rotated.body.managedDrains).toMatchObject([{ appName: 'billing', status: 'active' }]);
+    expect(heroku.logDrains('billing').map((d) => d.url)).toContain(after);
+    expect(heroku.logDrains('billing').map((d) => d.url)).not.toContain(before);
+    expect((await post(before)).status).toBe(404);
+    expect((await post(after)).status).toBe(204);
+    expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
+  });
+
   it('an integration without a token manages none and still gives the drain URLs to add by hand', async () => {
     const created = await create(['shop'], null);
     expect(created.body).toMatchObject({ managedDrains: [], drainUrls: [{ appName: 'shop', url: expect.stringMatching(/\/drains\/heroku\//) }] });

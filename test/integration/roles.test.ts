@@ -26,6 +26,7 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
   'DELETE /api/v1/integrations/heroku/:id': 'admin',
   'POST /api/v1/integrations/heroku/:id/sync-webhooks': 'admin',
   'POST /api/v1/integrations/heroku/:id/rotate-secret': 'admin',
+  'POST /api/v1/integrations/heroku/:id/rotate-drain-urls': 'admin',
   'GET /api/v1/integrations/heroku/:id/oauth/start': 'admin',
 
   'POST /api/v1/tokens': 'admin',

@@ -105,6 +105,17 @@ export function registerIntegrationRoutes(routes: RouteTable, deps: IntegrationD
 
   routes.add({
     method: 'post',
+    path: '/api/v1/integrations/heroku/:id/rotate-drain-urls',
+    summary: 'Give every monitored app a new drain URL (managed drains are replaced); batches sent to the old URLs are refused',
+    tag: 'integrations',
+    role: 'admin',
+    params: IdParamsSchema,
+    responses: { 200: { description: 'the integration with its new drainUrls', schema: IntegrationSchema }, 404: { description: 'unknown integration' } },
+    handler: async ({ params }) => ({ status: 200, body: await ops.rotateDrainUrls(params.id) }),
+  });
+
+  routes.add({
+    method: 'post',
     path: '/api/v1/integrations/heroku/:id/rotate-secret',
     summary: 'Replace the webhook signing secret (managed webhooks are updated); deliveries signed with the old one are refused',
     tag: 'integrations',

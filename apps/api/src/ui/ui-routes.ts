@@ -409,6 +409,11 @@ export function registerUi(router: Router, deps: UiDeps) {
     const rotated = await deps.integrationOps.rotateSecret(String(req.params.id));
     await render(req, res, 'integration-secret', { integration: rotated, secret: rotated.secret, cli: cliLines(rotated), rotated: true });
   }));
+  ui.post('/integrations/:id/rotate-drains', adminOnly, integrationAction(async (req, res) => {
+    const id = String(req.params.id);
+    await deps.integrationOps.rotateDrainUrls(id);
+    back(res, `/integrations/${id}#log-drains`, 'Every app has a new drain URL; the old ones are refused. Managed drains were replaced; update drains added by hand.');
+  }));
   ui.post('/integrations/:id/delete', adminOnly, integrationAction(async (req, res) => {
     await deps.integrationOps.remove(String(req.params.id));
     back(res, '/integrations', 'Integration deleted.');

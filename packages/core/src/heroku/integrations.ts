@@ -165,6 +165,24 @@ export function createIntegrationOps(deps: IntegrationDeps) {
       if (canReachHeroku(before)) await rotateManagedWebhookSecrets(deps.prisma, herokuClient(id), id, secret);
       return { ...present(await find(id)), secret };
     },
+    /** A new drain salt, so new drain URLs; managed drains are replaced (the old URLs are refused at once). */
+    async rotateDrainUrls(id: string) {
+      await find(id);
+      await deps.pool.query('UPDATE heroku_integrations SET drain_salt = gen_random_uuid()::text, updated_at = now() WHERE id = $1', [id]);
+      deps.integrations.invalidate(id);
+      const row = await find(id);
+      if (canReachHeroku(row) && row.managedDrains.length > 0) {
+        const client = herokuClient(id);
+        try {
+          await deleteManagedDrains(deps.prisma, client, id);
+        } catch (error) {
+          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
+          throw new AppError('upstream_failed', `the drain URLs changed, but an old managed log drain could not be deleted on Heroku (${why}); sync to retry`);
+        }
+        await syncManagedDrains(deps.prisma, client, { integrationId: id, drains: drainUrls(deps.publicUrl, deps.secretKey, row) });
+      }
+      return present(await find(id));
+    },
     async remove(id: string) {
       const row = await find(id);
       if (canReachHeroku(row) && (row.managedWebhooks.length > 0 || row.managedDrains.length > 0)) {
