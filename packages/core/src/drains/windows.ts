@@ -57,31 +57,41 @@ export interface Crossing {
  */
 export function findCrossings(rules: readonly DrainRule[], buckets: MinuteBuckets, nowMinute: number): Crossing[] {
   const crossings: Crossing[] = [];
+  // Windows of one length are summed once for all the rules that use it.
+  const byLength = new Map<number, DrainRule[]>();
   for (const rule of rules) {
-    const starts = new Set([windowStartOf(nowMinute, rule.windowMinutes), windowStartOf(nowMinute - 1, rule.windowMinutes)]);
+    const list = byLength.get(rule.windowMinutes);
+    if (list) list.push(rule);
+    else byLength.set(rule.windowMinutes, [rule]);
+  }
+  for (const [windowMinutes, sameLength] of byLength) {
+    const starts = new Set([windowStartOf(nowMinute, windowMinutes), windowStartOf(nowMinute - 1, windowMinutes)]);
     for (const windowStart of starts) {
-      const counts = new Map<string, { count: number; requests: number }>();
-      for (let minute = windowStart; minute < windowStart + rule.windowMinutes && minute <= nowMinute; minute += 1) {
+      // signal -> process type -> count, over the window's minutes so far.
+      const sums = new Map<string, Map<string, number>>();
+      for (let minute = windowStart; minute < windowStart + windowMinutes && minute <= nowMinute; minute += 1) {
         const bucket = buckets.get(minute);
         if (bucket === undefined) continue;
         for (const field in bucket) {
           const space = field.lastIndexOf(' ');
+          if (space === -1) continue;
           const signal = field.slice(space + 1);
-          const isRequests = rule.measure === 'share' && signal === REQUESTS;
-          if (signal !== rule.signal && !isRequests) continue;
           const processType = field.slice(0, space);
-          if (rule.processTypes !== null && !rule.processTypes.has(processType)) continue;
-          let entry = counts.get(processType);
-          if (entry === undefined) counts.set(processType, (entry = { count: 0, requests: 0 }));
-          const value = Number(bucket[field]) || 0;
-          if (isRequests) entry.requests += value;
-          else entry.count += value;
+          let perProcess = sums.get(signal);
+          if (perProcess === undefined) sums.set(signal, (perProcess = new Map()));
+          perProcess.set(processType, (perProcess.get(processType) ?? 0) + (Number(bucket[field]) || 0));
         }
       }
-      for (const [processType, { count, requests }] of counts) {
-        const above =
-          rule.measure === 'count' ? count >= rule.threshold : requests >= rule.minRequests && count > 0 && (count * 100) / requests >= rule.threshold;
-        if (above) crossings.push({ rule, processType, windowStart, count, requests: rule.measure === 'share' ? requests : null });
+      for (const rule of sameLength) {
+        const counts = sums.get(rule.signal);
+        if (counts === undefined) continue;
+        const requestsOf = sums.get(REQUESTS);
+        for (const [processType, count] of counts) {
+          if (rule.processTypes !== null && !rule.processTypes.has(processType)) continue;
+          const requests = requestsOf?.get(processType) ?? 0;
+          const above = rule.measure === 'count' ? count >= rule.threshold : requests >= rule.minRequests && count > 0 && (count * 100) / requests >= rule.threshold;
+          if (above) crossings.push({ rule, processType, windowStart, count, requests: rule.measure === 'share' ? requests : null });
+        }
       }
     }
   }
