@@ -55,6 +55,23 @@ describe('parseLogplexBody', () => {
     expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
     expect(parsed.frames.length + parsed.skipped + parsed.dropped).toBeLessThanOrEqual(100_000);
   });
+
+  // Bodies that once took the parser from seconds to minutes (work that grew with the square of
+  // the body): each must be read in one pass. The bound is a hundred times what they take.
+  const MiB = 1024 * 1024;
+  const until = (unit: string, size: number, tail = '') => unit.repeat(Math.floor((size - tail.length) / unit.length)) + tail;
+  it.each<[string, string]>([
+    ['counts that land inside a long run of carriage returns', until('200000 <1>1 ', MiB / 2) + '\r'.repeat(MiB / 2 - 1) + 'x'],
+    ['counts past a run of carriage returns that ends the body', until('400000 <1>1 ', MiB - 700_000) + '\r'.repeat(700_000) + 'x'],
+    ['a megabyte of digits', '7'.repeat(MiB)],
+    ['a megabyte of tiny frames', until('1 <1>1 x', MiB)],
+    ['a megabyte of header starts', until(' <', MiB)],
+  ])('reads %s in one pass', (_name, body) => {
+    const started = process.hrtime.bigint();
+    const parsed = parseLogplexBody(Buffer.from(body, 'latin1'));
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
+    expect(parsed.frames.length + parsed.skipped).toBeLessThanOrEqual(10_000);
+  });
 });
 
 describe('parseLogplexBody on mutated bodies', () => {
@@ -86,6 +103,7 @@ describe('signalsOf', () => {
     ['R14 on a worker', parse('Error R14 (Memory quota exceeded)', 'heroku', 'worker.1'), [{ kind: 'code', processType: 'worker', code: 'R14' }]],
     ['R15 on a web dyno', parse('Error R15 (Memory quota vastly exceeded)', 'heroku', 'web.3'), [{ kind: 'code', processType: 'web', code: 'R15' }]],
     ['a crash', parse('State changed from up to crashed', 'heroku', 'web.1'), [{ kind: 'code', processType: 'web', code: 'crashed' }]],
+    ['a crash while booting', parse('State changed from starting to crashed', 'heroku', 'web.1'), [{ kind: 'code', processType: 'web', code: 'crashed' }]],
     ['a start', parse('State changed from starting to up', 'heroku', 'web.1'), []],
     ["the app's own line that looks like an error", parse('Error R14 (Memory quota exceeded)', 'app', 'web.1'), []],
     ['a router line an app prints', parse('at=error code=H12 status=503', 'app', 'router'), []],

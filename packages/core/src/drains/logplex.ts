@@ -29,18 +29,24 @@ export interface ParsedBody {
   frames: LogplexFrame[];
   /** Frames that could not be read (no header where one was due, or a malformed header). */
   skipped: number;
-  /** Frames left unread because the body held more than `maxFrames`. */
+  /** Frames left unread because the body held more than `maxFrames` frames (read or skipped). */
   dropped: number;
+}
+
+/** About how many frames start at or after `from` (each has a ` <`): what a body left unread held. */
+function countHeaders(text: string, from: number): number {
+  let count = 0;
+  for (let at = text.indexOf(' <', from); at !== -1; at = text.indexOf(' <', at + 2)) count += 1;
+  return count;
 }
 
 /** Where a frame starts: `<digits> <PRI>1 ` (the count, a space, the priority and version 1). */
 const FRAME_HEADER = /(\d{1,7}) <(\d{1,3})>1 /y;
-/** The same, looked for anywhere after a frame whose count did not fit. */
-const ANY_HEADER = /(\d{1,7}) <(\d{1,3})>1 /g;
 
 /**
- * Reads every frame of a drain body. `maxFrames` bounds the work for one body (Logplex sends
- * a few hundred at most; a body of 1 MiB holds at most ~20,000 frames of any use).
+ * Reads every frame of a drain body. `maxFrames` bounds the work for one body: frames read and
+ * frames skipped together (Logplex sends a few hundred at most; a body of 1 MiB holds at most
+ * ~20,000 frames of any use). The work is linear in the body's length.
  */
 export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: number } = {}): ParsedBody {
   const maxFrames = options.maxFrames ?? 10_000;
@@ -61,6 +67,10 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
       skipped += 1;
       if (next === -1) break;
       at = next;
+      if (frames.length + skipped >= maxFrames) {
+        dropped = countHeaders(text, at);
+        break;
+      }
       continue;
     }
     const count = Number(header[1]);
@@ -71,27 +81,32 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
       const next = findHeader(text, start + 1);
       end = next === -1 ? text.length : next;
     }
-    if (frames.length >= maxFrames) {
-      dropped += 1;
-    } else {
-      const frame = readFrame(bytes, text, start, end);
-      if (frame === null) skipped += 1;
-      else frames.push(frame);
-    }
+    const frame = readFrame(bytes, text, start, end);
+    if (frame === null) skipped += 1;
+    else frames.push(frame);
     at = skipBlanks(text, end);
+    if (frames.length + skipped >= maxFrames && at < text.length) {
+      // The rest is left unread; its frames are counted by their headers.
+      dropped = countHeaders(text, at);
+      break;
+    }
   }
   return { frames, skipped, dropped };
 }
 
+/** Line ends allowed between a frame's end and the next header (more is not a boundary). */
+const MAX_GAP = 4;
+
 /**
  * Whether a frame ending at `end` ends where a frame can: at the end of the body, at the start
- * of the next frame (after optional newlines), or at a newline (what follows is then read as
- * whatever it is).
+ * of the next frame (after at most MAX_GAP line ends), or at a newline (what follows is then read
+ * as whatever it is). Bounded work: it is asked for every count, and a body can hold many.
  */
 function fitsBoundary(text: string, end: number): boolean {
   if (end > text.length) return false;
   if (text[end - 1] === '\n' || text[end] === '\n') return true;
-  const next = skipBlanks(text, end);
+  let next = end;
+  while (next < text.length && next < end + MAX_GAP && (text[next] === '\n' || text[next] === '\r')) next += 1;
   if (next >= text.length) return true;
   FRAME_HEADER.lastIndex = next;
   return FRAME_HEADER.test(text);
@@ -109,22 +124,30 @@ function skipBlanks(text: string, at: number): number {
  * the one whose count lands on a frame boundary is taken, else the whole run.
  */
 function findHeader(text: string, from: number): number {
-  ANY_HEADER.lastIndex = from;
-  for (let match = ANY_HEADER.exec(text); match !== null; match = ANY_HEADER.exec(text)) {
-    if (match.index > 0 && /\d/.test(text[match.index - 1]!)) {
-      ANY_HEADER.lastIndex = match.index + 1;
-      continue;
-    }
-    const digits = match[1]!;
-    const space = match.index + digits.length;
+  // Found by the ` <` every header has (a native search), then checked where its digits start:
+  // linear in the text, whatever the body holds.
+  for (let search = from; ; ) {
+    const space = text.indexOf(' <', search);
+    if (space === -1) return -1;
+    search = space + 1;
+    let start = space;
+    while (start > from && space - start <= 7 && isDigit(text.charCodeAt(start - 1))) start -= 1;
+    // A count has 1 to 7 digits and starts the header: none before `from`, no digit before it.
+    if (start === space || space - start > 7 || (start > 0 && isDigit(text.charCodeAt(start - 1)))) continue;
+    FRAME_HEADER.lastIndex = start;
+    if (!FRAME_HEADER.test(text)) continue;
+    const digits = text.slice(start, space);
     for (let split = 0; split < digits.length; split += 1) {
       // Counts are written without leading zeros.
-      if ((split > 0 && match.index + split < from) || (digits[split] === '0' && split < digits.length - 1)) continue;
-      if (fitsBoundary(text, space + 1 + Number(digits.slice(split)))) return match.index + split;
+      if (digits[split] === '0' && split < digits.length - 1) continue;
+      if (fitsBoundary(text, space + 1 + Number(digits.slice(split)))) return start + split;
     }
-    return match.index;
+    return start;
   }
-  return -1;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 /**

@@ -11,7 +11,7 @@ export type DrainSignal =
 
 export const ROUTER_CODES = ['H10', 'H11', 'H12', 'H13', 'H14', 'H15', 'H18', 'H19', 'H20', 'H27', 'H80', 'H99'] as const;
 export const RUNTIME_CODES = ['R10', 'R12', 'R13', 'R14', 'R15', 'R16', 'R17', 'R99'] as const;
-/** A dyno that went from up to crashed (its own signal: no error code names it). */
+/** A dyno that crashed, up or while booting (its own signal: no error code names it). */
 export const CRASHED = 'crashed';
 
 /** The share of a process type's router answers that were 5xx (its own signal, a rate). */
@@ -118,7 +118,7 @@ export function signalsOf(frame: LogplexFrame): DrainSignal[] {
   if (frame.message.charCodeAt(0) === 69 /* E */) {
     const error = /^Error (R\d\d) \(/.exec(frame.message);
     if (error && RUNTIME.has(error[1]!)) return [{ kind: 'code', processType: processTypeOf(frame.procId), code: error[1]! }];
-  } else if (frame.message.startsWith('State changed from up to crashed')) {
+  } else if (frame.message.startsWith('State changed from ') && /^State changed from \w+ to crashed\b/.test(frame.message)) {
     return [{ kind: 'code', processType: processTypeOf(frame.procId), code: CRASHED }];
   }
   return [];
