@@ -15,7 +15,7 @@ let drainPath: Record<string, string>;
 beforeAll(async () => {
   slack = await startFakeSlack();
   stack = await startTestStack({ config: slackSettings(slack, { DRAIN_EVALUATE_INTERVAL_MS: '200' }) });
-  integration = await createIntegration(stack, ['shop', 'billing', 'quiet-app', 'scaled']);
+  integration = await createIntegration(stack, ['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim']);
   await stack.call('POST', '/api/v1/services', { body: { name: 'shop', herokuAppNames: ['shop'], slackChannels: ['#ops'] } });
   const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
   drainPath = Object.fromEntries(detail.drainUrls.map((drain: { appName: string; url: string }) => [drain.appName, new URL(drain.url).pathname]));
@@ -42,10 +42,10 @@ const incidentsOf = (dedupKey: string) =>
 describe('log drains', () => {
   it('give every monitored app its own HTTPS drain URL with a secret, in what the integration returns', async () => {
     const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
-    expect(detail.drainUrls.map((d: { appName: string }) => d.appName)).toEqual(['shop', 'billing', 'quiet-app', 'scaled']);
+    expect(detail.drainUrls.map((d: { appName: string }) => d.appName)).toEqual(['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim']);
     for (const { appName, url } of detail.drainUrls) expect(url).toMatch(new RegExp(`^http://pulsebridge\\.test/drains/heroku/${integration.id}/${appName}/[A-Za-z0-9_-]{32}$`));
     // The same URLs on every read, and different per app.
-    expect(new Set(Object.values(drainPath)).size).toBe(4);
+    expect(new Set(Object.values(drainPath)).size).toBe(6);
     const { body: listed } = await stack.call('GET', '/api/v1/integrations/heroku');
     expect(listed.items.find((item: { id: string }) => item.id === integration.id).drainUrls).toEqual(detail.drainUrls);
   });
@@ -184,6 +184,30 @@ describe('log drains', () => {
     // Judged again (by this or another worker), nothing more happens.
     clock.now += 10_000;
     expect(await evaluator.tick()).toMatchObject({ resolved: 0 });
+  });
+
+  it('bound what one drain can make: a flood of made-up process types is folded into `other` and opens a bounded number of incidents, and other apps are judged in the same pass', async () => {
+    const flood = body(Array.from({ length: 2_000 }, (_, i) => routerLine({ code: 'H10', desc: 'App crashed', dyno: `p${i}.1` })));
+    expect((await drain(drainPath.flood!, flood)).status).toBe(204);
+    expect((await drain(drainPath.flood!, body(Array.from({ length: 2_000 }, (_, i) => routerLine({ code: 'H10', desc: 'App crashed', dyno: `q${i}.1` }))))).status).toBe(204);
+    expect((await drain(drainPath.victim!, body([runtimeLine('web.1', 'Error R15 (Memory quota vastly exceeded)')]))).status).toBe(204);
+    await waitFor(async () => (await incidentsOf('heroku:victim:web:log:R15')).length === 1, { what: 'the other app judged', timeoutMs: 10_000 });
+    const keys = await stack.runtime.redis.keys(`${stack.config.queuePrefix}:drain:w:${integration.id}:flood:*`);
+    let fields = 0;
+    let counted = 0;
+    for (const key of keys) {
+      const hash = await stack.runtime.redis.hgetall(key);
+      fields += Object.keys(hash).length;
+      counted += Object.entries(hash).filter(([field]) => field.endsWith(' H10')).reduce((sum, [, n]) => sum + Number(n), 0);
+    }
+    // At most 300 fields, and then one `other` field per signal.
+    expect(fields).toBeLessThanOrEqual(330 * keys.length);
+    // Every line is still counted, the overflow under `other`.
+    expect(counted).toBe(4_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const opened = await stack.sql("SELECT count(*)::int AS n FROM incidents WHERE app_name = 'flood'");
+    expect(opened[0].n).toBeGreaterThan(0);
+    expect(opened[0].n).toBeLessThanOrEqual(20 * 3);
   });
 
   it('give two API processes the same counts as one: windows live in Redis', async () => {

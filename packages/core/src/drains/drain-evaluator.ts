@@ -14,6 +14,10 @@ const CATCH_UP_MS = 2 * 60_000;
 const OVERLAP_MS = 2_000;
 /** Apps without an error signal for this long leave the dirty set. */
 const FORGET_DIRTY_MS = 2 * 3600_000;
+/** Events stored per statement (PostgreSQL takes at most 65,535 parameters in one). */
+const STORE_CHUNK = 500;
+/** Windows above threshold one app may add per pass: the first by rule order. */
+const MAX_CROSSINGS_PER_APP = 20;
 /** How often quiet periods are checked (they are minutes long). */
 const QUIET_CHECK_MS = 5_000;
 /** A closed minute is final this long after it ended (bodies in flight have been counted). */
@@ -68,13 +72,14 @@ export class DrainEvaluator {
     const since = this.lastTickMs === null ? now - CATCH_UP_MS : this.lastTickMs - OVERLAP_MS;
     const dirty = await this.deps.windows.dirtySince(since);
     this.lastTickMs = now;
-    const crossings = await this.judge(dirty, now);
-    await this.persistSettled(now);
+    // Each step on its own: one that fails (and is retried next pass) holds up none of the others.
+    const crossings = await this.step('judging windows', () => this.judge(dirty, now), 0);
+    await this.step('copying settled minutes', () => this.persistSettled(now), undefined);
     let resolved = 0;
     if (now - this.lastQuietCheckMs >= QUIET_CHECK_MS) {
       this.lastQuietCheckMs = now;
-      resolved = await this.resolveQuiet(now);
-      await this.deps.windows.forgetDirtyBefore(now - FORGET_DIRTY_MS);
+      resolved = await this.step('resolving quiet incidents', () => this.resolveQuiet(now), 0);
+      await this.step('forgetting old windows', () => this.deps.windows.forgetDirtyBefore(now - FORGET_DIRTY_MS), undefined);
       this.forgetOld(now);
     }
     if (now - this.lastPruneMs >= PRUNE_EVERY_MS) {
@@ -82,6 +87,15 @@ export class DrainEvaluator {
       await this.deps.pool.query(`DELETE FROM log_signal_minutes WHERE minute < $1`, [new Date(now - SIGNAL_MINUTES_RETENTION_DAYS * 86_400_000)]);
     }
     return { crossings, resolved };
+  }
+
+  private async step<T>(what: string, run: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      this.deps.logger.warn({ err }, `drain evaluation: ${what} failed; will retry`);
+      return fallback;
+    }
   }
 
   private async judge(apps: { integrationId: string; appName: string }[], now: number): Promise<number> {
@@ -114,7 +128,7 @@ export class DrainEvaluator {
       let pending = this.toPersist.get(member);
       if (pending === undefined) this.toPersist.set(member, (pending = new Set()));
       pending.add(nowMinute);
-      for (const crossing of findCrossings(this.deps.rules, buckets, nowMinute)) {
+      for (const crossing of findCrossings(this.deps.rules, buckets, nowMinute).slice(0, MAX_CROSSINGS_PER_APP)) {
         const event = crossingEvent(app.appName, crossing, now);
         const key = `${app.integrationId} ${event.eventId}`;
         if (this.stored.has(key)) continue;
@@ -127,6 +141,20 @@ export class DrainEvaluator {
   /** Archives drain events and queues the new ones; returns how many were new. */
   private async store(events: (DrainEventEnvelope & { integrationId: string })[], now: number, action: 'crossed' | 'quiet'): Promise<number> {
     if (events.length === 0) return 0;
+    let count = 0;
+    let failure: unknown;
+    for (let start = 0; start < events.length; start += STORE_CHUNK) {
+      try {
+        count += await this.storeChunk(events.slice(start, start + STORE_CHUNK), now, action);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return count;
+  }
+
+  private async storeChunk(events: (DrainEventEnvelope & { integrationId: string | null })[], now: number, action: 'crossed' | 'quiet'): Promise<number> {
     const rows: NewEvent[] = events.map(({ payload, ...event }) => ({ ...event, addonResourceId: null, payloadJson: JSON.stringify(payload) }));
     const stored = await storeEvents(this.deps.pool, rows);
     const fresh: { eventId: string; eventRowId: string }[] = [];

@@ -6,7 +6,8 @@ import type { MinuteBuckets } from './windows.js';
  * read by the workers that evaluate them:
  *
  * - `<prefix>:drain:w:<integration>:<app>:<minute>`: a hash per app and minute, `<process type>
- *   <signal>` to its count, and `lines` (every frame read). Kept `BUCKET_TTL_S`.
+ *   <signal>` to its count, and `lines` (every frame read), at most `MAX_BUCKET_FIELDS` fields.
+ *   Kept `BUCKET_TTL_S`.
  * - `<prefix>:drain:f:<integration>:<app>:<Logplex-Frame-Id>`: a batch already counted (Logplex
  *   retries a batch with the same frame id). Kept `FRAME_TTL_S`.
  * - `<prefix>:drain:last:<integration>`: per app, when its last body arrived (epoch ms).
@@ -16,6 +17,12 @@ import type { MinuteBuckets } from './windows.js';
  * A body costs one round trip: a script checks the frame id and adds every count atomically.
  */
 export const BUCKET_TTL_S = 3 * 3600;
+/**
+ * Fields an app's minute holds before new ones are folded: a real app has a few process types
+ * with a few signals each. Beyond it a new process type counts as `other` (one more field per
+ * signal at most), so no drain can grow a minute (and what reads it) without bound.
+ */
+export const MAX_BUCKET_FIELDS = 300;
 export const FRAME_TTL_S = 3600;
 /** Hash field of a bucket that counts every frame read. */
 export const LINES_FIELD = 'lines';
@@ -24,7 +31,14 @@ const RECORD_SCRIPT = `
 if KEYS[1] ~= '' then
   if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 end
-for i = 6, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local most = tonumber(ARGV[6])
+for i = 7, #ARGV, 2 do
+  local field = ARGV[i]
+  if redis.call('HLEN', KEYS[2]) >= most and redis.call('HEXISTS', KEYS[2], field) == 0 then
+    field = 'other ' .. string.match(field, '[^ ]+$')
+  end
+  redis.call('HINCRBY', KEYS[2], field, ARGV[i + 1])
+end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[3])
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5]) end
@@ -74,7 +88,7 @@ export class DrainWindowStore {
   async record(counts: DrainBodyCounts): Promise<boolean> {
     const minute = Math.floor(counts.atMs / 60_000);
     const args: (string | number)[] = [FRAME_TTL_S, BUCKET_TTL_S, counts.atMs, counts.appName, counts.alarming ? dirtyMember(counts.integrationId, counts.appName) : ''];
-    args.push(LINES_FIELD, counts.lines);
+    args.push(MAX_BUCKET_FIELDS, LINES_FIELD, counts.lines);
     for (const [field, count] of counts.fields) args.push(field, count);
     const frameKey = counts.frameId === null ? '' : `${this.prefix}:drain:f:${counts.integrationId}:${counts.appName}:${counts.frameId}`;
     const result = await this.redis.pulsebridgeDrainRecord(
