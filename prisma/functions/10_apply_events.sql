@@ -196,8 +196,13 @@ BEGIN
       INSERT INTO incident_keys (dedup_key, last_resolved_at) VALUES (cmd ->> 'dedupKey', event_time)
         ON CONFLICT (dedup_key) DO UPDATE SET last_resolved_at = GREATEST(COALESCE(incident_keys.last_resolved_at, event_time), event_time), updated_at = now();
       SELECT i.id, i.severity, i.triggered_at INTO open_incident FROM incidents i WHERE i.dedup_key = cmd ->> 'dedupKey' AND i.status <> 'resolved';
-      -- Only an incident opened before the resolving event happened: an old "up" must not resolve a newer crash.
-      IF FOUND AND open_incident.triggered_at <= event_time THEN
+      -- Only an incident opened before the resolving event happened: an old "up" must not resolve a
+      -- newer crash. A quiet period (quietSince) resolves only an incident with no alert after it.
+      IF FOUND AND open_incident.triggered_at <= event_time
+         AND NOT (cmd ? 'quietSince' AND EXISTS (
+           SELECT 1 FROM timeline_entries t
+            WHERE t.incident_id = open_incident.id AND t.kind IN ('triggered', 'alert')
+              AND (t.data ->> 'occurredAt')::timestamptz > (cmd ->> 'quietSince')::timestamptz)) THEN
         UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = format('heroku (%s)', cmd ->> 'rule'), resolved_event_at = event_time,
                updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
          WHERE id = open_incident.id RETURNING updated_at INTO incident_updated;

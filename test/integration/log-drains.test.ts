@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRuntime, DrainEvaluator, DrainWindowStore, loadRuleSet, type Runtime } from '@pulsebridge/core';
+import { createLogger, createRuntime, crossingEvent, DrainEvaluator, DrainWindowStore, loadRuleSet, quietEvent, storeEvents, type Runtime } from '@pulsebridge/core';
 import { startApiServer, type ApiServer } from '@pulsebridge/api';
 import { appLine, body, routerLine, runtimeLine } from '../support/logplex.js';
 import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
@@ -184,6 +184,51 @@ describe('log drains', () => {
     // Judged again (by this or another worker), nothing more happens.
     clock.now += 10_000;
     expect(await evaluator.tick()).toMatchObject({ resolved: 0 });
+  });
+
+  it('never resolve an incident that alerted again since the quiet period began, and resolve those of a deleted integration', async () => {
+    const other = await createIntegration(stack, ['orphan', 'flappy']);
+    const { body: otherDetail } = await stack.call('GET', `/api/v1/integrations/heroku/${other.id}`);
+    const paths = Object.fromEntries(otherDetail.drainUrls.map((d: { appName: string; url: string }) => [d.appName, new URL(d.url).pathname]));
+    const r15 = body([runtimeLine('web.1', 'Error R15 (Memory quota vastly exceeded)')]);
+    expect((await drain(paths.orphan, r15)).status).toBe(204);
+    expect((await drain(paths.flappy, r15)).status).toBe(204);
+    const first = async (key: string) =>
+      (await waitFor(async () => {
+        const found = await incidentsOf(key);
+        return found.length > 0 && found;
+      }, { what: key, timeoutMs: 10_000 }))[0];
+    const orphan = await first('heroku:orphan:web:log:R15');
+    const flappy = await first('heroku:flappy:web:log:R15');
+
+    // flappy alerts again (a later window) after its quiet event was worked out from the first one.
+    const rules = await loadRuleSet(stack.config.configDir);
+    const [crossing] = (await stack.sql("SELECT payload -> 'signal' AS signal, occurred_at FROM events WHERE app_name = 'flappy' AND action = 'crossed'"));
+    const stale = quietEvent({ id: flappy.id, appName: 'flappy', entity: 'log:R15', dedupKey: 'heroku:flappy:web:log:R15' }, crossing.signal, crossing.occurred_at, 10);
+    const later = crossingEvent('flappy', { rule: rules.drains.rules.find((r) => r.name === 'r15-memory-quota-vastly-exceeded')!, processType: 'web', windowStart: Math.floor(Date.now() / 60_000) + 1, count: 1, requests: null }, Date.now() + 60_000);
+    const store = async (event: typeof stale) => {
+      const [stored] = await storeEvents(stack.runtime.db.pool, [{ ...event, integrationId: other.id, addonResourceId: null, payloadJson: JSON.stringify(event.payload) }]);
+      await stack.runtime.queues.enqueueEvents([stored as { eventId: string; eventRowId: string }]);
+      await waitFor(async () => (await stack.sql("SELECT status::text FROM events WHERE id = $1", [(stored as { eventRowId: string }).eventRowId]))[0].status === 'processed', { what: 'applied' });
+    };
+    await store(later);
+    await store(stale);
+    expect(await incidentsOf('heroku:flappy:web:log:R15')).toMatchObject([{ status: 'triggered', alert_count: 2 }]);
+
+    // The integration of orphan is deleted: its incident still goes quiet and resolves.
+    expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${other.id}`)).status).toBe(204);
+    const evaluator = new DrainEvaluator({
+      pool: stack.runtime.db.pool,
+      windows: new DrainWindowStore(stack.runtime.redis, stack.config.queuePrefix),
+      queues: stack.runtime.queues,
+      rules: rules.drains.rules,
+      metrics: stack.runtime.metrics,
+      logger: stack.runtime.logger,
+      now: () => Date.now() + 11 * 60_000,
+    });
+    await evaluator.tick();
+    await waitFor(async () => (await incidentsOf('heroku:orphan:web:log:R15'))[0].status === 'resolved', { what: 'orphan resolved' });
+    expect((await stack.call('GET', `/api/v1/incidents/${orphan.id}`)).body.timeline.at(-1)).toMatchObject({ kind: 'auto_resolved' });
   });
 
   it('bound what one drain can make: a flood of made-up process types is folded into `other` and opens a bounded number of incidents, and other apps are judged in the same pass', async () => {

@@ -4,7 +4,7 @@ import { repeatEvery } from '../repeat.js';
 import type { Metrics } from '../metrics.js';
 import type { Queues } from '../queues/queues.js';
 import { storeEvents, type NewEvent } from '../ingest/event-store.js';
-import type { DrainRule } from './drain-rules.js';
+import { DEFAULT_QUIET_MINUTES, type DrainRule } from './drain-rules.js';
 import { dirtyMember, type DrainWindowStore, LINES_FIELD } from './drain-windows-store.js';
 import { crossingEvent, findCrossings, minuteOf, quietEvent, type DrainEventEnvelope, type SignalFacts } from './windows.js';
 
@@ -139,7 +139,7 @@ export class DrainEvaluator {
   }
 
   /** Archives drain events and queues the new ones; returns how many were new. */
-  private async store(events: (DrainEventEnvelope & { integrationId: string })[], now: number, action: 'crossed' | 'quiet'): Promise<number> {
+  private async store(events: (DrainEventEnvelope & { integrationId: string | null })[], now: number, action: 'crossed' | 'quiet'): Promise<number> {
     if (events.length === 0) return 0;
     let count = 0;
     let failure: unknown;
@@ -228,25 +228,33 @@ export class DrainEvaluator {
     }
   }
 
-  /** Open drain incidents whose last window above threshold ended their quiet period ago. */
+  /**
+   * Open drain incidents whose last window above threshold ended their quiet period ago. The last
+   * window is the incident's latest alert, unless a newer window of its app and signal is stored
+   * and not applied yet (then it is not quiet). Incidents of a deleted integration resolve too.
+   */
   private async resolveQuiet(now: number): Promise<number> {
-    const { rows } = await this.deps.pool.query<{ id: string; app_name: string; entity: string; integration_id: string; signal: SignalFacts }>(
-      `SELECT i.id, i.app_name, i.entity, last.integration_id, last.payload -> 'signal' AS signal
+    const { rows } = await this.deps.pool.query<{ id: string; app_name: string; entity: string; dedup_key: string; integration_id: string | null; occurred_at: Date; signal: SignalFacts; pending: boolean }>(
+      `SELECT i.id, i.app_name, i.entity, i.dedup_key, last.integration_id, last.occurred_at, last.payload -> 'signal' AS signal,
+              EXISTS (SELECT 1 FROM events p
+                       WHERE p.status = 'received' AND p.received_at > now() - interval '1 hour' AND p.source = 'heroku_drain'
+                         AND p.action = 'crossed' AND p.app_name = i.app_name AND p.entity = i.entity
+                         AND p.occurred_at > last.occurred_at) AS pending
          FROM incidents i
          CROSS JOIN LATERAL (
-           SELECT e.integration_id, e.payload FROM timeline_entries t JOIN events e ON e.id = t.event_id
-            WHERE t.incident_id = i.id AND t.kind IN ('triggered', 'alert') AND e.source = 'heroku_drain' AND e.integration_id IS NOT NULL
-            ORDER BY (e.payload -> 'signal' ->> 'window_end') DESC LIMIT 1) last
+           SELECT e.integration_id, e.occurred_at, e.payload FROM timeline_entries t JOIN events e ON e.id = t.event_id
+            WHERE t.incident_id = i.id AND t.kind IN ('triggered', 'alert') AND e.source = 'heroku_drain'
+            ORDER BY (e.payload -> 'signal' ->> 'window_end') DESC, e.occurred_at DESC LIMIT 1) last
         WHERE i.status IN ('triggered', 'acknowledged') AND i.entity LIKE 'log:%' AND i.app_name IS NOT NULL`,
     );
     const byName = new Map(this.deps.rules.map((rule) => [rule.name, rule]));
-    const events: (DrainEventEnvelope & { integrationId: string })[] = [];
+    const events: (DrainEventEnvelope & { integrationId: string | null })[] = [];
     for (const row of rows) {
       const signal = row.signal;
-      if (typeof signal?.window_end !== 'string') continue;
-      const quietMinutes = byName.get(signal.rule)?.quietMinutes ?? (Number(signal.quiet_minutes) || 10);
+      if (row.pending || typeof signal?.window_end !== 'string') continue;
+      const quietMinutes = byName.get(signal.rule)?.quietMinutes ?? (Number(signal.quiet_minutes) || DEFAULT_QUIET_MINUTES);
       if (Date.parse(signal.window_end) + quietMinutes * 60_000 > now) continue;
-      const event = quietEvent({ id: row.id, appName: row.app_name, entity: row.entity }, signal, quietMinutes);
+      const event = quietEvent({ id: row.id, appName: row.app_name, entity: row.entity, dedupKey: row.dedup_key }, signal, row.occurred_at, quietMinutes);
       if (this.stored.has(`${row.integration_id} ${event.eventId}`)) continue;
       events.push({ ...event, integrationId: row.integration_id });
     }

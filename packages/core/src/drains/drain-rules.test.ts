@@ -114,19 +114,23 @@ describe('drain events', () => {
     ]);
   });
 
-  it('resolve after the quiet period with a message saying so', () => {
+  it('resolve after the quiet period with a message saying so, by the dedup key the event names, whatever the rules say today', () => {
     const facts = signalFacts(crossing);
-    const event = quietEvent({ id: 'incident-1', appName: 'shop', entity: 'log:H12' }, facts, 10);
+    const lastCrossedAt = new Date(NOW * 60_000 + 30_000);
+    const event = quietEvent({ id: 'incident-1', appName: 'shop', entity: 'log:H12', dedupKey: 'heroku:shop:web:log:H12' }, facts, lastCrossedAt, 10);
     expect(event.occurredAt!.toISOString()).toBe(new Date((NOW + 1 + 10) * 60_000).toISOString());
-    expect(mapEvent({ ...event, payload: event.payload }, ruleSet)).toEqual([
-      {
-        type: 'incident.resolve',
-        rule: 'h12-request-timeouts-quiet',
-        dedupKey: 'heroku:shop:web:log:H12',
-        message: `quiet for 10 min: H12 on web stayed below the threshold after the window that ended ${new Date((NOW + 1) * 60_000).toISOString()}`,
-        timelineKind: 'auto_resolved',
-      },
-    ]);
+    const resolve = {
+      type: 'incident.resolve',
+      rule: 'drain-quiet',
+      dedupKey: 'heroku:shop:web:log:H12',
+      message: `quiet for 10 min: H12 on web stayed below the threshold after the window that ended ${new Date((NOW + 1) * 60_000).toISOString()}`,
+      timelineKind: 'auto_resolved',
+      quietSince: lastCrossedAt.toISOString(),
+    };
+    expect(mapEvent({ ...event, payload: event.payload }, ruleSet)).toEqual([resolve]);
+    // The rule that opened it was turned off (or renamed) since: the incident still resolves.
+    const without = compileRules('preset: squadcast\n', 'rules.yaml', undefined, { file: 'drains.yaml', source: 'preset: log-drains\nrules:\n  - {name: h12-request-timeouts, enabled: false, signal: H12, threshold: 5, window_minutes: 1, severity: high}\n' });
+    expect(mapEvent({ ...event, payload: event.payload }, without)).toEqual([resolve]);
   });
 
   it('count a body: requests and 5xx per process type, error codes, and whether any is an error', () => {

@@ -26,8 +26,11 @@ const DEFAULT_COUNT_TITLE =
   '{{ signal.code }} {{ signal.description }} on {{ app_name }} ({{ signal.process_type }}): {{ signal.count }} in {{ signal.window_minutes }} min';
 const DEFAULT_SHARE_TITLE =
   '{{ signal.description }} on {{ app_name }} ({{ signal.process_type }}): {{ signal.percent }}% of {{ signal.requests }} requests in {{ signal.window_minutes }} min';
-const DEFAULT_MESSAGE =
+/** What the resolution of a quiet drain incident says (after "Resolved: "). */
+const QUIET_MESSAGE =
   'quiet for {{ signal.quiet_minutes }} min: {{ signal.code }} on {{ signal.process_type }} stayed below the threshold after the window that ended {{ signal.window_end }}';
+/** The rule name drain incidents are resolved under when they go quiet. */
+export const QUIET_RULE = 'drain-quiet';
 
 /** A drain rule as evaluated against the windows (the incident side is in `incidentRules`). */
 export interface DrainRule {
@@ -48,7 +51,11 @@ export interface DrainRuleSet {
   preset: DrainPreset | null;
   /** Enabled rules only. */
   rules: DrainRule[];
-  /** Per enabled rule, its trigger (`crossed`) and resolve (`quiet`) as rules `mapEvent` runs. */
+  /**
+   * What `mapEvent` runs for drain events: per enabled rule its trigger (`crossed`), and one
+   * resolver for every `quiet` event, which resolves the incident the event names by its dedup
+   * key (so an incident whose rule was renamed or removed since still resolves).
+   */
   incidentRules: CompiledRule[];
 }
 
@@ -68,7 +75,6 @@ const DrainRuleSchema = z
     quiet_minutes: minutes(MAX_QUIET_MINUTES).optional(),
     title: z.string().min(1).optional(),
     dedup_key: z.string().min(1).optional(),
-    message: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((rule, context) => {
@@ -168,15 +174,16 @@ export function compileDrainRules(source: string, file: string, liquid: Liquid):
       },
       pulse: null,
     });
-    incidentRules.push({
-      name: `${input.name}-quiet`,
-      entities,
-      actions: new Set([DRAIN_ACTIONS.quiet]),
-      when,
-      incident: { action: 'resolve', dedupKey, message: parse('message', input.message ?? DEFAULT_MESSAGE), auto: true },
-      pulse: null,
-    });
   }
+  const parse = (field: string, text: string): Template[] => compileTemplate(liquid, text, `built-in quiet resolver: ${field}`, (message) => new DrainRuleError(message));
+  incidentRules.push({
+    name: QUIET_RULE,
+    entities: new Set(DRAIN_SIGNALS.map(drainEntity)),
+    actions: new Set([DRAIN_ACTIONS.quiet]),
+    when: null,
+    incident: { action: 'resolve', dedupKey: parse('dedup_key', '{{ signal.dedup_key }}'), message: parse('message', QUIET_MESSAGE), auto: true },
+    pulse: null,
+  });
   return { file, preset: top.data.preset ?? null, rules, incidentRules };
 }
 

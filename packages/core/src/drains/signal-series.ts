@@ -35,15 +35,17 @@ export interface SignalSeries {
 /** The series of a drain incident (null for any other incident, or one without drain events). */
 export async function drainSignalSeries(pool: pg.Pool, windows: DrainWindowStore, incident: { id: string; appName: string | null; resolvedAt: Date | null }, nowMs = Date.now()): Promise<SignalSeries | null> {
   if (incident.appName === null) return null;
-  const { rows } = await pool.query<{ integration_id: string; occurred_at: Date; signal: SignalFacts }>(
+  const { rows } = await pool.query<{ integration_id: string | null; occurred_at: Date; signal: SignalFacts }>(
     `SELECT e.integration_id, e.occurred_at, e.payload -> 'signal' AS signal
        FROM timeline_entries t JOIN events e ON e.id = t.event_id
-      WHERE t.incident_id = $1 AND t.kind IN ('triggered', 'alert') AND e.source = 'heroku_drain' AND e.integration_id IS NOT NULL
+      WHERE t.incident_id = $1 AND t.kind IN ('triggered', 'alert') AND e.source = 'heroku_drain'
       ORDER BY e.occurred_at`,
     [incident.id],
   );
   const first = rows[0];
-  if (first === undefined || typeof first.signal?.window_start !== 'string') return null;
+  // Without its integration (deleted since), its counts cannot be told from another's.
+  if (first === undefined || first.integration_id === null || typeof first.signal?.window_start !== 'string') return null;
+  const integrationId = first.integration_id;
   const signal = first.signal;
   const measure = signal.code === HTTP_5XX ? 'share' : 'count';
   const windowMinutes = Math.max(1, Number(signal.window_minutes) || 1);
@@ -65,13 +67,13 @@ export async function drainSignalSeries(pool: pg.Pool, windows: DrainWindowStore
   const stored = await pool.query<{ minute: Date; signal: string; count: number }>(
     `SELECT minute, signal, count FROM log_signal_minutes
       WHERE integration_id = $1 AND app_name = $2 AND signal = ANY($3) AND process_type = $4 AND minute BETWEEN $5 AND $6`,
-    [first.integration_id, incident.appName, signals, signal.process_type, new Date(readFrom * 60_000), new Date(toMinute * 60_000)],
+    [integrationId, incident.appName, signals, signal.process_type, new Date(readFrom * 60_000), new Date(toMinute * 60_000)],
   );
   for (const row of stored.rows) add(minuteOf(row.minute.getTime()), row.signal, row.count, 'set');
   // Minutes not copied yet (the last few, while the signal is live) are still in Redis.
   const recentFrom = Math.max(readFrom, nowMinute - 5);
   if (toMinute >= recentFrom) {
-    const buckets = await windows.readAppBuckets(first.integration_id, incident.appName, recentFrom, toMinute);
+    const buckets = await windows.readAppBuckets(integrationId, incident.appName, recentFrom, toMinute);
     for (const [minute, bucket] of buckets) {
       for (const name of signals) {
         const value = bucket[`${signal.process_type} ${name}`];

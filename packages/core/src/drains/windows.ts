@@ -133,7 +133,7 @@ export function signalFacts(crossing: Crossing): SignalFacts {
 }
 
 /** A drain event to archive, as the event store takes it. */
-export type DrainEventEnvelope = EventEnvelope & { payload: { signal: SignalFacts } };
+export type DrainEventEnvelope = EventEnvelope & { payload: { signal: SignalFacts & { dedup_key?: string; last_crossed_at?: string } } };
 
 /**
  * The archived event for a window above threshold. Its id names the app, process type, rule and
@@ -158,9 +158,16 @@ export function crossingEvent(appName: string, crossing: Crossing, detectedAtMs:
 
 /**
  * The archived event that resolves a drain incident whose last window above threshold ended
- * `quiet_minutes` ago: one per incident and last window, whoever writes it first.
+ * `quiet_minutes` ago: one per incident and last window, whoever writes it first. It names the
+ * incident by its dedup key, and when its last alert happened: applied after a newer alert of
+ * the incident, it resolves nothing.
  */
-export function quietEvent(incident: { id: string; appName: string; entity: string }, last: SignalFacts, quietMinutes: number): DrainEventEnvelope {
+export function quietEvent(
+  incident: { id: string; appName: string; entity: string; dedupKey: string },
+  last: SignalFacts,
+  lastCrossedAt: Date,
+  quietMinutes: number,
+): DrainEventEnvelope {
   const quietAt = Date.parse(last.window_end) + quietMinutes * 60_000;
   return {
     eventId: `log-quiet:${incident.id}:${last.window_end}`,
@@ -171,6 +178,6 @@ export function quietEvent(incident: { id: string; appName: string; entity: stri
     action: DRAIN_ACTIONS.quiet,
     appName: incident.appName,
     occurredAt: new Date(quietAt),
-    payload: { signal: { ...last, quiet_minutes: quietMinutes } },
+    payload: { signal: { ...last, quiet_minutes: quietMinutes, dedup_key: incident.dedupKey, last_crossed_at: lastCrossedAt.toISOString() } },
   };
 }

@@ -17,7 +17,8 @@ export interface MappableEvent {
 export type EventCommand =
   | { type: 'incident.trigger'; rule: string; dedupKey: string; title: string; severity: Severity }
   /** `timelineKind: 'auto_resolved'`: pulsebridge resolved it itself (a drain signal's quiet period). */
-  | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null; timelineKind?: 'auto_resolved' }
+  /** `quietSince`: resolves only an incident with no alert after that time (a quiet period's last window). */
+  | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null; timelineKind?: 'auto_resolved'; quietSince?: string }
   /** An incident recorded already resolved (a rule's `action: note`): a record, never a page. */
   | { type: 'incident.note'; rule: string; dedupKey: string; title: string; severity: Severity }
   | {
@@ -59,6 +60,12 @@ export function boundKey(key: string): string {
   // Never end on half a surrogate pair: PostgreSQL refuses text that is not valid UTF-8.
   if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1);
   return `${prefix}...#${sha256Hex(key).slice(0, 40)}`;
+}
+
+/** The last alert a quiet period follows, from a drain event's signal. */
+function quietSince(signal: unknown): { quietSince?: string } {
+  const since = (signal as { last_crossed_at?: unknown } | null)?.last_crossed_at;
+  return typeof since === 'string' && !Number.isNaN(Date.parse(since)) ? { quietSince: new Date(since).toISOString() } : {};
 }
 
 /**
@@ -114,7 +121,7 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
         rule: rule.name,
         dedupKey: key(rule.name, incident.dedupKey),
         message: optional(incident.message),
-        ...(incident.auto === true && { timelineKind: 'auto_resolved' as const }),
+        ...(incident.auto === true && { timelineKind: 'auto_resolved' as const, ...quietSince(scope.signal) }),
       });
     }
     const pulse = rule.pulse;
