@@ -15,7 +15,7 @@ let drainPath: Record<string, string>;
 beforeAll(async () => {
   slack = await startFakeSlack();
   stack = await startTestStack({ config: slackSettings(slack, { DRAIN_EVALUATE_INTERVAL_MS: '200' }) });
-  integration = await createIntegration(stack, ['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim']);
+  integration = await createIntegration(stack, ['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim', 'shares']);
   await stack.call('POST', '/api/v1/services', { body: { name: 'shop', herokuAppNames: ['shop'], slackChannels: ['#ops'] } });
   const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
   drainPath = Object.fromEntries(detail.drainUrls.map((drain: { appName: string; url: string }) => [drain.appName, new URL(drain.url).pathname]));
@@ -42,10 +42,10 @@ const incidentsOf = (dedupKey: string) =>
 describe('log drains', () => {
   it('give every monitored app its own HTTPS drain URL with a secret, in what the integration returns', async () => {
     const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
-    expect(detail.drainUrls.map((d: { appName: string }) => d.appName)).toEqual(['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim']);
+    expect(detail.drainUrls.map((d: { appName: string }) => d.appName)).toEqual(['shop', 'billing', 'quiet-app', 'scaled', 'flood', 'victim', 'shares']);
     for (const { appName, url } of detail.drainUrls) expect(url).toMatch(new RegExp(`^http://pulsebridge\\.test/drains/heroku/${integration.id}/${appName}/[A-Za-z0-9_-]{32}$`));
     // The same URLs on every read, and different per app.
-    expect(new Set(Object.values(drainPath)).size).toBe(6);
+    expect(new Set(Object.values(drainPath)).size).toBe(7);
     const { body: listed } = await stack.call('GET', '/api/v1/integrations/heroku');
     expect(listed.items.find((item: { id: string }) => item.id === integration.id).drainUrls).toEqual(detail.drainUrls);
   });
@@ -229,6 +229,22 @@ describe('log drains', () => {
     await evaluator.tick();
     await waitFor(async () => (await incidentsOf('heroku:orphan:web:log:R15'))[0].status === 'resolved', { what: 'orphan resolved' });
     expect((await stack.call('GET', `/api/v1/incidents/${orphan.id}`)).body.timeline.at(-1)).toMatchObject({ kind: 'auto_resolved' });
+  });
+
+  it('judge a 5xx share again when requests alone bring its window to enough requests', async () => {
+    // Two bodies in one two-minute window: not within a few seconds of its end.
+    while ((Date.now() % 120_000) > 110_000) await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await drain(drainPath.shares!, body(Array.from({ length: 5 }, () => routerLine({ status: 500 })))))).toMatchObject({ status: 204 });
+    // Five 5xx of five requests: under the 20 requests the share needs. Judged, nothing opens.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await incidentsOf('heroku:shares:web:log:5xx')).toEqual([]);
+    // Thirty 200s, no error in them: 5 of 35 is 14 %, over 10 %.
+    expect((await drain(drainPath.shares!, body(Array.from({ length: 30 }, () => routerLine({ status: 200 })))))).toMatchObject({ status: 204 });
+    const [incident] = await waitFor(async () => {
+      const found = await incidentsOf('heroku:shares:web:log:5xx');
+      return found.length > 0 && found;
+    }, { what: '5xx share incident', timeoutMs: 20_000 });
+    expect(incident.title).toBe('Server errors (5xx answers) on shares (web): 14.3% of 35 requests in 2 min');
   });
 
   it('bound what one drain can make: a flood of made-up process types is folded into `other` and opens a bounded number of incidents, and other apps are judged in the same pass', async () => {

@@ -6,7 +6,8 @@ import type { Queues } from '../queues/queues.js';
 import { storeEvents, type NewEvent } from '../ingest/event-store.js';
 import { DEFAULT_QUIET_MINUTES, type DrainRule } from './drain-rules.js';
 import { dirtyMember, type DrainWindowStore, LINES_FIELD } from './drain-windows-store.js';
-import { crossingEvent, findCrossings, minuteOf, quietEvent, type DrainEventEnvelope, type SignalFacts } from './windows.js';
+import { HTTP_5XX } from './signals.js';
+import { crossingEvent, findCrossings, minuteOf, quietEvent, windowStartOf, type DrainEventEnvelope, type SignalFacts } from './windows.js';
 
 /** How far back a worker that starts looks for error signals it has not judged yet. */
 const CATCH_UP_MS = 2 * 60_000;
@@ -18,6 +19,11 @@ const FORGET_DIRTY_MS = 2 * 3600_000;
 const STORE_CHUNK = 500;
 /** Windows above threshold one app may add per pass: the first by rule order. */
 const MAX_CROSSINGS_PER_APP = 20;
+/**
+ * Apps with a 5xx in an open share window are judged again this often even without a new error
+ * (requests alone can bring the share's window to its minimum of requests).
+ */
+const SHARE_RECHECK_MS = 10_000;
 /** How often quiet periods are checked (they are minutes long). */
 const QUIET_CHECK_MS = 5_000;
 /** A closed minute is final this long after it ended (bodies in flight have been counted). */
@@ -51,6 +57,9 @@ export class DrainEvaluator {
   private lastTickMs: number | null = null;
   private lastQuietCheckMs = 0;
   private lastPruneMs = 0;
+  private lastShareRecheckMs = 0;
+  /** Apps with a 5xx in an open share window, and the minute after which that window is closed. */
+  private readonly shareWatch = new Map<string, number>();
   /** Closed minutes already read, per app member and minute. */
   private readonly closed = new Map<string, Map<number, Record<string, number>>>();
   /** Minutes read while open, to copy to PostgreSQL once they settle. */
@@ -72,6 +81,17 @@ export class DrainEvaluator {
     const since = this.lastTickMs === null ? now - CATCH_UP_MS : this.lastTickMs - OVERLAP_MS;
     const dirty = await this.deps.windows.dirtySince(since);
     this.lastTickMs = now;
+    if (now - this.lastShareRecheckMs >= SHARE_RECHECK_MS && this.shareWatch.size > 0) {
+      this.lastShareRecheckMs = now;
+      const listed = new Set(dirty.map((app) => dirtyMember(app.integrationId, app.appName)));
+      for (const [member, untilMinute] of this.shareWatch) {
+        if (untilMinute < minuteOf(now)) this.shareWatch.delete(member);
+        else if (!listed.has(member)) {
+          const [integrationId, appName] = member.split(' ') as [string, string];
+          dirty.push({ integrationId, appName, atMs: now });
+        }
+      }
+    }
     // Each step on its own: one that fails (and is retried next pass) holds up none of the others.
     const crossings = await this.step('judging windows', () => this.judge(dirty, now), 0);
     await this.step('copying settled minutes', () => this.persistSettled(now), undefined);
@@ -128,6 +148,7 @@ export class DrainEvaluator {
       let pending = this.toPersist.get(member);
       if (pending === undefined) this.toPersist.set(member, (pending = new Set()));
       pending.add(nowMinute);
+      this.watchShare(member, buckets, nowMinute);
       for (const crossing of findCrossings(this.deps.rules, buckets, nowMinute).slice(0, MAX_CROSSINGS_PER_APP)) {
         const event = crossingEvent(app.appName, crossing, now);
         const key = `${app.integrationId} ${event.eventId}`;
@@ -136,6 +157,21 @@ export class DrainEvaluator {
       }
     }
     return this.store(events, now, 'crossed');
+  }
+
+  /** Keeps an app with a 5xx in an open share window on the list of apps judged again. */
+  private watchShare(member: string, buckets: ReadonlyMap<number, Record<string, number>>, nowMinute: number): void {
+    for (const rule of this.deps.rules) {
+      if (rule.measure !== 'share') continue;
+      const start = windowStartOf(nowMinute, rule.windowMinutes);
+      for (let minute = start; minute <= nowMinute; minute += 1) {
+        const bucket = buckets.get(minute);
+        if (bucket !== undefined && Object.keys(bucket).some((field) => field.endsWith(` ${HTTP_5XX}`))) {
+          this.shareWatch.set(member, Math.max(this.shareWatch.get(member) ?? 0, start + rule.windowMinutes));
+          break;
+        }
+      }
+    }
   }
 
   /** Archives drain events and queues the new ones; returns how many were new. */
