@@ -31,10 +31,6 @@ rules:
     severity: critical
   - name: h10-app-crashed
     enabled: false
-    signal: H10
-    threshold: 1
-    window_minutes: 1
-    severity: low
   - name: worker-memory
     signal: R14
     process_types: [worker]
@@ -60,6 +56,9 @@ rules:
     ['an unknown key', 'rules: [{name: a, signal: H12, threshold: 3, window_minutes: 1, severity: high, treshold: 2}]', 'treshold'],
     ['a broken template', 'rules: [{name: a, signal: H12, threshold: 3, window_minutes: 1, severity: high, title: "{{ app_name | nope }}"}]', 'title'],
     ['no preset and no rules', 'quiet_minutes: 3', 'expected `preset:`'],
+    ['a misspelt key of the file', 'preset: log-drains\nquiet_minute: 5', 'unknown key quiet_minute'],
+    ['a severity that is not one', 'rules: [{name: a, signal: H12, threshold: 3, window_minutes: 1, severity: urgent}]', 'severity must be one of critical, high, medium, low, info'],
+    ['turning off a rule no preset has', 'preset: log-drains\nrules: [{name: nope, enabled: false}]', 'rule "nope": signal'],
   ])('refuse %s, naming it', (_, source, message) => {
     expect(() => drains(source)).toThrow(DrainRuleError);
     expect(() => drains(source)).toThrow(message);
@@ -79,6 +78,12 @@ const rule = (overrides: Partial<DrainRule>): DrainRule => ({
 });
 const buckets = (entries: [number, Record<string, number>][]): MinuteBuckets => new Map(entries);
 const NOW = 29_000_000; // a minute that is a multiple of 1, 2, 5 and 10
+
+it('rules.yaml refuses a severity that is not one too, and takes a template', () => {
+  const rule = (severity: string) => `rules: [{name: a, entity: api:build, incident: {action: trigger, severity: "${severity}", dedup_key: k, title: t}}]`;
+  expect(() => compileRules(rule('urgent'), 'rules.yaml')).toThrow('incident.severity must be one of critical, high, medium, low, info');
+  expect(compileRules(rule("{% if data.status == 'failed' %}high{% else %}low{% endif %}"), 'rules.yaml').rules).toHaveLength(1);
+});
 
 describe('findCrossings', () => {
   it.each<[string, DrainRule, MinuteBuckets, { processType: string; windowStart: number; count: number; requests?: number | null }[]]>([

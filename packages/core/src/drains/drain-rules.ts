@@ -4,6 +4,7 @@ import type { Liquid, Template } from 'liquidjs';
 import { z } from 'zod';
 import { compileTemplate, parseConfigYaml, readPresetRules } from '../config-files.js';
 import type { CompiledRule } from '../rules/rule-set.js';
+import { SeverityTemplateSchema } from '../rules/severity.js';
 import { DRAIN_SIGNALS, HTTP_5XX, type DrainSignalName } from './signals.js';
 
 /** Drain rule sets shipped in `config/presets/<name>.yaml` that `drains.yaml` can select. */
@@ -71,7 +72,7 @@ const DrainRuleSchema = z
     min_requests: z.number().int().min(1).max(1_000_000).optional(),
     window_minutes: minutes(MAX_WINDOW_MINUTES),
     process_types: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/)).min(1).optional(),
-    severity: z.string().min(1),
+    severity: SeverityTemplateSchema,
     quiet_minutes: minutes(MAX_QUIET_MINUTES).optional(),
     title: z.string().min(1).optional(),
     dedup_key: z.string().min(1).optional(),
@@ -115,6 +116,7 @@ export function compileDrainRules(source: string, file: string, liquid: Liquid):
   if (!top.success) {
     const issue = top.error.issues[0]!;
     const field = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') throw new DrainRuleError(`${file}: unknown key ${issue.keys.join(', ')} (the file takes preset, quiet_minutes and rules)`);
     throw new DrainRuleError(
       field ? `${file}: ${field} ${issue.message}` : `${file}: expected \`preset:\` naming one of ${DRAIN_PRESETS.join(', ')}, or a \`rules:\` list with at least one rule (or both)`,
     );
@@ -126,6 +128,14 @@ export function compileDrainRules(source: string, file: string, liquid: Liquid):
     from.rules.forEach((raw, index) => {
       const label = typeof (raw as { name?: unknown })?.name === 'string' ? `rule ${JSON.stringify((raw as { name: string }).name)}` : `rule #${index + 1}`;
       const where = `${from.file}: ${label}`;
+      // `{name, enabled: false}` is enough to turn a preset's rule off.
+      const off = raw as { name?: unknown; enabled?: unknown } | null;
+      if (replaces && off !== null && typeof off === 'object' && off.enabled === false && typeof off.name === 'string' && byName.has(off.name) && Object.keys(off).length === 2) {
+        if (seen.has(off.name)) throw new DrainRuleError(`${where}: the name is used by an earlier rule`);
+        seen.add(off.name);
+        byName.delete(off.name);
+        return;
+      }
       const parsed = DrainRuleSchema.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

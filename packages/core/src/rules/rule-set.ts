@@ -7,8 +7,9 @@ import { compileDrainRules, DEFAULT_DRAINS_SOURCE, readDrainsFile, type DrainRul
 import type { Severity } from '../generated/prisma/enums.js';
 
 export type { Severity };
-/** Most severe first. */
-export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const satisfies readonly Severity[];
+import { SEVERITIES, SeverityTemplateSchema } from './severity.js';
+
+export { SEVERITIES };
 export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
 /** Rule sets shipped in `config/presets/<name>.yaml` that `rules.yaml` can select with `preset: <name>`. */
 export const RULE_PRESETS = ['squadcast', 'failures-only'] as const;
@@ -18,10 +19,10 @@ const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]
 const template = z.string();
 
 const IncidentSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('trigger'), severity: template, dedup_key: template.min(1), title: template.min(1) }).strict(),
+  z.object({ action: z.literal('trigger'), severity: SeverityTemplateSchema, dedup_key: template.min(1), title: template.min(1) }).strict(),
   z.object({ action: z.literal('resolve'), dedup_key: template.min(1), message: template.optional() }).strict(),
   // An incident recorded already resolved: a change worth a record, not a page.
-  z.object({ action: z.literal('note'), severity: template.default('info'), dedup_key: template.min(1), title: template.min(1) }).strict(),
+  z.object({ action: z.literal('note'), severity: SeverityTemplateSchema.default('info'), dedup_key: template.min(1), title: template.min(1) }).strict(),
 ]);
 
 const PulseSchema = z
