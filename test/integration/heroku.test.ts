@@ -128,6 +128,9 @@ describe('managed log drains', () => {
     const refused = await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`);
     expect(refused.status).toBe(502);
     expect(refused.body.error.message).toMatch(/could not delete a managed log drain on Heroku/);
+    // The integration is kept as it was: its webhook still there, still working.
+    expect(heroku.webhooks('spare').filter((w) => w.url === created.body.webhookUrl)).toHaveLength(1);
+    expect((await stack.call('GET', `/api/v1/integrations/heroku/${created.body.id}`)).body.managedWebhooks).toMatchObject([{ appName: 'spare', state: 'active' }]);
     expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
     expect(heroku.logDrains('spare').filter((d) => d.url === spareUrl)).toEqual([]);
   });

@@ -187,9 +187,10 @@ export function createIntegrationOps(deps: IntegrationDeps) {
       const row = await find(id);
       if (canReachHeroku(row) && (row.managedWebhooks.length > 0 || row.managedDrains.length > 0)) {
         const client = herokuClient(row.id);
+        // Drains first: if Heroku refuses one, the integration is kept with its webhooks, still working.
         for (const [what, remove] of [
-          ['webhook', () => deleteManagedWebhooks(deps.prisma, client, row.id)],
           ['log drain', () => deleteManagedDrains(deps.prisma, client, row.id)],
+          ['webhook', () => deleteManagedWebhooks(deps.prisma, client, row.id)],
         ] as const) {
           try {
             await remove();
