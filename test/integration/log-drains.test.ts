@@ -46,6 +46,11 @@ describe('log drains', () => {
     for (const { appName, url } of detail.drainUrls) expect(url).toMatch(new RegExp(`^http://pulsebridge\\.test/drains/heroku/${integration.id}/${appName}/[A-Za-z0-9_-]{32}$`));
     // The same URLs on every read, and different per app.
     expect(new Set(Object.values(drainPath)).size).toBe(7);
+    // A monitored name that is no Heroku app name still gets a URL that reaches its drain.
+    const odd = await createIntegration(stack, ['my app/x?y#z']);
+    const { body: oddDetail } = await stack.call('GET', `/api/v1/integrations/heroku/${odd.id}`);
+    expect(oddDetail.drainUrls[0].url).toContain('/my%20app%2Fx%3Fy%23z/');
+    expect((await drain(new URL(oddDetail.drainUrls[0].url).pathname, body([routerLine()]))).status).toBe(204);
     const { body: listed } = await stack.call('GET', '/api/v1/integrations/heroku');
     expect(listed.items.find((item: { id: string }) => item.id === integration.id).drainUrls).toEqual(detail.drainUrls);
   });

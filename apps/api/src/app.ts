@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { createIntegrationOps, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
+import { createIntegrationOps, loggableUrl, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/\?.*$/, ''), remoteAddress: req.remoteAddress }),
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url), remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

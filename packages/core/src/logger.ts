@@ -19,11 +19,13 @@ export const REDACT_PATHS = [
 ];
 
 /** The process logger: JSON lines, secrets redacted, `service` naming the process. */
-export function createLogger(options: { level: string; service: string }): Logger {
-  return pino({
+/** JSON lines to standard output (or to `destination`: tests read what would be logged). */
+export function createLogger(options: { level: string; service: string; destination?: NodeJS.WritableStream }): Logger {
+  const settings = {
     level: options.level,
     base: { service: options.service },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }

@@ -1,6 +1,7 @@
 import { createServer, request, type RequestListener, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '@pulsebridge/core';
+import { Writable } from 'node:stream';
+import { createLogger, loggableUrl } from '@pulsebridge/core';
 import { decodeComponent, guardRequests, requestTargetProblem } from './request-guard.js';
 
 const logger = createLogger({ level: 'silent', service: 'test' });
@@ -22,6 +23,35 @@ async function serve(listener: RequestListener) {
       req.end();
     });
 }
+
+describe('logging request targets', () => {
+  it('never writes the token of a drain URL or a query string to the log, however the target is spelt', async () => {
+    let output = '';
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        output += chunk;
+        done();
+      },
+    });
+    const capturing = createLogger({ level: 'info', service: 'test', destination: sink });
+    server = createServer(guardRequests(() => {
+      throw new Error('boom');
+    }, capturing));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const token = 'Tok3nSecretValue_0123456789abcdef';
+    for (const target of [`/drains/heroku/id/app/${token}?%zz`, `/drains/heroku/id/app/${token}`, `/Drains/Heroku/id/app/${token}/x`, `//drains//heroku/id/app/${token}`, `/incidents?token=${token}`]) {
+      await new Promise<void>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, path: target, method: 'POST' }, (res) => res.resume().on('end', resolve));
+        req.on('error', () => resolve());
+        req.end();
+      });
+    }
+    expect(output).toContain('/drains/heroku/id/app/[token]');
+    expect(output).not.toContain(token);
+    expect(loggableUrl(`/drains/heroku/i/a/${token}`)).toBe('/drains/heroku/i/a/[token]');
+  });
+});
 
 describe('decoding URL components', () => {
   it('decodes well-formed components and refuses malformed ones and NUL bytes', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Logger } from '@pulsebridge/core';
+import { loggableUrl, type Logger } from '@pulsebridge/core';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -43,13 +43,13 @@ export function guardRequests(listener: RequestListener, logger: Logger): Reques
     try {
       const problem = requestTargetProblem(req.url ?? '/');
       if (problem !== null) {
-        logger.warn({ method: req.method, url: req.url }, 'malformed request target refused');
+        logger.warn({ method: req.method, url: loggableUrl(req.url) }, 'malformed request target refused');
         answer(req, res, 400, 'bad_request', problem);
         return;
       }
       listener(req, res);
     } catch (err) {
-      logger.error({ err, method: req.method, url: req.url?.replace(/\?.*$/, '') }, 'request listener failed');
+      logger.error({ err, method: req.method, url: loggableUrl(req.url) }, 'request listener failed');
       if (!res.headersSent) answer(req, res, 500, 'internal', 'internal error');
       else res.destroy();
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IngestOutcome, Ingestor, Logger, Metrics } from '@pulsebridge/core';
+import { loggableUrl, type IngestOutcome, type Ingestor, type Logger, type Metrics } from '@pulsebridge/core';
 import { readBody } from '../http/read-body.js';
 import { decodeComponent, requestIdOf } from '../http/request-guard.js';
 
@@ -58,7 +58,7 @@ export function createWebhookIngress(deps: { ingestor: Ingestor; metrics: Metric
     const isError = 'error' in reply.body;
     const body = isError ? { error: { ...(reply.body as ErrorBody).error, requestId } } : reply.body;
     if (isError) {
-      deps.logger.warn({ requestId, method: req.method, url: req.url, status: reply.status, code: (reply.body as ErrorBody).error.code }, 'delivery refused');
+      deps.logger.warn({ requestId, method: req.method, url: loggableUrl(req.url), status: reply.status, code: (reply.body as ErrorBody).error.code }, 'delivery refused');
     }
     const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId, ...extraHeaders };
     if (reply.status === 503) headers['Retry-After'] = '5';

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import type { Queues } from '../queues/queues.js';
 import { storeEvents, type NewEvent } from '../ingest/event-store.js';
 import { DEFAULT_QUIET_MINUTES, type DrainRule } from './drain-rules.js';
-import { dirtyMember, type DrainWindowStore, LINES_FIELD } from './drain-windows-store.js';
+import { dirtyMember, fromDirtyMember, type DrainWindowStore, LINES_FIELD } from './drain-windows-store.js';
 import { HTTP_5XX } from './signals.js';
 import { crossingEvent, findCrossings, minuteOf, quietEvent, windowStartOf, type DrainEventEnvelope, type SignalFacts } from './windows.js';
 
@@ -87,8 +87,8 @@ export class DrainEvaluator {
       for (const [member, untilMinute] of this.shareWatch) {
         if (untilMinute < minuteOf(now)) this.shareWatch.delete(member);
         else if (!listed.has(member)) {
-          const [integrationId, appName] = member.split(' ') as [string, string];
-          dirty.push({ integrationId, appName, atMs: now });
+          const app = fromDirtyMember(member);
+          if (app !== null) dirty.push({ ...app, atMs: now });
         }
       }
     }
@@ -219,8 +219,8 @@ export class DrainEvaluator {
       if (ready.length === 0) continue;
       for (const minute of ready) minutes.delete(minute);
       if (minutes.size === 0) this.toPersist.delete(member);
-      const [integrationId, appName] = member.split(' ') as [string, string];
-      due.push({ integrationId, appName, minutes: ready });
+      const app = fromDirtyMember(member);
+      if (app !== null) due.push({ ...app, minutes: ready });
     }
     if (due.length === 0) return;
     // Apps with the same minutes due are read together.

@@ -26,7 +26,17 @@ export function verifyDrainToken(secretKey: Buffer, integration: { id: string; d
 
 export const DRAIN_PATH = /^\/drains\/heroku\/([^/?#]+)\/([^/?#]+)\/([^/?#]+)\/?(?:\?.*)?$/;
 
+/**
+ * A request target fit for logs: without its query, and without the token of a drain URL (which
+ * is the drain's secret).
+ */
+export function loggableUrl(url: string | undefined): string {
+  const path = (url ?? '').replace(/[?#].*$/s, '');
+  return path.replace(/^(\/+drains\/+heroku\/+[^/]*\/+[^/]*\/).*$/is, '$1[token]');
+}
+
 /** Every monitored app's drain URL, in the order of the list. */
 export function drainUrls(publicUrl: string, secretKey: Buffer, integration: { id: string; drainSalt: string; monitoredApps: string[] }): { appName: string; url: string }[] {
-  return integration.monitoredApps.map((appName) => ({ appName, url: `${publicUrl}/drains/heroku/${integration.id}/${appName}/${drainToken(secretKey, integration, appName)}` }));
+  // Heroku's app names need no escaping; a name given otherwise is encoded, and decoded by the route.
+  return integration.monitoredApps.map((appName) => ({ appName, url: `${publicUrl}/drains/heroku/${integration.id}/${encodeURIComponent(appName)}/${drainToken(secretKey, integration, appName)}` }));
 }

@@ -60,8 +60,13 @@ export interface DrainBodyCounts {
   atMs: number;
 }
 
-/** The member of the dirty set naming an app: integration id and app name (which has no space). */
-export const dirtyMember = (integrationId: string, appName: string): string => `${integrationId} ${appName}`;
+/** The member of the dirty set naming an app: integration id and app name, apart by a newline (no app name has one). */
+export const dirtyMember = (integrationId: string, appName: string): string => `${integrationId}\n${appName}`;
+/** The integration id and app name a dirty-set member names. */
+export function fromDirtyMember(member: string): { integrationId: string; appName: string } | null {
+  const at = member.indexOf('\n');
+  return at <= 0 || at === member.length - 1 ? null : { integrationId: member.slice(0, at), appName: member.slice(at + 1) };
+}
 
 export class DrainWindowStore {
   private readonly redis: WithRecord;
@@ -106,8 +111,8 @@ export class DrainWindowStore {
     const flat = await this.redis.zrangebyscore(this.dirtyKey, sinceMs, '+inf', 'WITHSCORES');
     const apps: { integrationId: string; appName: string; atMs: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      const [integrationId, appName] = flat[i]!.split(' ');
-      if (integrationId && appName) apps.push({ integrationId, appName, atMs: Number(flat[i + 1]) });
+      const app = fromDirtyMember(flat[i]!);
+      if (app !== null) apps.push({ ...app, atMs: Number(flat[i + 1]) });
     }
     return apps;
   }
