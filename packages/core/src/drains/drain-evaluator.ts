@@ -9,8 +9,8 @@ import { dirtyMember, fromDirtyMember, type DrainWindowStore, LINES_FIELD } from
 import { HTTP_5XX } from './signals.js';
 import { crossingEvent, findCrossings, minuteOf, quietEvent, windowStartOf, type DrainEventEnvelope, type SignalFacts } from './windows.js';
 
-/** How far back a worker that starts looks for error signals it has not judged yet. */
-const CATCH_UP_MS = 2 * 60_000;
+/** How far back a worker that starts looks for error signals it has not judged yet: its longest window, and a minute. */
+const catchUpMs = (longestWindow: number) => (longestWindow + 1) * 60_000;
 /** A body counted just before a tick may reach Redis after it: each tick looks this far back too. */
 const OVERLAP_MS = 2_000;
 /** Apps without an error signal for this long leave the dirty set. */
@@ -78,7 +78,7 @@ export class DrainEvaluator {
   /** One pass: windows with new error signals, then (every few seconds) quiet periods. */
   async tick(): Promise<{ crossings: number; resolved: number }> {
     const now = this.now();
-    const since = this.lastTickMs === null ? now - CATCH_UP_MS : this.lastTickMs - OVERLAP_MS;
+    const since = this.lastTickMs === null ? now - catchUpMs(this.longestWindow) : this.lastTickMs - OVERLAP_MS;
     const dirty = await this.deps.windows.dirtySince(since);
     this.lastTickMs = now;
     if (now - this.lastShareRecheckMs >= SHARE_RECHECK_MS && this.shareWatch.size > 0) {

@@ -8,8 +8,10 @@ import type { MinuteBuckets } from './windows.js';
  * - `<prefix>:drain:w:<integration>:<app>:<minute>`: a hash per app and minute, `<process type>
  *   <signal>` to its count, and `lines` (every frame read), at most `MAX_BUCKET_FIELDS` fields.
  *   Kept `BUCKET_TTL_S`.
- * - `<prefix>:drain:f:<integration>:<app>:<Logplex-Frame-Id>`: a batch already counted (Logplex
- *   retries a batch with the same frame id). Kept `FRAME_TTL_S`.
+ * - `<prefix>:drain:f:<integration>:<app>:<minute>`: the `Logplex-Frame-Id`s of the batches
+ *   counted in that minute (Logplex retries a batch with the same frame id, within moments): a
+ *   batch whose id is in this minute's set or the two before is not counted again. At most
+ *   `MAX_FRAME_IDS` per app and minute (later ones are counted, not remembered). Kept `FRAME_TTL_S`.
  * - `<prefix>:drain:last:<integration>`: per app, when its last body arrived (epoch ms).
  * - `<prefix>:drain:dirty`: apps with an error signal, scored by when it arrived: what the
  *   evaluator looks at.
@@ -23,29 +25,36 @@ export const BUCKET_TTL_S = 3 * 3600;
  * signal at most), so no drain can grow a minute (and what reads it) without bound.
  */
 export const MAX_BUCKET_FIELDS = 300;
-export const FRAME_TTL_S = 3600;
+export const FRAME_TTL_S = 4 * 60;
+export const MAX_FRAME_IDS = 10_000;
 /** Hash field of a bucket that counts every frame read. */
 export const LINES_FIELD = 'lines';
 
 const RECORD_SCRIPT = `
-if KEYS[1] ~= '' then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if ARGV[1] ~= '' then
+  for _, key in ipairs({KEYS[1], KEYS[5], KEYS[6]}) do
+    if redis.call('SISMEMBER', key, ARGV[1]) == 1 then return 0 end
+  end
+  if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('SADD', KEYS[1], ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+  end
 end
-local most = tonumber(ARGV[6])
-for i = 7, #ARGV, 2 do
+local most = tonumber(ARGV[8])
+for i = 9, #ARGV, 2 do
   local field = ARGV[i]
   if redis.call('HLEN', KEYS[2]) >= most and redis.call('HEXISTS', KEYS[2], field) == 0 then
     field = 'other ' .. string.match(field, '[^ ]+$')
   end
   redis.call('HINCRBY', KEYS[2], field, ARGV[i + 1])
 end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[3])
-if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5]) end
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[6], ARGV[5])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[7]) end
 return 1`;
 
 type WithRecord = Redis & {
-  pulsebridgeDrainRecord(frameKey: string, bucketKey: string, lastKey: string, dirtyKey: string, ...args: (string | number)[]): Promise<number>;
+  pulsebridgeDrainRecord(frameKey: string, bucketKey: string, lastKey: string, dirtyKey: string, frameKeyBefore: string, frameKeyTwoBefore: string, ...args: (string | number)[]): Promise<number>;
 };
 
 export interface DrainBodyCounts {
@@ -76,7 +85,7 @@ export class DrainWindowStore {
     private readonly prefix: string,
   ) {
     if (typeof (redis as unknown as Partial<WithRecord>).pulsebridgeDrainRecord !== 'function') {
-      redis.defineCommand('pulsebridgeDrainRecord', { numberOfKeys: 4, lua: RECORD_SCRIPT });
+      redis.defineCommand('pulsebridgeDrainRecord', { numberOfKeys: 6, lua: RECORD_SCRIPT });
     }
     this.redis = redis as unknown as WithRecord;
   }
@@ -92,15 +101,17 @@ export class DrainWindowStore {
   /** Adds one body's counts to its minute; false when its frame id was counted already. */
   async record(counts: DrainBodyCounts): Promise<boolean> {
     const minute = Math.floor(counts.atMs / 60_000);
-    const args: (string | number)[] = [FRAME_TTL_S, BUCKET_TTL_S, counts.atMs, counts.appName, counts.alarming ? dirtyMember(counts.integrationId, counts.appName) : ''];
+    const args: (string | number)[] = [counts.frameId ?? '', MAX_FRAME_IDS, FRAME_TTL_S, BUCKET_TTL_S, counts.atMs, counts.appName, counts.alarming ? dirtyMember(counts.integrationId, counts.appName) : ''];
     args.push(MAX_BUCKET_FIELDS, LINES_FIELD, counts.lines);
     for (const [field, count] of counts.fields) args.push(field, count);
-    const frameKey = counts.frameId === null ? '' : `${this.prefix}:drain:f:${counts.integrationId}:${counts.appName}:${counts.frameId}`;
+    const frames = (m: number) => `${this.prefix}:drain:f:${counts.integrationId}:${counts.appName}:${m}`;
     const result = await this.redis.pulsebridgeDrainRecord(
-      frameKey,
+      frames(minute),
       this.bucketKey(counts.integrationId, counts.appName, minute),
       `${this.prefix}:drain:last:${counts.integrationId}`,
       this.dirtyKey,
+      frames(minute - 1),
+      frames(minute - 2),
       ...args,
     );
     return result === 1;
