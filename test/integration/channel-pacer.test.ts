@@ -32,9 +32,12 @@ async function attempt(pacer: ReturnType<typeof createChannelPacer>, channel: st
 describe('Slack channel pacing', () => {
   it('a quiet channel takes a short burst at once, then one message per interval; other channels are not held up', async () => {
     const pacer = createChannelPacer(redis, { prefix, intervalMs: INTERVAL_MS, burst: 3 });
+    // The connection and the pacer's script are ready first: their set-up is no wait for a slot.
+    await attempt(pacer, '#warm-up');
     const burst = [await attempt(pacer, '#ops'), await attempt(pacer, '#ops'), await attempt(pacer, '#ops')];
     for (const result of burst) expect(result).toMatchObject({ sentAfterMs: expect.any(Number) });
-    expect(burst.map((result) => ('sentAfterMs' in result ? result.sentAfterMs : Infinity)).every((ms) => ms < 50)).toBe(true);
+    // At once: well within the interval a fourth would wait.
+    expect(burst.map((result) => ('sentAfterMs' in result ? result.sentAfterMs : Infinity)).every((ms) => ms < INTERVAL_MS / 2)).toBe(true);
     // The fourth would wait an interval: more than a job may hold its slot, so it steps aside.
     const fourth = await attempt(pacer, '#ops');
     expect('busyForMs' in fourth && fourth.busyForMs).toBeGreaterThan(INTERVAL_MS - 60);
