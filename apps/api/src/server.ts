@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
-import { createIngestor, DrainWindowStore, IntegrationDirectory, webhookIncludes, type Ingestor, type RuleSet, type Runtime } from '@pulsebridge/core';
+import { createIngestor, createProducerRedis, DrainWindowStore, IntegrationDirectory, webhookIncludes, type Ingestor, type RuleSet, type Runtime } from '@pulsebridge/core';
 import { createApp } from './app.js';
 import { createWebhookIngress } from './routes/webhooks.js';
 import { createDrainIngress } from './routes/drains.js';
@@ -35,9 +35,19 @@ export function buildApi(runtime: Runtime, rules: RuleSet): { app: Express; inge
 
 /** Builds the app from a runtime and listens on `port` (0 picks a free one). */
 export async function startApiServer(runtime: Runtime, options: { port: number; host?: string; rules: RuleSet }): Promise<ApiServer> {
-  const { app, ingestor, integrations, drainWindows } = buildApi(runtime, options.rules);
+  const { app, ingestor, integrations } = buildApi(runtime, options.rules);
   const ingress = createWebhookIngress({ ingestor, metrics: runtime.metrics, logger: runtime.logger });
-  const drains = createDrainIngress({ integrations, windows: drainWindows, secretKey: runtime.config.secretKey, metrics: runtime.metrics, logger: runtime.logger });
+  // Drain batches have a connection of their own, pipelined: many batches counted in one turn of
+  // the event loop go to Redis in one write.
+  const drainRedis = createProducerRedis(runtime.config.redisUrl, { tlsVerify: runtime.config.redisTlsVerify, autoPipelining: true });
+  drainRedis.on('error', (err) => runtime.logger.warn({ err: err.message }, 'drain redis connection error'));
+  const drains = createDrainIngress({
+    integrations,
+    windows: new DrainWindowStore(drainRedis, runtime.config.queuePrefix),
+    secretKey: runtime.config.secretKey,
+    metrics: runtime.metrics,
+    logger: runtime.logger,
+  });
   const server = createServer(
     guardRequests((req, res) => {
       if (!ingress.handle(req, res) && !drains.handle(req, res)) app(req, res);
@@ -62,6 +72,7 @@ export async function startApiServer(runtime: Runtime, options: { port: number; 
         server.closeIdleConnections();
       });
       await ingestor.drain();
+      drainRedis.disconnect();
     },
   };
 }

@@ -59,6 +59,7 @@ export { registerCommonFilters } from './config-files.js';
 export { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS, type TemplateLimits } from './create-liquid.js';
 export * from './drains/logplex.js';
 export * from './drains/signals.js';
+export * from './drains/count-body.js';
 export * from './drains/drain-rules.js';
 export * from './drains/windows.js';
 export * from './drains/drain-urls.js';

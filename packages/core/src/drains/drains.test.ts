@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../test/support/random.js';
 import { parseLogplexBody, type LogplexFrame } from './logplex.js';
 import { parseLogfmt, processTypeOf, signalsOf } from './signals.js';
+import { countDrainBody } from './count-body.js';
+import { countSignals } from './windows.js';
 
 const FIXTURES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../test/fixtures/heroku/log-drains');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
@@ -66,11 +68,14 @@ describe('parseLogplexBody', () => {
     ['a megabyte of digits', '7'.repeat(MiB)],
     ['a megabyte of tiny frames', until('1 <1>1 x', MiB)],
     ['a megabyte of header starts', until(' <', MiB)],
-  ])('reads %s in one pass', (_name, body) => {
-    const started = process.hrtime.bigint();
-    const parsed = parseLogplexBody(Buffer.from(body, 'latin1'));
-    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
-    expect(parsed.frames.length + parsed.skipped).toBeLessThanOrEqual(10_000);
+    ['a megabyte of frames without a line end', until(`${Buffer.byteLength(line('heroku', 'router', 'at=info status=200'))} ${line('heroku', 'router', 'at=info status=200')}`, MiB)],
+  ])('reads %s in one pass, parsing or counting', (_name, body) => {
+    for (const read of [(bytes: Buffer) => parseLogplexBody(bytes), (bytes: Buffer) => countDrainBody(bytes)]) {
+      const started = process.hrtime.bigint();
+      const parsed = read(Buffer.from(body, 'latin1'));
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
+      expect(('frames' in parsed ? parsed.frames.length : parsed.lines) + parsed.skipped).toBeLessThanOrEqual(10_000);
+    }
   });
 });
 
@@ -88,6 +93,47 @@ describe('parseLogplexBody on mutated bodies', () => {
       const parsed = parseLogplexBody(Buffer.from(body, 'utf8'));
       for (const f of parsed.frames) expect(body).toContain(f.message);
       expect(parsed.frames.length).toBeLessThanOrEqual(messages.length + 4);
+    }
+  });
+});
+
+describe('countDrainBody', () => {
+  /** What the ingress counts must be what parsing every frame and its signals gives. */
+  const slow = (body: Buffer) => {
+    const parsed = parseLogplexBody(body);
+    const { fields, alarming } = countSignals(parsed.frames.flatMap(signalsOf));
+    return { lines: parsed.frames.length, skipped: parsed.skipped, dropped: parsed.dropped, fields, alarming };
+  };
+  it('counts what parsing and reading every frame counts, on real and mutated bodies', () => {
+    const random = seededRandom(7);
+    const lines = [
+      line('heroku', 'router', 'at=info method=GET path="/" dyno=web.1 connect=1ms service=2ms status=200 bytes=1'),
+      line('heroku', 'router', 'at=error code=H12 desc="Request timeout" method=GET path="/x status=200" dyno=web.2 connect=0ms service=30000ms status=503 bytes=0'),
+      line('heroku', 'router', 'at=error code=H10 desc="App crashed" method=GET path="/" dyno= connect= service= status=503 bytes='),
+      line('heroku', 'router', 'at=error code=H27 desc="Client Request Interrupted" dyno=api.1 status=499'),
+      line('heroku', 'worker.3', 'Error R14 (Memory quota exceeded)'),
+      line('heroku', 'web.1', 'Error R15 (Memory quota vastly exceeded)'),
+      line('heroku', 'web.1', 'Error R1 (nope)'),
+      line('heroku', 'web.2', 'State changed from up to crashed'),
+      line('heroku', 'web.2', 'State changed from starting to crashed'),
+      line('heroku', 'web.2', 'State changed from starting to up'),
+      line('app', 'web.1', 'Error R14 (Memory quota exceeded) printed by the app'),
+      line('heroku', 'scheduler.1234', 'Process exited with status 137'),
+      line('heroku', 'router', 'at=info dyno=<!here>.1 status=502'),
+    ];
+    for (const fixtureName of ['dev-center-https-drain.txt', 'router-h12.txt']) expect(countDrainBody(fixture(fixtureName))).toEqual(slow(fixture(fixtureName)));
+    const pieces = ['\n', ' ', '0', '9', '<', '>', '1 ', '\u00ff', 'é', '99999 ', '<1>1 ', '', 'Error R', 'status=5'];
+    for (let round = 0; round < 3_000; round += 1) {
+      let text = Array.from({ length: 1 + random(12) }, () => lines[random(lines.length)]!).map((m) => (random(4) === 0 ? `${m.length + random(5)} ${m}` : frame(m))).join(random(2) ? '\n' : '');
+      for (let n = random(4); n > 0; n -= 1) {
+        const at = random(text.length + 1);
+        text = text.slice(0, at) + pieces[random(pieces.length)]! + text.slice(at + random(3));
+      }
+      const body = Buffer.from(text, 'utf8');
+      const fast = countDrainBody(body);
+      const expected = slow(body);
+      expect({ fields: fast.fields, alarming: fast.alarming, dropped: fast.dropped }, text).toEqual({ fields: expected.fields, alarming: expected.alarming, dropped: expected.dropped });
+      expect(fast.lines + fast.skipped, text).toBe(expected.lines + expected.skipped);
     }
   });
 });

@@ -49,12 +49,29 @@ const FRAME_HEADER = /(\d{1,7}) <(\d{1,3})>1 /y;
  * ~20,000 frames of any use). The work is linear in the body's length.
  */
 export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: number } = {}): ParsedBody {
-  const maxFrames = options.maxFrames ?? 10_000;
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   // Latin-1 keeps one character per byte, so counts (bytes) and offsets (characters) agree;
   // each message is decoded as UTF-8 from its own bytes.
-  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const text = bytes.toString('latin1');
   const frames: LogplexFrame[] = [];
+  const { skipped, dropped } = walkFrames(text, options.maxFrames ?? MAX_FRAMES, (start, end) => {
+    const frame = readFrame(bytes, text, start, end);
+    if (frame !== null) frames.push(frame);
+    return frame !== null;
+  });
+  return { frames, skipped, dropped };
+}
+
+export const MAX_FRAMES = 10_000;
+
+/**
+ * Finds the frames of a body's Latin-1 text and calls `read` with each frame's bounds (after its
+ * count); `read` says whether the frame could be read. Returns how many could not (`skipped`) and
+ * how many were left unread past `maxFrames` (`dropped`). The one place frame boundaries are
+ * decided: `parseLogplexBody` and the ingress' counting (`countDrainBody`) walk bodies alike.
+ */
+export function walkFrames(text: string, maxFrames: number, read: (start: number, end: number) => boolean): { read: number; skipped: number; dropped: number } {
+  let done = 0;
   let skipped = 0;
   let dropped = 0;
   let at = skipBlanks(text, 0);
@@ -67,7 +84,7 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
       skipped += 1;
       if (next === -1) break;
       at = next;
-      if (frames.length + skipped >= maxFrames) {
+      if (done + skipped >= maxFrames) {
         dropped = countHeaders(text, at);
         break;
       }
@@ -81,17 +98,56 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
       const next = findHeader(text, start + 1);
       end = next === -1 ? text.length : next;
     }
-    const frame = readFrame(bytes, text, start, end);
-    if (frame === null) skipped += 1;
-    else frames.push(frame);
+    if (read(start, end)) done += 1;
+    else skipped += 1;
     at = skipBlanks(text, end);
-    if (frames.length + skipped >= maxFrames && at < text.length) {
+    if (done + skipped >= maxFrames && at < text.length) {
       // The rest is left unread; its frames are counted by their headers.
       dropped = countHeaders(text, at);
       break;
     }
   }
-  return { frames, skipped, dropped };
+  return { read: done, skipped, dropped };
+}
+
+/**
+ * Where the fields of the frame between `start` and `end` are in the text: the end of its
+ * priority and version, the five header fields' bounds, and where its message starts and ends
+ * (without trailing newlines); null when it is no `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG`.
+ */
+export interface FrameBounds {
+  priority: number;
+  /** [start, end) of TIMESTAMP, HOST, APP, PROCID, MSGID. */
+  fields: [number, number][];
+  messageStart: number;
+  messageEnd: number;
+}
+
+export function frameBounds(text: string, start: number, end: number): FrameBounds | null {
+  if (text.charCodeAt(start) !== 60 /* < */) return null;
+  const close = text.indexOf('>', start + 1);
+  if (close === -1 || close > start + 4 || close === start + 1) return null;
+  let priority = 0;
+  for (let i = start + 1; i < close; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    priority = priority * 10 + (c - 48);
+  }
+  if (priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return null;
+  const fields: [number, number][] = [];
+  let at = close + 3;
+  for (let index = 0; index < 5; index += 1) {
+    const space = text.indexOf(' ', at);
+    const stop = space === -1 || space >= end ? end : space;
+    // A field is one or more characters that are not white space.
+    if (stop === at) return null;
+    for (let i = at; i < stop; i += 1) if (text.charCodeAt(i) <= 32) return null;
+    fields.push([at, stop]);
+    at = stop + 1;
+  }
+  let messageEnd = end;
+  while (messageEnd > at && (text.charCodeAt(messageEnd - 1) === 10 || text.charCodeAt(messageEnd - 1) === 13)) messageEnd -= 1;
+  return { priority, fields, messageStart: Math.min(at, messageEnd), messageEnd };
 }
 
 /** Line ends allowed between a frame's end and the next header (more is not a boundary). */
@@ -151,37 +207,65 @@ function isDigit(code: number): boolean {
 }
 
 /**
+ * The bounds the ingress' counting needs of the frame between `start` and `end`, written into
+ * `out` (no allocation per frame): [APP start, APP end, PROCID start, PROCID end, message start,
+ * message end without trailing newlines]. False when the frame has no `<PRI>1 ` and five
+ * non-empty space-separated header fields without a line end. Laxer than `frameBounds` about
+ * other white space in a header field (a tab, a carriage return): a field the counting compares
+ * must equal a plain word anyway.
+ */
+export function leanFrameBounds(text: string, start: number, end: number, out: Int32Array): boolean {
+  if (text.charCodeAt(start) !== 60 /* < */) return false;
+  const close = text.indexOf('>', start + 1);
+  if (close === -1 || close > start + 4 || close === start + 1) return false;
+  let priority = 0;
+  for (let i = start + 1; i < close; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    priority = priority * 10 + (c - 48);
+  }
+  if (priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return false;
+  let at = close + 3;
+  for (let index = 0; index < 5; index += 1) {
+    const space = text.indexOf(' ', at);
+    const stop = space === -1 || space >= end ? end : space;
+    if (stop === at) return false;
+    if (index === 2) {
+      out[0] = at;
+      out[1] = stop;
+    } else if (index === 3) {
+      out[2] = at;
+      out[3] = stop;
+    }
+    at = stop + 1;
+  }
+  // A header broken by a line end is no header (a native search within the header alone).
+  if (text.slice(close + 3, at - 1).includes('\n')) return false;
+  let messageEnd = end;
+  while (messageEnd > at && (text.charCodeAt(messageEnd - 1) === 10 || text.charCodeAt(messageEnd - 1) === 13)) messageEnd -= 1;
+  out[4] = Math.min(at, messageEnd);
+  out[5] = messageEnd;
+  return true;
+}
+
+
+/**
  * `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG` (Heroku writes no STRUCTURED-DATA) between `start`
  * and `end`, or null. The header is read from the Latin-1 text (its fields are ASCII; any other
  * byte stays one character), the message decoded as UTF-8 from its bytes, without its trailing
  * newlines.
  */
 function readFrame(bytes: Buffer, text: string, start: number, end: number): LogplexFrame | null {
-  if (text.charCodeAt(start) !== 60 /* < */) return null;
-  const close = text.indexOf('>', start + 1);
-  if (close === -1 || close > start + 4 || close === start + 1) return null;
-  const priority = Number(text.slice(start + 1, close));
-  if (!Number.isInteger(priority) || priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return null;
-  const fields: string[] = [];
-  let at = close + 3;
-  for (let index = 0; index < 5; index += 1) {
-    const space = text.indexOf(' ', at);
-    const stop = space === -1 || space >= end ? end : space;
-    const field = text.slice(at, stop);
-    // A field is one or more characters that are not white space.
-    if (field.length === 0 || /\s/.test(field)) return null;
-    fields.push(field);
-    at = stop + 1;
-  }
-  let messageEnd = end;
-  while (messageEnd > at && (bytes[messageEnd - 1] === 10 || bytes[messageEnd - 1] === 13)) messageEnd -= 1;
+  const bounds = frameBounds(text, start, end);
+  if (bounds === null) return null;
+  const [timestamp, hostname, appName, procId, msgId] = bounds.fields.map(([from, to]) => text.slice(from, to)) as [string, string, string, string, string];
   return {
-    priority,
-    timestamp: fields[0]!,
-    hostname: fields[1]!,
-    appName: fields[2]!,
-    procId: fields[3]!,
-    msgId: fields[4]!,
-    message: at >= messageEnd ? '' : bytes.toString('utf8', at, messageEnd),
+    priority: bounds.priority,
+    timestamp,
+    hostname,
+    appName,
+    procId,
+    msgId,
+    message: bounds.messageStart >= bounds.messageEnd ? '' : bytes.toString('utf8', bounds.messageStart, bounds.messageEnd),
   };
 }

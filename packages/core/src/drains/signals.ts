@@ -51,6 +51,8 @@ export const SIGNAL_DESCRIPTIONS: Record<DrainSignalName, string> = {
 
 const ROUTER = new Set<string>(ROUTER_CODES);
 const RUNTIME = new Set<string>(RUNTIME_CODES);
+export const isRouterCode = (code: string): boolean => ROUTER.has(code);
+export const isRuntimeCode = (code: string): boolean => RUNTIME.has(code);
 
 /** `key=value` and `key="quoted value"` pairs of a logfmt line (the router writes these). */
 export function parseLogfmt(line: string): Record<string, string> {

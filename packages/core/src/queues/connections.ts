@@ -9,9 +9,11 @@ function tlsOptions(url: string, verify: boolean): RedisOptions {
   return url.startsWith('rediss://') && !verify ? { tls: { rejectUnauthorized: false } } : {};
 }
 
-export function createProducerRedis(url: string, options: { tlsVerify?: boolean } = {}): Redis {
+export function createProducerRedis(url: string, options: { tlsVerify?: boolean; autoPipelining?: boolean } = {}): Redis {
   return new Redis(url, {
     ...tlsOptions(url, options.tlsVerify ?? true),
+    // Commands sent in one turn of the event loop go out in one write (the drain ingress).
+    ...(options.autoPipelining === true && { enableAutoPipelining: true }),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
