@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { ADMIN_TOKEN, postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { startApiServer } from '@pulsebridge/api';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, runJobId } from '@pulsebridge/core';
+import { createLogger, createRuntime, loadRuleSet, OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, runJobId } from '@pulsebridge/core';
 
 const TOKEN = 'heroku-api-token-for-tests';
 let heroku: FakeHeroku;
@@ -149,6 +150,30 @@ describe('managed log drains', () => {
     expect(heroku.logDrains('billing').map((d) => d.url)).not.toContain(before);
     expect((await post(before)).status).toBe(404);
     expect((await post(after)).status).toBe(204);
+    expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
+  });
+
+  it('a sync after PUBLIC_URL changed points the managed webhook and drain at the new address', async () => {
+    const created = await create(['shop-api']);
+    const oldDrain = created.body.drainUrls[0].url as string;
+    expect(heroku.webhooks('shop-api').map((w) => w.url)).toContain(created.body.webhookUrl);
+    // The same database and Redis, served under a new public address.
+    const runtime = createRuntime({ ...stack.config, publicUrl: 'https://pulse.new.example' }, { process: 'api', logger: createLogger({ level: 'silent', service: 'moved' }) });
+    const moved = await startApiServer(runtime, { port: 0, host: '127.0.0.1', rules: await loadRuleSet(stack.config.configDir) });
+    try {
+      const answer = await fetch(`${moved.url}/api/v1/integrations/heroku/${created.body.id}/sync-webhooks`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const synced = (await answer.json()) as { webhookUrl: string; drainUrls: { url: string }[]; managedWebhooks: { state: string }[]; managedDrains: { status: string }[] };
+      expect(synced.webhookUrl).toMatch(/^https:\/\/pulse\.new\.example\//);
+      expect(synced.managedWebhooks).toMatchObject([{ state: 'active' }]);
+      expect(synced.managedDrains).toMatchObject([{ status: 'active' }]);
+      const ours = (url: string) => url.includes(created.body.id);
+      expect(heroku.webhooks('shop-api').map((w) => w.url).filter(ours)).toEqual([synced.webhookUrl]);
+      expect(heroku.logDrains('shop-api').map((d) => d.url).filter(ours)).toEqual([synced.drainUrls[0]!.url]);
+      expect(heroku.logDrains('shop-api').map((d) => d.url)).not.toContain(oldDrain);
+    } finally {
+      await moved.close();
+      await runtime.close();
+    }
     expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${created.body.id}`)).status).toBe(204);
   });
 

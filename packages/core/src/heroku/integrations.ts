@@ -171,16 +171,8 @@ export function createIntegrationOps(deps: IntegrationDeps) {
       await deps.pool.query('UPDATE heroku_integrations SET drain_salt = gen_random_uuid()::text, updated_at = now() WHERE id = $1', [id]);
       deps.integrations.invalidate(id);
       const row = await find(id);
-      if (canReachHeroku(row) && row.managedDrains.length > 0) {
-        const client = herokuClient(id);
-        try {
-          await deleteManagedDrains(deps.prisma, client, id);
-        } catch (error) {
-          const why = error instanceof HerokuApiError ? error.describe() : (error as Error).message;
-          throw new AppError('upstream_failed', `the drain URLs changed, but an old managed log drain could not be deleted on Heroku (${why}); sync to retry`);
-        }
-        await syncManagedDrains(deps.prisma, client, { integrationId: id, drains: drainUrls(deps.publicUrl, deps.secretKey, row) });
-      }
+      // Each managed drain is replaced by one to its new URL (added first, so no batch is lost).
+      if (canReachHeroku(row) && row.managedDrains.length > 0) await syncManagedDrains(deps.prisma, herokuClient(id), { integrationId: id, drains: drainUrls(deps.publicUrl, deps.secretKey, row) });
       return present(await find(id));
     },
     async remove(id: string) {

@@ -10,9 +10,9 @@ export interface DrainSyncTarget {
 
 function drainStore(prisma: PrismaClient, integrationId: string): ManagedStore {
   return {
-    list: async () => (await prisma.managedDrain.findMany({ where: { integrationId } })).map((row) => ({ id: row.id, appName: row.appName, remoteId: row.drainId, state: row.state })),
+    list: async () => (await prisma.managedDrain.findMany({ where: { integrationId } })).map((row) => ({ id: row.id, appName: row.appName, remoteId: row.drainId, state: row.state, url: row.url })),
     save: async (result) => {
-      const data = { drainId: result.remoteId, state: result.state, error: result.error };
+      const data = { drainId: result.remoteId, state: result.state, error: result.error, url: result.url };
       await prisma.managedDrain.upsert({ where: { integrationId_appName: { integrationId, appName: result.appName } }, create: { integrationId, appName: result.appName, ...data }, update: data });
     },
     remove: async (id) => {
@@ -24,23 +24,34 @@ function drainStore(prisma: PrismaClient, integrationId: string): ManagedStore {
   };
 }
 
-function drainRemote(client: HerokuClient, urls: ReadonlyMap<string, string>): ManagedRemote {
+function drainRemote(client: HerokuClient): ManagedRemote {
+  const create = async (appName: string, url: string) => {
+    try {
+      return (await client.createLogDrain(appName, url)).id;
+    } catch (error) {
+      // Heroku refuses a second drain with the same URL (422): one made by hand, or by an earlier attempt whose answer was lost.
+      if (!(error instanceof HerokuApiError && (error.status === 422 || error.status === 409))) throw error;
+      const found = (await client.listLogDrains(appName)).find((drain) => drain.url === url);
+      if (!found) throw error;
+      return found.id;
+    }
+  };
+  const remove = async (appName: string, id: string) => {
+    await client.deleteLogDrain(appName, id);
+  };
   return {
-    async create(appName) {
-      const url = urls.get(appName)!;
+    create,
+    // An app's drain cannot be changed: the new one is added before the old one goes, so no batch is lost.
+    async move(appName, id, url) {
+      const created = await create(appName, url);
       try {
-        return (await client.createLogDrain(appName, url)).id;
+        await remove(appName, id);
       } catch (error) {
-        // Heroku refuses a second drain with the same URL (422): one made by hand, or by an earlier attempt whose answer was lost.
-        if (!(error instanceof HerokuApiError && (error.status === 422 || error.status === 409))) throw error;
-        const found = (await client.listLogDrains(appName)).find((drain) => drain.url === url);
-        if (!found) throw error;
-        return found.id;
+        if (!(error instanceof HerokuApiError && error.status === 404)) throw error;
       }
+      return created;
     },
-    async delete(appName, id) {
-      await client.deleteLogDrain(appName, id);
-    },
+    delete: remove,
   };
 }
 
@@ -50,11 +61,10 @@ function drainRemote(client: HerokuClient, urls: ReadonlyMap<string, string>): M
  * monitored; per app, what Heroku answered.
  */
 export async function syncManagedDrains(prisma: PrismaClient, client: HerokuClient, target: DrainSyncTarget) {
-  const urls = new Map(target.drains.map((drain) => [drain.appName, drain.url]));
-  return syncManaged(drainStore(prisma, target.integrationId), drainRemote(client, urls), target.drains.map((drain) => drain.appName));
+  return syncManaged(drainStore(prisma, target.integrationId), drainRemote(client), target.drains);
 }
 
 /** Deletes every managed drain; throws (keeping the rest) when Heroku fails other than "already gone". */
 export async function deleteManagedDrains(prisma: PrismaClient, client: HerokuClient, integrationId: string): Promise<void> {
-  await deleteAllManaged(drainStore(prisma, integrationId), drainRemote(client, new Map()));
+  await deleteAllManaged(drainStore(prisma, integrationId), drainRemote(client));
 }

@@ -11,6 +11,8 @@ export interface ManagedRecord {
   /** Heroku's id of the webhook or drain, once created. */
   remoteId: string | null;
   state: 'pending' | 'active' | 'failed' | 'deleting';
+  /** The URL it sends to (null: made before pulsebridge kept it). */
+  url: string | null;
 }
 
 export interface ManagedResult {
@@ -18,6 +20,7 @@ export interface ManagedResult {
   remoteId: string | null;
   state: 'active' | 'failed';
   error: string | null;
+  url: string | null;
 }
 
 /** Where the records of one kind are kept for one integration. */
@@ -29,9 +32,13 @@ export interface ManagedStore {
   markDeleting(recordId: string, error: string): Promise<void>;
 }
 
-/** The Heroku side: create one on an app (adopting an equal one already there) and delete one. */
+/**
+ * The Heroku side: create one on an app (adopting an equal one already there), point one at a
+ * new URL (PUBLIC_URL changed, drain URLs rotated), delete one. `create` and `move` return its id.
+ */
 export interface ManagedRemote {
-  create(appName: string): Promise<string>;
+  create(appName: string, url: string): Promise<string>;
+  move(appName: string, remoteId: string, url: string): Promise<string>;
   delete(appName: string, remoteId: string): Promise<void>;
 }
 
@@ -40,13 +47,13 @@ export const explainHerokuError = (error: unknown): string => (error instanceof 
 const alreadyGone = (error: unknown) => error instanceof HerokuApiError && error.status === 404;
 
 /**
- * Creates one on each monitored app that has none, retries apps that failed before, and
- * deletes those of apps no longer monitored. One app's failure (no access, not found) is
- * recorded for that app; the others still get theirs.
+ * Creates one on each monitored app that has none, points one whose URL changed at the new one,
+ * retries apps that failed before, and deletes those of apps no longer monitored. One app's
+ * failure (no access, not found) is recorded for that app; the others still get theirs.
  */
-export async function syncManaged(store: ManagedStore, remote: ManagedRemote, monitoredApps: string[]): Promise<ManagedResult[]> {
+export async function syncManaged(store: ManagedStore, remote: ManagedRemote, targets: { appName: string; url: string }[]): Promise<ManagedResult[]> {
   const existing = await store.list();
-  const wanted = new Set(monitoredApps);
+  const wanted = new Set(targets.map((target) => target.appName));
   for (const record of existing.filter((r) => !wanted.has(r.appName))) {
     if (record.remoteId !== null) {
       try {
@@ -63,17 +70,21 @@ export async function syncManaged(store: ManagedStore, remote: ManagedRemote, mo
   }
 
   const results: ManagedResult[] = [];
-  for (const appName of monitoredApps) {
+  for (const { appName, url } of targets) {
     const record = existing.find((r) => r.appName === appName);
-    if (record?.state === 'active' && record.remoteId !== null) {
-      results.push({ appName, remoteId: record.remoteId, state: 'active', error: null });
+    if (record?.state === 'active' && record.remoteId !== null && (record.url === url || record.url === null)) {
+      const result: ManagedResult = { appName, remoteId: record.remoteId, state: 'active', error: null, url };
+      // One made before URLs were kept: its URL is taken to be this one, and kept from now on.
+      if (record.url === null) await store.save(result);
+      results.push(result);
       continue;
     }
     let result: ManagedResult;
     try {
-      result = { appName, remoteId: await remote.create(appName), state: 'active', error: null };
+      const moved = record?.state === 'active' && record.remoteId !== null;
+      result = { appName, remoteId: moved ? await remote.move(appName, record.remoteId!, url) : await remote.create(appName, url), state: 'active', error: null, url };
     } catch (error) {
-      result = { appName, remoteId: null, state: 'failed', error: explainHerokuError(error) };
+      result = { appName, remoteId: null, state: 'failed', error: explainHerokuError(error), url: null };
     }
     await store.save(result);
     results.push(result);

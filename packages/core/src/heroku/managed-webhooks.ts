@@ -42,9 +42,9 @@ export interface ManagedWebhookResult {
 /** The integration's managed webhook records. */
 function webhookStore(prisma: PrismaClient, integrationId: string): ManagedStore {
   return {
-    list: async () => (await prisma.managedWebhook.findMany({ where: { integrationId } })).map((row) => ({ id: row.id, appName: row.appName, remoteId: row.webhookId, state: row.state })),
+    list: async () => (await prisma.managedWebhook.findMany({ where: { integrationId } })).map((row) => ({ id: row.id, appName: row.appName, remoteId: row.webhookId, state: row.state, url: row.url })),
     save: async (result) => {
-      const data = { webhookId: result.remoteId, state: result.state, error: result.error };
+      const data = { webhookId: result.remoteId, state: result.state, error: result.error, url: result.url };
       await prisma.managedWebhook.upsert({ where: { integrationId_appName: { integrationId, appName: result.appName } }, create: { integrationId, appName: result.appName, ...data }, update: data });
     },
     remove: async (id) => {
@@ -58,17 +58,20 @@ function webhookStore(prisma: PrismaClient, integrationId: string): ManagedStore
 
 function webhookRemote(client: HerokuClient, target: Omit<WebhookSyncTarget, 'integrationId' | 'monitoredApps'>): ManagedRemote {
   return {
-    async create(appName) {
-      const input = { include: target.include, level: 'sync' as const, url: target.webhookUrl, secret: target.secret };
+    async create(appName, url) {
+      const input = { include: target.include, level: 'sync' as const, url, secret: target.secret };
       try {
         return (await client.createWebhook(appName, input)).id;
       } catch (error) {
         // A webhook with this URL is already there (made by hand, or an earlier attempt whose answer was lost).
         if (!(error instanceof HerokuApiError && error.status === 409)) throw error;
-        const found = (await client.listWebhooks(appName)).find((webhook) => webhook.url === target.webhookUrl);
+        const found = (await client.listWebhooks(appName)).find((webhook) => webhook.url === url);
         if (!found) throw error;
         return (await client.updateWebhook(appName, found.id, input)).id;
       }
+    },
+    async move(appName, id, url) {
+      return (await client.updateWebhook(appName, id, { url })).id;
     },
     async delete(appName, id) {
       await client.deleteWebhook(appName, id);
@@ -81,8 +84,9 @@ function webhookRemote(client: HerokuClient, target: Omit<WebhookSyncTarget, 'in
  * webhook with the same URL already on an app.
  */
 export async function syncManagedWebhooks(prisma: PrismaClient, client: HerokuClient, target: WebhookSyncTarget): Promise<ManagedWebhookResult[]> {
-  const results = await syncManaged(webhookStore(prisma, target.integrationId), webhookRemote(client, target), target.monitoredApps);
-  return results.map(({ remoteId, ...result }) => ({ ...result, webhookId: remoteId }));
+  const targets = target.monitoredApps.map((appName) => ({ appName, url: target.webhookUrl }));
+  const results = await syncManaged(webhookStore(prisma, target.integrationId), webhookRemote(client, target), targets);
+  return results.map(({ remoteId, appName, state, error }) => ({ appName, webhookId: remoteId, state, error }));
 }
 
 /** A new secret for every active managed webhook; returns the apps that could not be updated. */
