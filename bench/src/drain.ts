@@ -480,6 +480,22 @@ interface Detection {
  * in turn: a body with the lines just under a threshold, then 300 ms later the body whose line
  * crosses it (4 H12 then 1 on web; 2 R14 then 1 on worker), both within one minute.
  */
+let apiDuringFixed: { loopP99Ms: number; loopMaxMs: number; gc: Map<string, { count: number; seconds: number }> } | undefined;
+
+/** Event loop delay (since the last read) and GC pauses so far, from the API's Prometheus metrics. */
+async function apiRuntime(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^pulsebridge_${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const gc = new Map<string, { count: number; seconds: number }>();
+  for (const match of text.matchAll(/^pulsebridge_nodejs_gc_duration_seconds_(count|sum)\{[^}]*kind="(\w+)"[^}]*\} ([0-9.e+-]+)$/gm)) {
+    const entry = gc.get(match[2]!) ?? { count: 0, seconds: 0 };
+    if (match[1] === 'count') entry.count = Number(match[3]);
+    else entry.seconds = Number(match[3]);
+    gc.set(match[2]!, entry);
+  }
+  return { loopP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000, gc };
+}
+
 async function fixedRate(pool: number[], detectTargets: number[], detections: Detection[]) {
   const total = Math.round(RATE * FIXED_DURATION);
   const latencies: number[] = [];
@@ -662,7 +678,12 @@ async function main() {
     })();
     poller.catch(() => undefined); // awaited (and thrown) below
     const cpuBefore = cpuNow();
+    // The API's own view of the run, to tell its pauses from the load generator's: reading its
+    // metrics resets its event loop delay histogram, and GC time is a running sum.
+    const apiBefore = await apiRuntime(PORTS.api);
     const fixedRun = await fixedRate(fixedPool, detectTargets, detections);
+    const apiAfter = await apiRuntime(PORTS.api);
+    apiDuringFixed = { loopP99Ms: apiAfter.loopP99Ms, loopMaxMs: apiAfter.loopMaxMs, gc: new Map([...apiAfter.gc].map(([kind, v]) => [kind, { count: v.count - (apiBefore.gc.get(kind)?.count ?? 0), seconds: v.seconds - (apiBefore.gc.get(kind)?.seconds ?? 0) }])) };
     fixedRun.cpu = new Map([...cpuBetween(cpuBefore, cpuNow())].map(([label, used]) => [label, used / fixedRun.seconds]));
     polling = false;
     await harvestFrameIds(redis, runId);
@@ -836,6 +857,10 @@ async function main() {
     console.log(`ratio pulsebridge / naive: ${ratio.toFixed(2)}x lines/s (target >= ${TARGETS.ratio.toFixed(1)}x); pulsebridge / floor: ${(linesPerS(pbRun) / linesPerS(floorRun)).toFixed(2)}x`);
     console.log(`p99 target < ${TARGETS.fixedP99Ms} ms applies at the fixed rate (${int(fixedRun.answered)} of ${int(RATE * FIXED_DURATION)} requests answered 204 in ${fixedRun.seconds.toFixed(1)} s, max ${ms(fixedRun.max)}); at full load, latency is what ${CONNECTIONS} connections queue`);
     const secondP99s = fixedRun.perSecond.map((second) => second.p99);
+    if (apiDuringFixed !== undefined) {
+      const gc = [...apiDuringFixed.gc].filter(([, v]) => v.count > 0).map(([kind, v]) => `${kind} ${v.count} (${(v.seconds * 1000).toFixed(0)} ms)`).join(', ');
+      console.log(`the API during the fixed-rate run (its own metrics): event loop delay p99 ${apiDuringFixed.loopP99Ms.toFixed(1)} ms, max ${apiDuringFixed.loopMaxMs.toFixed(1)} ms; GC ${gc || 'none'}`);
+    }
     console.log(`fixed rate, p99 of each second sent: median ${ms(percentile(secondP99s, 50))}, worst ${ms(Math.max(...secondP99s))}; ${secondP99s.filter((p99) => p99 >= TARGETS.fixedP99Ms).length} of ${secondP99s.length} seconds at or over ${TARGETS.fixedP99Ms} ms`);
     console.log(`CPU in cores during each run: floor [${cpuLine(floorRun)}]; naive [${cpuLine(naiveRun)}]; pulsebridge [${cpuLine(pbRun)}]; fixed rate [${cpuLine(fixedRun)}]`);
     const inc = detections.filter((d) => d.incidentAt !== undefined).map((d) => d.incidentAt! - d.sentAt);
