@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIdForEventRow } from '@pulsebridge/core';
+import { IntegrationDirectory, jobIdForEventRow } from '@pulsebridge/core';
 import { ADDON, createIntegration, postWebhook, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { distinctWebhookFixtures, fixtureAppName, legacyFixtures, webhookFixtures } from '../support/fixtures.js';
 
@@ -120,5 +120,35 @@ describe('legacy add-on notifications', () => {
     const response = await post({ heroku_id: 'app@heroku.com', event: 'explode', detail: {} }, basic(ADDON.id, ADDON.password));
     expect(response.status).toBe(400);
     expect(((await response.json()) as any).error.code).toBe('not_a_heroku_event');
+  });
+});
+
+describe('the integration directory behind both ingresses', () => {
+  it('reads an integration once for requests that find it expired together, and never caches a read that overlapped a change', async () => {
+    const integration = await createIntegration(stack, ['one-read']);
+    let reads = 0;
+    const pool = stack.runtime.db.pool;
+    const counting = {
+      query: (...args: Parameters<typeof pool.query>) => {
+        reads += 1;
+        return (pool.query as (...a: unknown[]) => unknown)(...args);
+      },
+    } as unknown as typeof pool;
+    const directory = new IntegrationDirectory(counting, stack.config.secretKey, { ttlMs: 50, maxEntries: 100 });
+    const first = await Promise.all(Array.from({ length: 50 }, () => directory.get(integration.id)));
+    expect(reads).toBe(1);
+    expect(first.every((record) => record?.monitored.has('one-read'))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await Promise.all(Array.from({ length: 50 }, () => directory.get(integration.id)));
+    expect(reads).toBe(2);
+
+    // A change in this process while a read is under way: the next request reads again.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const overlapping = directory.get(integration.id);
+    await stack.sql("UPDATE heroku_integrations SET monitored_apps = '{one-read,two-read}' WHERE id = $1", [integration.id]);
+    directory.invalidate(integration.id);
+    await overlapping;
+    expect((await directory.get(integration.id))?.monitored.has('two-read')).toBe(true);
+    expect(reads).toBe(4);
   });
 });
