@@ -39,6 +39,25 @@ async function drain(path: string, text: string | Buffer, headers: Record<string
 const incidentsOf = (dedupKey: string) =>
   stack.sql('SELECT id, status::text, alert_count, severity::text, title, entity, resolved_by FROM incidents WHERE dedup_key = $1 ORDER BY number', [dedupKey]);
 
+/** The first incident with this dedup key, once the worker has opened it. */
+const firstIncident = async (dedupKey: string) =>
+  (await waitFor(async () => {
+    const found = await incidentsOf(dedupKey);
+    return found.length > 0 && found;
+  }, { what: dedupKey, timeoutMs: 20_000 }))[0];
+
+/** A drain evaluator like the worker's, on a clock the test moves (quiet periods are minutes long). */
+const evaluatorAt = async (now: () => number) =>
+  new DrainEvaluator({
+    pool: stack.runtime.db.pool,
+    windows: new DrainWindowStore(stack.runtime.redis, stack.config.queuePrefix),
+    queues: stack.runtime.queues,
+    rules: (await loadRuleSet(stack.config.configDir)).drains.rules,
+    metrics: stack.runtime.metrics,
+    logger: stack.runtime.logger,
+    now,
+  });
+
 describe('log drains', () => {
   it('give every monitored app its own HTTPS drain URL with a secret, in what the integration returns', async () => {
     const { body: detail } = await stack.call('GET', `/api/v1/integrations/heroku/${integration.id}`);
@@ -88,10 +107,7 @@ describe('log drains', () => {
     expect(await incidentsOf('heroku:shop:web:log:H12')).toEqual([]);
     expect((await drain(drainPath.shop!, body([routerLine({ code: 'H12', dyno: 'web.2' }), routerLine({ code: 'H12', dyno: 'web.3' })]), { 'logplex-frame-id': 'E5F6' })).status).toBe(204);
 
-    const [incident] = await waitFor(async () => {
-      const found = await incidentsOf('heroku:shop:web:log:H12');
-      return found.length > 0 && found;
-    }, { what: 'H12 incident', timeoutMs: 10_000 });
+    const incident = await firstIncident('heroku:shop:web:log:H12');
     expect(incident).toMatchObject({ status: 'triggered', alert_count: 1, severity: 'high', entity: 'log:H12', title: 'H12 Request timeout on shop (web): 5 in 1 min' });
     const { body: detail } = await stack.call('GET', `/api/v1/incidents/${incident.id}`);
     expect(detail).toMatchObject({ entity: 'log:H12', dedupKey: 'heroku:shop:web:log:H12', appName: 'shop', serviceIds: [expect.any(String)] });
@@ -135,10 +151,7 @@ describe('log drains', () => {
     const hostile = '<!channel> <script>alert(1)</script> *bold* <https://evil.example|click>';
     const line = `<158>1 2026-12-06T10:00:00+00:00 ${hostile.replace(/ /g, '_')} heroku router ${hostile.replace(/ /g, '_')} at=error code=H10 desc="${hostile}" method=GET path="/${hostile}" host=x dyno=${hostile.replace(/ /g, '')}.1 connect= service= status=503 bytes= protocol=https`;
     expect((await drain(drainPath.billing!, body([line]))).status).toBe(204);
-    const [incident] = await waitFor(async () => {
-      const found = await incidentsOf('heroku:billing:other:log:H10');
-      return found.length > 0 && found;
-    }, { what: 'H10 incident', timeoutMs: 10_000 });
+    const incident = await firstIncident('heroku:billing:other:log:H10');
     expect(incident.title).toBe('H10 App crashed on billing (other): 1 in 1 min');
     const ui = await signInUi(stack);
     const page = await (await fetch(`${stack.url}/incidents/${incident.id}`, { headers: { cookie: ui.cookie } })).text();
@@ -149,10 +162,7 @@ describe('log drains', () => {
   it('count runtime errors per process type, and never page for an R14 under its threshold', async () => {
     expect((await drain(drainPath.billing!, body([runtimeLine('worker.1', 'Error R14 (Memory quota exceeded)'), runtimeLine('worker.2', 'Error R14 (Memory quota exceeded)'), runtimeLine('web.1', 'Error R14 (Memory quota exceeded)')]))).status).toBe(204);
     expect((await drain(drainPath.billing!, body([runtimeLine('worker.1', 'Error R15 (Memory quota vastly exceeded)')]))).status).toBe(204);
-    const [r15] = await waitFor(async () => {
-      const found = await incidentsOf('heroku:billing:worker:log:R15');
-      return found.length > 0 && found;
-    }, { what: 'R15 incident', timeoutMs: 10_000 });
+    const r15 = await firstIncident('heroku:billing:worker:log:R15');
     expect(r15).toMatchObject({ severity: 'critical', entity: 'log:R15' });
     // Two R14 on worker and one on web within five minutes: below three per process type.
     expect(await incidentsOf('heroku:billing:worker:log:R14')).toEqual([]);
@@ -160,21 +170,9 @@ describe('log drains', () => {
 
   it('resolve an incident by itself once its signal stayed quiet for the quiet period, saying so on the timeline', async () => {
     expect((await drain(drainPath['quiet-app']!, body([runtimeLine('web.1', 'Error R15 (Memory quota vastly exceeded)')]))).status).toBe(204);
-    const [incident] = await waitFor(async () => {
-      const found = await incidentsOf('heroku:quiet-app:web:log:R15');
-      return found.length > 0 && found;
-    }, { what: 'R15 incident', timeoutMs: 10_000 });
-    const rules = await loadRuleSet(stack.config.configDir);
+    const incident = await firstIncident('heroku:quiet-app:web:log:R15');
     const clock = { now: Date.now() + 9 * 60_000 };
-    const evaluator = new DrainEvaluator({
-      pool: stack.runtime.db.pool,
-      windows: new DrainWindowStore(stack.runtime.redis, stack.config.queuePrefix),
-      queues: stack.runtime.queues,
-      rules: rules.drains.rules,
-      metrics: stack.runtime.metrics,
-      logger: stack.runtime.logger,
-      now: () => clock.now,
-    });
+    const evaluator = await evaluatorAt(() => clock.now);
     // Nine minutes on: not yet quiet for ten.
     expect(await evaluator.tick()).toMatchObject({ resolved: 0 });
     clock.now += 2 * 60_000;
@@ -198,13 +196,8 @@ describe('log drains', () => {
     const r15 = body([runtimeLine('web.1', 'Error R15 (Memory quota vastly exceeded)')]);
     expect((await drain(paths.orphan, r15)).status).toBe(204);
     expect((await drain(paths.flappy, r15)).status).toBe(204);
-    const first = async (key: string) =>
-      (await waitFor(async () => {
-        const found = await incidentsOf(key);
-        return found.length > 0 && found;
-      }, { what: key, timeoutMs: 10_000 }))[0];
-    const orphan = await first('heroku:orphan:web:log:R15');
-    const flappy = await first('heroku:flappy:web:log:R15');
+    const orphan = await firstIncident('heroku:orphan:web:log:R15');
+    const flappy = await firstIncident('heroku:flappy:web:log:R15');
 
     // flappy alerts again (a later window) after its quiet event was worked out from the first one.
     const rules = await loadRuleSet(stack.config.configDir);
@@ -222,15 +215,7 @@ describe('log drains', () => {
 
     // The integration of orphan is deleted: its incident still goes quiet and resolves.
     expect((await stack.call('DELETE', `/api/v1/integrations/heroku/${other.id}`)).status).toBe(204);
-    const evaluator = new DrainEvaluator({
-      pool: stack.runtime.db.pool,
-      windows: new DrainWindowStore(stack.runtime.redis, stack.config.queuePrefix),
-      queues: stack.runtime.queues,
-      rules: rules.drains.rules,
-      metrics: stack.runtime.metrics,
-      logger: stack.runtime.logger,
-      now: () => Date.now() + 11 * 60_000,
-    });
+    const evaluator = await evaluatorAt(() => Date.now() + 11 * 60_000);
     await evaluator.tick();
     await waitFor(async () => (await incidentsOf('heroku:orphan:web:log:R15'))[0].status === 'resolved', { what: 'orphan resolved' });
     expect((await stack.call('GET', `/api/v1/incidents/${orphan.id}`)).body.timeline.at(-1)).toMatchObject({ kind: 'auto_resolved' });
@@ -245,10 +230,7 @@ describe('log drains', () => {
     expect(await incidentsOf('heroku:shares:web:log:5xx')).toEqual([]);
     // Thirty 200s, no error in them: 5 of 35 is 14 %, over 10 %.
     expect((await drain(drainPath.shares!, body(Array.from({ length: 30 }, () => routerLine({ status: 200 })))))).toMatchObject({ status: 204 });
-    const [incident] = await waitFor(async () => {
-      const found = await incidentsOf('heroku:shares:web:log:5xx');
-      return found.length > 0 && found;
-    }, { what: '5xx share incident', timeoutMs: 20_000 });
+    const incident = await firstIncident('heroku:shares:web:log:5xx');
     expect(incident.title).toBe('Server errors (5xx answers) on shares (web): 14.3% of 35 requests in 2 min');
   });
 
@@ -288,10 +270,7 @@ describe('log drains', () => {
         const response = await fetch(`${base}${drainPath.scaled}`, { method: 'POST', headers: { 'content-type': 'application/logplex-1' }, body: h13 });
         expect(response.status).toBe(204);
       }
-      const [incident] = await waitFor(async () => {
-        const found = await incidentsOf('heroku:scaled:web:log:H13');
-        return found.length > 0 && found;
-      }, { what: 'H13 incident', timeoutMs: 10_000 });
+      const incident = await firstIncident('heroku:scaled:web:log:H13');
       expect(incident).toMatchObject({ title: 'H13 Connection closed without response on scaled (web): 5 in 1 min', alert_count: 1 });
     } finally {
       await api.close();

@@ -14,11 +14,12 @@ export interface BodyCounts {
 }
 
 /**
- * What a drain body adds to its app's minute: the same frames as `parseLogplexBody` (one walk,
- * `walkFrames`) and the same signals as `signalsOf` and `countSignals`, read straight from the
- * body's Latin-1 text with no frame objects and no message decoded, since every field a signal
- * comes from is ASCII. The ingress' hot path. (A frame whose header field holds a tab is read
- * here, skipped there: it makes no signal either way.)
+ * What a drain body adds to its app's minute: its frames (`walkFrames`, as `parseLogplexBody`
+ * finds them) and the signals of its router and runtime lines, read straight from the body's
+ * Latin-1 text with no frame objects and no message decoded, since every field a signal comes
+ * from is ASCII. The ingress' hot path. (A frame whose header field holds a tab is read here,
+ * skipped by `parseLogplexBody`: it makes no signal either way.) drains.test.ts holds it to a
+ * plain reading of each parsed frame.
  */
 export function countDrainBody(bytes: Buffer, maxFrames = MAX_FRAMES): BodyCounts {
   const text = bytes.toString('latin1');

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../test/support/random.js';
-import { parseLogplexBody, type LogplexFrame } from './logplex.js';
-import { parseLogfmt, processTypeOf, signalsOf } from './signals.js';
+import { parseLogplexBody } from './logplex.js';
+import { isRouterCode, isRuntimeCode, processTypeOf, routerFields } from './signals.js';
 import { countDrainBody } from './count-body.js';
-import { countSignals } from './windows.js';
+import { bucketField } from './windows.js';
 
 const FIXTURES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../test/fixtures/heroku/log-drains');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
@@ -98,10 +98,33 @@ describe('parseLogplexBody on mutated bodies', () => {
 });
 
 describe('countDrainBody', () => {
-  /** What the ingress counts must be what parsing every frame and its signals gives. */
+  /**
+   * The plain reading the ingress' counting must agree with: parse every frame, then read each
+   * platform line on its own (the router's fields, `Error Rxx (`, a crash) and count its signals.
+   */
   const slow = (body: Buffer) => {
     const parsed = parseLogplexBody(body);
-    const { fields, alarming } = countSignals(parsed.frames.flatMap(signalsOf));
+    const fields = new Map<string, number>();
+    let alarming = false;
+    const add = (processType: string, signal: string, error: boolean) => {
+      const field = bucketField(processType, signal);
+      fields.set(field, (fields.get(field) ?? 0) + 1);
+      alarming ||= error;
+    };
+    for (const frame of parsed.frames) {
+      if (frame.appName !== 'heroku') continue;
+      if (frame.procId === 'router') {
+        const router = routerFields(frame.message);
+        const processType = router.dyno ? processTypeOf(router.dyno) : 'web';
+        if (router.status !== null) add(processType, 'req', false);
+        if (router.status !== null && router.status >= 500) add(processType, '5xx', true);
+        if (router.code !== null && isRouterCode(router.code)) add(processType, router.code, true);
+        continue;
+      }
+      const error = /^Error (R\d\d) \(/.exec(frame.message);
+      if (error && isRuntimeCode(error[1]!)) add(processTypeOf(frame.procId), error[1]!, true);
+      else if (/^State changed from \w+ to crashed\b/.test(frame.message)) add(processTypeOf(frame.procId), 'crashed', true);
+    }
     return { lines: parsed.frames.length, skipped: parsed.skipped, dropped: parsed.dropped, fields, alarming };
   };
   it('counts what parsing and reading every frame counts, on real and mutated bodies', () => {
@@ -138,28 +161,29 @@ describe('countDrainBody', () => {
   });
 });
 
-describe('signalsOf', () => {
-  const parse = (message: string, app = 'heroku', proc = 'router'): LogplexFrame => parseLogplexBody(frame(line(app, proc, message))).frames[0]!;
-  it.each<[string, LogplexFrame, ReturnType<typeof signalsOf>]>([
-    ['the router example: an H12 and its 503', parseLogplexBody(fixture('router-h12.txt')).frames[0]!, [{ kind: 'request', processType: 'web', status: 503 }, { kind: 'code', processType: 'web', code: 'H12' }]],
-    ['a request answered 200', parse('at=info method=GET path="/" dyno=web.2 connect=1ms service=23ms status=200 bytes=10'), [{ kind: 'request', processType: 'web', status: 200 }]],
-    ['a 5xx from the app itself', parse('at=info method=GET path="/" dyno=web.2 status=500 bytes=10'), [{ kind: 'request', processType: 'web', status: 500 }]],
-    ['H10 with an empty dyno', parse('at=error code=H10 desc="App crashed" method=GET path="/" dyno= connect= service= status=503 bytes='), [{ kind: 'request', processType: 'web', status: 503 }, { kind: 'code', processType: 'web', code: 'H10' }]],
-    ['an unknown router code', parse('at=error code=H42 desc="?" status=503'), [{ kind: 'request', processType: 'web', status: 503 }]],
-    ['R14 on a worker', parse('Error R14 (Memory quota exceeded)', 'heroku', 'worker.1'), [{ kind: 'code', processType: 'worker', code: 'R14' }]],
-    ['R15 on a web dyno', parse('Error R15 (Memory quota vastly exceeded)', 'heroku', 'web.3'), [{ kind: 'code', processType: 'web', code: 'R15' }]],
-    ['a crash', parse('State changed from up to crashed', 'heroku', 'web.1'), [{ kind: 'code', processType: 'web', code: 'crashed' }]],
-    ['a crash while booting', parse('State changed from starting to crashed', 'heroku', 'web.1'), [{ kind: 'code', processType: 'web', code: 'crashed' }]],
-    ['a start', parse('State changed from starting to up', 'heroku', 'web.1'), []],
-    ["the app's own line that looks like an error", parse('Error R14 (Memory quota exceeded)', 'app', 'web.1'), []],
-    ['a router line an app prints', parse('at=error code=H12 status=503', 'app', 'router'), []],
-    ['a metrics line', parse('source=web.1 sample#memory_total=21.00MB', 'heroku', 'web.1'), []],
-  ])('%s', (_name, input, expected) => {
-    expect(signalsOf(input)).toEqual(expected);
+describe('what countDrainBody counts of one line', () => {
+  const count = (message: string, app = 'heroku', proc = 'router') => Object.fromEntries(countDrainBody(Buffer.from(frame(line(app, proc, message)))).fields);
+  it.each<[string, Record<string, number>, Record<string, number>]>([
+    ['the router example: an H12 and its 503', Object.fromEntries(countDrainBody(fixture('router-h12.txt')).fields), { 'web req': 1, 'web 5xx': 1, 'web H12': 1 }],
+    ['a request answered 200', count('at=info method=GET path="/" dyno=web.2 connect=1ms service=23ms status=200 bytes=10'), { 'web req': 1 }],
+    ['a 5xx from the app itself', count('at=info method=GET path="/" dyno=web.2 status=500 bytes=10'), { 'web req': 1, 'web 5xx': 1 }],
+    ['H10 with an empty dyno', count('at=error code=H10 desc="App crashed" method=GET path="/" dyno= connect= service= status=503 bytes='), { 'web req': 1, 'web 5xx': 1, 'web H10': 1 }],
+    ['a path that holds the words status= and dyno=', count('at=info method=GET path="/x status=500 dyno=evil.1" dyno=api.3 status=200 bytes=1'), { 'api req': 1 }],
+    ['an unknown router code', count('at=error code=H42 desc="?" status=503'), { 'web req': 1, 'web 5xx': 1 }],
+    ['R14 on a worker', count('Error R14 (Memory quota exceeded)', 'heroku', 'worker.1'), { 'worker R14': 1 }],
+    ['R15 on a web dyno', count('Error R15 (Memory quota vastly exceeded)', 'heroku', 'web.3'), { 'web R15': 1 }],
+    ['a crash', count('State changed from up to crashed', 'heroku', 'web.1'), { 'web crashed': 1 }],
+    ['a crash while booting', count('State changed from starting to crashed', 'heroku', 'web.1'), { 'web crashed': 1 }],
+    ['a start', count('State changed from starting to up', 'heroku', 'web.1'), {}],
+    ["the app's own line that looks like an error", count('Error R14 (Memory quota exceeded)', 'app', 'web.1'), {}],
+    ['a router line an app prints', count('at=error code=H12 status=503', 'app', 'router'), {}],
+    ['a metrics line', count('source=web.1 sample#memory_total=21.00MB', 'heroku', 'web.1'), {}],
+    ['a process type no Heroku app could have', count('at=info dyno=<!here>.1 status=502'), { 'other req': 1, 'other 5xx': 1 }],
+  ])('%s', (_name, counted, expected) => {
+    expect(counted).toEqual(expected);
   });
 
-  it('reads logfmt with quoted values and names process types', () => {
-    expect(parseLogfmt('at=error code=H12 desc="Request \\"timeout\\"" path=/ dyno= fwd="1.2.3.4"')).toEqual({ at: 'error', code: 'H12', desc: 'Request "timeout"', path: '/', dyno: '', fwd: '1.2.3.4' });
+  it('names process types', () => {
     expect([processTypeOf('web.1'), processTypeOf('run.1234'), processTypeOf('worker'), processTypeOf('scheduler.12')]).toEqual(['web', 'run', 'worker', 'scheduler']);
   });
 });

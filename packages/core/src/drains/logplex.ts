@@ -123,17 +123,24 @@ export interface FrameBounds {
   messageEnd: number;
 }
 
-export function frameBounds(text: string, start: number, end: number): FrameBounds | null {
-  if (text.charCodeAt(start) !== 60 /* < */) return null;
+/** Where `<PRI>` ends (its `>`) when the frame starts with `<PRI>1 ` and PRI is 0 to 191, else -1. */
+function priorityEnd(text: string, start: number): number {
+  if (text.charCodeAt(start) !== 60 /* < */) return -1;
   const close = text.indexOf('>', start + 1);
-  if (close === -1 || close > start + 4 || close === start + 1) return null;
+  if (close === -1 || close > start + 4 || close === start + 1) return -1;
   let priority = 0;
   for (let i = start + 1; i < close; i += 1) {
     const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return null;
+    if (c < 48 || c > 57) return -1;
     priority = priority * 10 + (c - 48);
   }
-  if (priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return null;
+  return priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32 ? -1 : close;
+}
+
+export function frameBounds(text: string, start: number, end: number): FrameBounds | null {
+  const close = priorityEnd(text, start);
+  if (close === -1) return null;
+  const priority = Number(text.slice(start + 1, close));
   const fields: [number, number][] = [];
   let at = close + 3;
   for (let index = 0; index < 5; index += 1) {
@@ -215,16 +222,8 @@ function isDigit(code: number): boolean {
  * must equal a plain word anyway.
  */
 export function leanFrameBounds(text: string, start: number, end: number, out: Int32Array): boolean {
-  if (text.charCodeAt(start) !== 60 /* < */) return false;
-  const close = text.indexOf('>', start + 1);
-  if (close === -1 || close > start + 4 || close === start + 1) return false;
-  let priority = 0;
-  for (let i = start + 1; i < close; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-    priority = priority * 10 + (c - 48);
-  }
-  if (priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32) return false;
+  const close = priorityEnd(text, start);
+  if (close === -1) return false;
   let at = close + 3;
   for (let index = 0; index < 5; index += 1) {
     const space = text.indexOf(' ', at);

@@ -1,14 +1,9 @@
-import type { LogplexFrame } from './logplex.js';
-
 /**
- * What a drain line tells about an app's health, as data: a router request and its status, a
- * router error code (H10, H12, ...), a runtime error code (R14, R15, ...) or a crash. Lines of
- * the app's own processes and everything else tell nothing here.
+ * What a drain line tells about an app's health: a router request and its status, a router
+ * error code (H10, H12, ...), a runtime error code (R14, R15, ...) or a crash, per process type.
+ * Lines of the app's own processes and everything else tell nothing. `countDrainBody`
+ * (count-body.ts) reads them; these are the names and the field readers it uses.
  */
-export type DrainSignal =
-  | { kind: 'request'; processType: string; status: number }
-  | { kind: 'code'; processType: string; code: string };
-
 export const ROUTER_CODES = ['H10', 'H11', 'H12', 'H13', 'H14', 'H15', 'H18', 'H19', 'H20', 'H27', 'H80', 'H99'] as const;
 export const RUNTIME_CODES = ['R10', 'R12', 'R13', 'R14', 'R15', 'R16', 'R17', 'R99'] as const;
 /** A dyno that crashed, up or while booting (its own signal: no error code names it). */
@@ -54,17 +49,6 @@ const RUNTIME = new Set<string>(RUNTIME_CODES);
 export const isRouterCode = (code: string): boolean => ROUTER.has(code);
 export const isRuntimeCode = (code: string): boolean => RUNTIME.has(code);
 
-/** `key=value` and `key="quoted value"` pairs of a logfmt line (the router writes these). */
-export function parseLogfmt(line: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  const pattern = /([A-Za-z0-9_#.-]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
-  for (let match = pattern.exec(line); match !== null; match = pattern.exec(line)) {
-    const value = match[2]!;
-    pairs[match[1]!] = value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
-  }
-  return pairs;
-}
-
 /** `web.1` is `web`; `run.1234` is `run`; a name without a number is itself. */
 export function processTypeOf(dyno: string): string {
   const dot = dyno.lastIndexOf('.');
@@ -103,25 +87,4 @@ export function routerFields(line: string): { code: string | null; dyno: string;
 function readValue(line: string, from: number): string {
   const end = line.indexOf(' ', from);
   return line.slice(from, end === -1 ? line.length : end);
-}
-
-/** The signals of one drain line (none for most lines). */
-export function signalsOf(frame: LogplexFrame): DrainSignal[] {
-  if (frame.appName !== 'heroku') return [];
-  if (frame.procId === 'router') {
-    const fields = routerFields(frame.message);
-    const processType = fields.dyno ? processTypeOf(fields.dyno) : 'web';
-    const signals: DrainSignal[] = [];
-    if (fields.status !== null) signals.push({ kind: 'request', processType, status: fields.status });
-    if (fields.code !== null && ROUTER.has(fields.code)) signals.push({ kind: 'code', processType, code: fields.code });
-    return signals;
-  }
-  // Runtime lines come from the dyno the platform speaks about (web.1, worker.2, ...).
-  if (frame.message.charCodeAt(0) === 69 /* E */) {
-    const error = /^Error (R\d\d) \(/.exec(frame.message);
-    if (error && RUNTIME.has(error[1]!)) return [{ kind: 'code', processType: processTypeOf(frame.procId), code: error[1]! }];
-  } else if (frame.message.startsWith('State changed from ') && /^State changed from \w+ to crashed\b/.test(frame.message)) {
-    return [{ kind: 'code', processType: processTypeOf(frame.procId), code: CRASHED }];
-  }
-  return [];
 }

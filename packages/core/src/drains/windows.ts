@@ -1,6 +1,6 @@
 import type { DrainRule } from './drain-rules.js';
 import { drainEntity, DRAIN_ACTIONS } from './drain-rules.js';
-import { HTTP_5XX, REQUESTS, SIGNAL_DESCRIPTIONS, type DrainSignal } from './signals.js';
+import { REQUESTS, SIGNAL_DESCRIPTIONS } from './signals.js';
 import type { EventEnvelope } from '../heroku/event-envelope.js';
 
 /**
@@ -18,26 +18,6 @@ export const windowStartOf = (minute: number, windowMinutes: number): number => 
 /** Longest process type name kept; longer or odd ones count as `other`. */
 const PROCESS_TYPE = /^[A-Za-z0-9_-]{1,40}$/;
 export const bucketField = (processType: string, signal: string): string => `${PROCESS_TYPE.test(processType) ? processType : 'other'} ${signal}`;
-
-/** The fields one body adds to its minute bucket, and whether any is an error signal. */
-export function countSignals(signals: Iterable<DrainSignal>): { fields: Map<string, number>; alarming: boolean } {
-  const fields = new Map<string, number>();
-  let alarming = false;
-  const add = (field: string) => fields.set(field, (fields.get(field) ?? 0) + 1);
-  for (const signal of signals) {
-    if (signal.kind === 'request') {
-      add(bucketField(signal.processType, REQUESTS));
-      if (signal.status >= 500) {
-        add(bucketField(signal.processType, HTTP_5XX));
-        alarming = true;
-      }
-    } else {
-      add(bucketField(signal.processType, signal.code));
-      alarming = true;
-    }
-  }
-  return { fields, alarming };
-}
 
 /** A rule's window above its threshold for one process type. */
 export interface Crossing {
