@@ -481,6 +481,8 @@ interface Detection {
  * crosses it (4 H12 then 1 on web; 2 R14 then 1 on worker), both within one minute.
  */
 let apiDuringFixed: { loopP99Ms: number; loopMaxMs: number; gc: Map<string, { count: number; seconds: number }> } | undefined;
+/** The API's memory as its metrics tell it, after the saturation run and after the fixed-rate run. */
+const apiMemory: string[] = [];
 
 /** Event loop delay (since the last read) and GC pauses so far, from the API's Prometheus metrics. */
 async function apiRuntime(port: number) {
@@ -493,7 +495,9 @@ async function apiRuntime(port: number) {
     else entry.seconds = Number(match[3]);
     gc.set(match[2]!, entry);
   }
-  return { loopP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000, gc };
+  const mb = (name: string, label = '') => Number(new RegExp(`^pulsebridge_${name}\\{[^}]*${label}[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const memory = `heap ${mb('nodejs_heap_size_used_bytes').toFixed(0)} of ${mb('nodejs_heap_size_total_bytes').toFixed(0)} MB (new space ${mb('nodejs_heap_space_size_total_bytes', 'space="new"').toFixed(0)}, old ${mb('nodejs_heap_space_size_total_bytes', 'space="old"').toFixed(0)}), external ${mb('nodejs_external_memory_bytes').toFixed(0)} MB, RSS ${mb('process_resident_memory_bytes').toFixed(0)} MB`;
+  return { loopP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000, gc, memory };
 }
 
 async function fixedRate(pool: number[], detectTargets: number[], detections: Detection[]) {
@@ -558,7 +562,7 @@ async function fixedRate(pool: number[], detectTargets: number[], detections: De
   await Promise.all(inflight);
   const seconds = (performance.now() - startedAt) / 1000;
   await detecting;
-  const perSecond = bySecond.map((values) => ({ p50: percentile(values, 50), p99: percentile(values, 99), max: Math.max(...values) }));
+  const perSecond = bySecond.map((values, i) => ({ p50: percentile(values, 50), p99: percentile(values, 99), max: Math.max(...values), clock: new Date(startedWall + i * 1000).toISOString().slice(11, 19) }));
   return { seconds, answered, lines, other, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), perSecond, cpu: new Map<string, number>() };
 }
 
@@ -659,6 +663,7 @@ async function main() {
     await harvestFrameIds(redis, runId);
     sampleRss();
     const apiRssAfterSaturation = rssMb('api');
+    apiMemory.push(`after saturation: ${(await apiRuntime(PORTS.api)).memory}`);
     const idleAfter = await workerIdle();
 
     // Fixed rate, with detection timed meanwhile.
@@ -683,6 +688,7 @@ async function main() {
     const apiBefore = await apiRuntime(PORTS.api);
     const fixedRun = await fixedRate(fixedPool, detectTargets, detections);
     const apiAfter = await apiRuntime(PORTS.api);
+    apiMemory.push(`after the fixed-rate run: ${apiAfter.memory}`);
     apiDuringFixed = { loopP99Ms: apiAfter.loopP99Ms, loopMaxMs: apiAfter.loopMaxMs, gc: new Map([...apiAfter.gc].map(([kind, v]) => [kind, { count: v.count - (apiBefore.gc.get(kind)?.count ?? 0), seconds: v.seconds - (apiBefore.gc.get(kind)?.seconds ?? 0) }])) };
     fixedRun.cpu = new Map([...cpuBetween(cpuBefore, cpuNow())].map(([label, used]) => [label, used / fixedRun.seconds]));
     polling = false;
@@ -861,7 +867,7 @@ async function main() {
       const gc = [...apiDuringFixed.gc].filter(([, v]) => v.count > 0).map(([kind, v]) => `${kind} ${v.count} (${(v.seconds * 1000).toFixed(0)} ms)`).join(', ');
       console.log(`the API during the fixed-rate run (its own metrics): event loop delay p99 ${apiDuringFixed.loopP99Ms.toFixed(1)} ms, max ${apiDuringFixed.loopMaxMs.toFixed(1)} ms; GC ${gc || 'none'}`);
     }
-    console.log(`fixed rate, p99 of each second sent: median ${ms(percentile(secondP99s, 50))}, worst ${ms(Math.max(...secondP99s))}; ${secondP99s.filter((p99) => p99 >= TARGETS.fixedP99Ms).length} of ${secondP99s.length} seconds at or over ${TARGETS.fixedP99Ms} ms`);
+    console.log(`fixed rate, p99 of each second sent: median ${ms(percentile(secondP99s, 50))}, worst ${ms(Math.max(...secondP99s))} (the second from ${fixedRun.perSecond.reduce((a, b) => (b.p99 > a.p99 ? b : a)).clock} UTC); ${secondP99s.filter((p99) => p99 >= TARGETS.fixedP99Ms).length} of ${secondP99s.length} seconds at or over ${TARGETS.fixedP99Ms} ms`);
     console.log(`CPU in cores during each run: floor [${cpuLine(floorRun)}]; naive [${cpuLine(naiveRun)}]; pulsebridge [${cpuLine(pbRun)}]; fixed rate [${cpuLine(fixedRun)}]`);
     const inc = detections.filter((d) => d.incidentAt !== undefined).map((d) => d.incidentAt! - d.sentAt);
     const posted = detections.filter((d) => d.slackAt !== undefined).map((d) => d.slackAt! - d.sentAt);
@@ -870,6 +876,7 @@ async function main() {
     console.log(`  -> incident row:  ${dist(inc)}   (PostgreSQL polled every 20 ms)`);
     console.log(`  -> Slack post:    ${dist(posted)}   (target p99 < ${TARGETS.detectionP99Ms} ms for both)`);
     console.log(`the throughput runs' own errors opened ${int(stormIncidents.n)} incidents (${int(stormIncidents.alerts)} alerts) on ${int(APPS)} apps; the worker applied them within ${idleAfter.toFixed(1)} s of the pulsebridge run's end`);
+    console.log(`the API's memory (its own metrics) ${apiMemory.join('; ')}`);
     console.log(`RSS max: api ${rssMb('api').toFixed(0)} MB (${apiRssAfterSaturation.toFixed(0)} MB by the end of its saturation run, ${apiRssAfterFixed.toFixed(0)} MB by the end of the fixed-rate run), second api ${rssMb('api2').toFixed(0)} MB (target < ${TARGETS.apiRssMb} MB each), worker ${rssMb('worker').toFixed(0)} MB, floor ${rssMb('floor').toFixed(0)} MB, naive ${rssMb('naive').toFixed(0)} MB`);
     const errorFields = [...expectedTotals].filter(([field]) => field !== 'lines' && !field.endsWith(' req')).sort();
     console.log(

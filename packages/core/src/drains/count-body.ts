@@ -1,5 +1,5 @@
 import { leanFrameBounds, MAX_FRAMES, walkFrames } from './logplex.js';
-import { CRASHED, HTTP_5XX, isRouterCode, isRuntimeCode, processTypeOf, REQUESTS, routerFields } from './signals.js';
+import { CRASHED, HTTP_5XX, isRouterCode, isRuntimeCode, REQUESTS } from './signals.js';
 import { bucketField } from './windows.js';
 
 export interface BodyCounts {
@@ -13,16 +13,33 @@ export interface BodyCounts {
   alarming: boolean;
 }
 
+const ascii = (word: string) => Buffer.from(word, 'latin1');
+const HEROKU = ascii('heroku');
+const ROUTER = ascii('router');
+const AT_ERROR_CODE = ascii('at=error code=');
+const STATUS = ascii(' status=');
+const DYNO = ascii(' dyno=');
+const ERROR_R = ascii('Error R');
+const CRASH = /^State changed from \w+ to crashed\b/;
+
+/** Frame bounds written by `leanFrameBounds`: one array, since a body is counted in one go. */
+const at = new Int32Array(6);
+
 /**
  * What a drain body adds to its app's minute: its frames (`walkFrames`, as `parseLogplexBody`
- * finds them) and the signals of its router and runtime lines, read straight from the body's
- * Latin-1 text with no frame objects and no message decoded, since every field a signal comes
- * from is ASCII. The ingress' hot path. (A frame whose header field holds a tab is read here,
- * skipped by `parseLogplexBody`: it makes no signal either way.) drains.test.ts holds it to a
- * plain reading of each parsed frame.
+ * finds them) and the signals of the platform's lines, read from the body's bytes: no frame
+ * objects, no message decoded, no copy of the body, and a string only for what a signal is
+ * named by (a process type, a code). The ingress' hot path. Every field a signal comes from is
+ * ASCII, so reading bytes reads what a Latin-1 or UTF-8 reading of the line would.
+ *
+ * - A router line (`heroku router`) counts a request and its 5xx when it has a status, and its
+ *   code when it is `at=error code=Hxx`, for the process type of its `dyno=` (web when empty).
+ * - A runtime line (`heroku <dyno>`) counts `Error Rxx (` and `State changed from ... to crashed`
+ *   for the dyno's process type.
+ *
+ * drains.test.ts holds it to a plain reading of each parsed frame.
  */
 export function countDrainBody(bytes: Buffer, maxFrames = MAX_FRAMES): BodyCounts {
-  const text = bytes.toString('latin1');
   // process type -> signal -> count: a line costs two lookups, no new string for its field.
   const counts = new Map<string, Map<string, number>>();
   let alarming = false;
@@ -31,52 +48,125 @@ export function countDrainBody(bytes: Buffer, maxFrames = MAX_FRAMES): BodyCount
     if (perSignal === undefined) counts.set(processType, (perSignal = new Map()));
     perSignal.set(signal, (perSignal.get(signal) ?? 0) + 1);
   };
-  const at = new Int32Array(6);
-  const walked = walkFrames(text, maxFrames, (start, end) => {
-    if (!leanFrameBounds(text, start, end, at)) return false;
-    const appStart = at[0]!;
+  // The process type last named: most lines of a body name the same one.
+  let lastType = 'web';
+  const processType = (start: number, end: number): string => {
+    const typeEnd = processTypeEnd(bytes, start, end);
+    if (typeEnd - start === lastType.length) {
+      let same = true;
+      for (let i = 0; same && i < lastType.length; i += 1) same = bytes[start + i] === lastType.charCodeAt(i);
+      if (same) return lastType;
+    }
+    lastType = bytes.toString('latin1', start, typeEnd);
+    return lastType;
+  };
+  const walked = walkFrames(bytes, maxFrames, (start, end) => {
+    if (!leanFrameBounds(bytes, start, end, at)) return false;
     const procStart = at[2]!;
     const procEnd = at[3]!;
     const messageStart = at[4]!;
     const messageEnd = at[5]!;
     // Only the platform's lines (APP-NAME `heroku`) make signals.
-    if (at[1]! - appStart !== 6 || !text.startsWith('heroku', appStart)) return true;
-    if (procEnd - procStart === 6 && text.startsWith('router', procStart)) {
-      const fields = routerFields(text.slice(messageStart, messageEnd));
-      const processType = fields.dyno ? processTypeOf(fields.dyno) : 'web';
-      if (fields.status !== null) {
-        add(processType, REQUESTS);
-        if (fields.status >= 500) {
-          add(processType, HTTP_5XX);
+    if (!isWord(bytes, at[0]!, at[1]!, HEROKU)) return true;
+    if (isWord(bytes, procStart, procEnd, ROUTER)) {
+      const statusAt = lastIndexWithin(bytes, STATUS, messageStart, messageEnd, messageEnd);
+      const status = statusAt === -1 ? -1 : statusValue(bytes, statusAt + STATUS.length, messageEnd);
+      // The router writes `dyno=` before `status=`; a path holding either word comes before both.
+      const dynoAt = lastIndexWithin(bytes, DYNO, messageStart, messageEnd, statusAt === -1 ? messageEnd : statusAt);
+      const dynoEnd = dynoAt === -1 ? -1 : valueEnd(bytes, dynoAt + DYNO.length, messageEnd);
+      const type = dynoAt === -1 || dynoEnd === dynoAt + DYNO.length ? 'web' : processType(dynoAt + DYNO.length, dynoEnd);
+      if (status !== -1) {
+        add(type, REQUESTS);
+        if (status >= 500) {
+          add(type, HTTP_5XX);
           alarming = true;
         }
       }
-      if (fields.code !== null && isRouterCode(fields.code)) {
-        add(processType, fields.code);
-        alarming = true;
+      if (startsWith(bytes, messageStart, messageEnd, AT_ERROR_CODE)) {
+        const codeStart = messageStart + AT_ERROR_CODE.length;
+        const codeEnd = valueEnd(bytes, codeStart, messageEnd);
+        // Codes are three characters: a longer value is none of them.
+        const code = codeEnd - codeStart === 3 ? bytes.toString('latin1', codeStart, codeEnd) : '';
+        if (isRouterCode(code)) {
+          add(type, code);
+          alarming = true;
+        }
       }
       return true;
     }
-    const first = text.charCodeAt(messageStart);
-    if (first === 69 /* E */ && text.startsWith('Error R', messageStart) && text.charCodeAt(messageStart + 9) === 32 && text.charCodeAt(messageStart + 10) === 40) {
-      const code = text.slice(messageStart + 6, messageStart + 9);
+    const first = bytes[messageStart];
+    if (first === 69 /* E */ && startsWith(bytes, messageStart, messageEnd, ERROR_R) && bytes[messageStart + 9] === 32 && bytes[messageStart + 10] === 40 /* ( */ && messageStart + 10 < messageEnd) {
+      const code = bytes.toString('latin1', messageStart + 6, messageStart + 9);
       if (isRuntimeCode(code)) {
-        add(processTypeOf(text.slice(procStart, procEnd)), code);
+        add(processType(procStart, procEnd), code);
         alarming = true;
       }
-    } else if (first === 83 /* S */ && /^State changed from \w+ to crashed\b/.test(text.slice(messageStart, Math.min(messageEnd, messageStart + 64)))) {
-      add(processTypeOf(text.slice(procStart, procEnd)), CRASHED);
+    } else if (first === 83 /* S */ && CRASH.test(bytes.toString('latin1', messageStart, Math.min(messageEnd, messageStart + 64)))) {
+      add(processType(procStart, procEnd), CRASHED);
       alarming = true;
     }
     return true;
   });
   const fields = new Map<string, number>();
-  for (const [processType, perSignal] of counts) {
+  for (const [type, perSignal] of counts) {
     for (const [signal, count] of perSignal) {
-      const field = bucketField(processType, signal);
+      const field = bucketField(type, signal);
       fields.set(field, (fields.get(field) ?? 0) + count);
     }
   }
   return { lines: walked.read, skipped: walked.skipped, dropped: walked.dropped, fields, alarming };
 }
 
+/**
+ * Where the process type of the dyno name between `start` and `end` ends: `web.1` is `web`,
+ * `run.1234` is `run`; a name without a number after its last dot is itself.
+ */
+export function processTypeEnd(bytes: Buffer, start: number, end: number): number {
+  let dot = end - 1;
+  while (dot > start && bytes[dot] !== 46 /* . */) dot -= 1;
+  if (dot <= start || dot === end - 1) return end;
+  for (let i = dot + 1; i < end; i += 1) if (bytes[i]! < 48 || bytes[i]! > 57) return end;
+  return dot;
+}
+
+/** Whether the bytes between `start` and `end` are `word`. */
+function isWord(bytes: Buffer, start: number, end: number, word: Buffer): boolean {
+  return end - start === word.length && startsWith(bytes, start, end, word);
+}
+
+function startsWith(bytes: Buffer, start: number, end: number, word: Buffer): boolean {
+  if (end - start < word.length) return false;
+  for (let i = 0; i < word.length; i += 1) if (bytes[start + i] !== word[i]) return false;
+  return true;
+}
+
+/**
+ * The last place `word` starts at or before `before` and lies wholly between `start` and `end`,
+ * or -1. Searched backwards from the end of the line, where the router writes the fields it is
+ * asked for: the work is bounded by the line.
+ */
+function lastIndexWithin(bytes: Buffer, word: Buffer, start: number, end: number, before: number): number {
+  for (let p = Math.min(before, end - word.length); p >= start; p -= 1) {
+    if (bytes[p] === word[0] && startsWith(bytes, p, end, word)) return p;
+  }
+  return -1;
+}
+
+/** The end of the unquoted value starting at `from`: the next space, or `end`. */
+function valueEnd(bytes: Buffer, from: number, end: number): number {
+  let i = from;
+  while (i < end && bytes[i] !== 32) i += 1;
+  return i;
+}
+
+/** An HTTP status (three digits, 100 to 599) as the value starting at `from`, else -1. */
+function statusValue(bytes: Buffer, from: number, end: number): number {
+  if (valueEnd(bytes, from, end) !== from + 3) return -1;
+  let value = 0;
+  for (let i = from; i < from + 3; i += 1) {
+    const c = bytes[i]!;
+    if (c < 48 || c > 57) return -1;
+    value = value * 10 + (c - 48);
+  }
+  return value >= 100 && value <= 599 ? value : -1;
+}

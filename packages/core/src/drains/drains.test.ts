@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../test/support/random.js';
 import { parseLogplexBody } from './logplex.js';
-import { isRouterCode, isRuntimeCode, processTypeOf, routerFields } from './signals.js';
+import { isRouterCode, isRuntimeCode } from './signals.js';
 import { countDrainBody } from './count-body.js';
 import { bucketField } from './windows.js';
 
@@ -102,6 +102,19 @@ describe('countDrainBody', () => {
    * The plain reading the ingress' counting must agree with: parse every frame, then read each
    * platform line on its own (the router's fields, `Error Rxx (`, a crash) and count its signals.
    */
+  const processTypeOf = (dyno: string) => /^(.+)\.\d+$/.exec(dyno)?.[1] ?? dyno;
+  /** The router's fields, as written: `code=` opens an error line; the last ` status=`, and the last ` dyno=` before it, are the real ones. */
+  const routerFields = (message: string) => {
+    const value = (from: number) => /^[^ ]*/.exec(message.slice(from))![0];
+    const statusAt = message.lastIndexOf(' status=');
+    const status = statusAt === -1 ? '' : value(statusAt + 8);
+    const dynoAt = statusAt === -1 ? message.lastIndexOf(' dyno=') : message.lastIndexOf(' dyno=', statusAt);
+    return {
+      code: message.startsWith('at=error code=') ? value(14) : null,
+      dyno: dynoAt === -1 ? '' : value(dynoAt + 6),
+      status: /^[1-5]\d\d$/.test(status) ? Number(status) : null,
+    };
+  };
   const slow = (body: Buffer) => {
     const parsed = parseLogplexBody(body);
     const fields = new Map<string, number>();
@@ -145,8 +158,8 @@ describe('countDrainBody', () => {
       line('heroku', 'router', 'at=info dyno=<!here>.1 status=502'),
     ];
     for (const fixtureName of ['dev-center-https-drain.txt', 'router-h12.txt']) expect(countDrainBody(fixture(fixtureName))).toEqual(slow(fixture(fixtureName)));
-    const pieces = ['\n', ' ', '0', '9', '<', '>', '1 ', '\u00ff', 'é', '99999 ', '<1>1 ', '', 'Error R', 'status=5'];
-    for (let round = 0; round < 3_000; round += 1) {
+    const pieces = ['\n', ' ', '0', '9', '<', '>', '1 ', '\u00ff', 'é', '99999 ', '<1>1 ', '', 'Error R', 'status=5', 'e', ' dyno=', ' status=', '.', '\r', '\t'];
+    for (let round = 0; round < 6_000; round += 1) {
       let text = Array.from({ length: 1 + random(12) }, () => lines[random(lines.length)]!).map((m) => (random(4) === 0 ? `${m.length + random(5)} ${m}` : frame(m))).join(random(2) ? '\n' : '');
       for (let n = random(4); n > 0; n -= 1) {
         const at = random(text.length + 1);
@@ -184,6 +197,7 @@ describe('what countDrainBody counts of one line', () => {
   });
 
   it('names process types', () => {
-    expect([processTypeOf('web.1'), processTypeOf('run.1234'), processTypeOf('worker'), processTypeOf('scheduler.12')]).toEqual(['web', 'run', 'worker', 'scheduler']);
+    const types = ['web.1', 'run.1234', 'worker', 'scheduler.12', 'release.9999999', 'web.'].map((dyno) => Object.keys(count('Error R14 (Memory quota exceeded)', 'heroku', dyno)));
+    expect(types).toEqual([['web R14'], ['run R14'], ['worker R14'], ['scheduler R14'], ['release R14'], ['other R14']]);
   });
 });

@@ -33,15 +33,38 @@ export interface ParsedBody {
   dropped: number;
 }
 
+/** ` <`, which every frame header has: found by a native search. */
+const SPACE_LT = Buffer.from(' <', 'latin1');
+
 /** About how many frames start at or after `from` (each has a ` <`): what a body left unread held. */
-function countHeaders(text: string, from: number): number {
+function countHeaders(bytes: Buffer, from: number): number {
   let count = 0;
-  for (let at = text.indexOf(' <', from); at !== -1; at = text.indexOf(' <', at + 2)) count += 1;
+  for (let at = bytes.indexOf(SPACE_LT, from); at !== -1; at = bytes.indexOf(SPACE_LT, at + 2)) count += 1;
   return count;
 }
 
-/** Where a frame starts: `<digits> <PRI>1 ` (the count, a space, the priority and version 1). */
-const FRAME_HEADER = /(\d{1,7}) <(\d{1,3})>1 /y;
+/**
+ * Whether a frame header starts at `at`: `<count> <PRI>1 ` with a count of 1 to 7 digits and a
+ * priority of 1 to 3. Returns the number of the count's digits, or 0 when there is no header.
+ */
+function headerAt(bytes: Buffer, at: number): number {
+  let i = at;
+  while (i < bytes.length && i - at < 8 && isDigit(bytes[i]!)) i += 1;
+  const digits = i - at;
+  if (digits === 0 || digits > 7 || bytes[i] !== 32 || bytes[i + 1] !== 60 /* < */) return 0;
+  const priority = i + 2;
+  let j = priority;
+  while (j < bytes.length && j - priority < 4 && isDigit(bytes[j]!)) j += 1;
+  if (j === priority || j - priority > 3 || bytes[j] !== 62 /* > */ || bytes[j + 1] !== 49 /* 1 */ || bytes[j + 2] !== 32) return 0;
+  return digits;
+}
+
+/** The decimal number written in ASCII digits from `start` to `end` (at most 7 of them). */
+function numberAt(bytes: Buffer, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i += 1) value = value * 10 + (bytes[i]! - 48);
+  return value;
+}
 
 /**
  * Reads every frame of a drain body. `maxFrames` bounds the work for one body: frames read and
@@ -50,12 +73,9 @@ const FRAME_HEADER = /(\d{1,7}) <(\d{1,3})>1 /y;
  */
 export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: number } = {}): ParsedBody {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  // Latin-1 keeps one character per byte, so counts (bytes) and offsets (characters) agree;
-  // each message is decoded as UTF-8 from its own bytes.
-  const text = bytes.toString('latin1');
   const frames: LogplexFrame[] = [];
-  const { skipped, dropped } = walkFrames(text, options.maxFrames ?? MAX_FRAMES, (start, end) => {
-    const frame = readFrame(bytes, text, start, end);
+  const { skipped, dropped } = walkFrames(bytes, options.maxFrames ?? MAX_FRAMES, (start, end) => {
+    const frame = readFrame(bytes, start, end);
     if (frame !== null) frames.push(frame);
     return frame !== null;
   });
@@ -65,45 +85,44 @@ export function parseLogplexBody(body: Buffer | string, options: { maxFrames?: n
 export const MAX_FRAMES = 10_000;
 
 /**
- * Finds the frames of a body's Latin-1 text and calls `read` with each frame's bounds (after its
- * count); `read` says whether the frame could be read. Returns how many could not (`skipped`) and
+ * Finds the frames of a body and calls `read` with each frame's bounds (after its count, in
+ * bytes); `read` says whether the frame could be read. Returns how many could not (`skipped`) and
  * how many were left unread past `maxFrames` (`dropped`). The one place frame boundaries are
  * decided: `parseLogplexBody` and the ingress' counting (`countDrainBody`) walk bodies alike.
+ * It reads the bytes themselves: counts are in bytes, and every byte a header is made of is ASCII.
  */
-export function walkFrames(text: string, maxFrames: number, read: (start: number, end: number) => boolean): { read: number; skipped: number; dropped: number } {
+export function walkFrames(bytes: Buffer, maxFrames: number, read: (start: number, end: number) => boolean): { read: number; skipped: number; dropped: number } {
   let done = 0;
   let skipped = 0;
   let dropped = 0;
-  let at = skipBlanks(text, 0);
-  while (at < text.length) {
-    FRAME_HEADER.lastIndex = at;
-    const header = FRAME_HEADER.exec(text);
-    if (header === null) {
+  let at = skipBlanks(bytes, 0);
+  while (at < bytes.length) {
+    const digits = headerAt(bytes, at);
+    if (digits === 0) {
       // Not a frame here: skip to the next header, if any.
-      const next = findHeader(text, at + 1);
+      const next = findHeader(bytes, at + 1);
       skipped += 1;
       if (next === -1) break;
       at = next;
       if (done + skipped >= maxFrames) {
-        dropped = countHeaders(text, at);
+        dropped = countHeaders(bytes, at);
         break;
       }
       continue;
     }
-    const count = Number(header[1]);
-    const start = at + header[1]!.length + 1;
-    let end = start + count;
-    if (!(end <= text.length && fitsBoundary(text, end))) {
+    const start = at + digits + 1;
+    let end = start + numberAt(bytes, at, at + digits);
+    if (!(end <= bytes.length && fitsBoundary(bytes, end))) {
       // The count does not land on a frame boundary: the frame ends where the next one starts.
-      const next = findHeader(text, start + 1);
-      end = next === -1 ? text.length : next;
+      const next = findHeader(bytes, start + 1);
+      end = next === -1 ? bytes.length : next;
     }
     if (read(start, end)) done += 1;
     else skipped += 1;
-    at = skipBlanks(text, end);
-    if (done + skipped >= maxFrames && at < text.length) {
+    at = skipBlanks(bytes, end);
+    if (done + skipped >= maxFrames && at < bytes.length) {
       // The rest is left unread; its frames are counted by their headers.
-      dropped = countHeaders(text, at);
+      dropped = countHeaders(bytes, at);
       break;
     }
   }
@@ -111,9 +130,9 @@ export function walkFrames(text: string, maxFrames: number, read: (start: number
 }
 
 /**
- * Where the fields of the frame between `start` and `end` are in the text: the end of its
- * priority and version, the five header fields' bounds, and where its message starts and ends
- * (without trailing newlines); null when it is no `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG`.
+ * Where the fields of the frame between `start` and `end` are: the end of its priority and
+ * version, the five header fields' bounds, and where its message starts and ends (without
+ * trailing newlines); null when it is no `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG`.
  */
 export interface FrameBounds {
   priority: number;
@@ -124,36 +143,47 @@ export interface FrameBounds {
 }
 
 /** Where `<PRI>` ends (its `>`) when the frame starts with `<PRI>1 ` and PRI is 0 to 191, else -1. */
-function priorityEnd(text: string, start: number): number {
-  if (text.charCodeAt(start) !== 60 /* < */) return -1;
-  const close = text.indexOf('>', start + 1);
-  if (close === -1 || close > start + 4 || close === start + 1) return -1;
+function priorityEnd(bytes: Buffer, start: number): number {
+  if (bytes[start] !== 60 /* < */) return -1;
   let priority = 0;
-  for (let i = start + 1; i < close; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    priority = priority * 10 + (c - 48);
+  let close = start + 1;
+  while (close < bytes.length && close <= start + 4 && isDigit(bytes[close]!)) {
+    priority = priority * 10 + (bytes[close]! - 48);
+    close += 1;
   }
-  return priority > 191 || text.charCodeAt(close + 1) !== 49 /* 1 */ || text.charCodeAt(close + 2) !== 32 ? -1 : close;
+  if (close === start + 1 || close > start + 4 || bytes[close] !== 62 /* > */) return -1;
+  return priority > 191 || bytes[close + 1] !== 49 /* 1 */ || bytes[close + 2] !== 32 ? -1 : close;
 }
 
-export function frameBounds(text: string, start: number, end: number): FrameBounds | null {
-  const close = priorityEnd(text, start);
+/** The end of the header field starting at `at`: the next space, or `end`. */
+function fieldEnd(bytes: Buffer, at: number, end: number): number {
+  let i = at;
+  while (i < end && bytes[i] !== 32) i += 1;
+  return i;
+}
+
+/** `end` less the line ends that close the frame, down to `start` at most. */
+function trimLineEnds(bytes: Buffer, start: number, end: number): number {
+  let messageEnd = end;
+  while (messageEnd > start && (bytes[messageEnd - 1] === 10 || bytes[messageEnd - 1] === 13)) messageEnd -= 1;
+  return messageEnd;
+}
+
+export function frameBounds(bytes: Buffer, start: number, end: number): FrameBounds | null {
+  const close = priorityEnd(bytes, start);
   if (close === -1) return null;
-  const priority = Number(text.slice(start + 1, close));
+  const priority = numberAt(bytes, start + 1, close);
   const fields: [number, number][] = [];
   let at = close + 3;
   for (let index = 0; index < 5; index += 1) {
-    const space = text.indexOf(' ', at);
-    const stop = space === -1 || space >= end ? end : space;
+    const stop = fieldEnd(bytes, at, end);
     // A field is one or more characters that are not white space.
     if (stop === at) return null;
-    for (let i = at; i < stop; i += 1) if (text.charCodeAt(i) <= 32) return null;
+    for (let i = at; i < stop; i += 1) if (bytes[i]! <= 32) return null;
     fields.push([at, stop]);
     at = stop + 1;
   }
-  let messageEnd = end;
-  while (messageEnd > at && (text.charCodeAt(messageEnd - 1) === 10 || text.charCodeAt(messageEnd - 1) === 13)) messageEnd -= 1;
+  const messageEnd = trimLineEnds(bytes, at, end);
   return { priority, fields, messageStart: Math.min(at, messageEnd), messageEnd };
 }
 
@@ -165,19 +195,18 @@ const MAX_GAP = 4;
  * of the next frame (after at most MAX_GAP line ends), or at a newline (what follows is then read
  * as whatever it is). Bounded work: it is asked for every count, and a body can hold many.
  */
-function fitsBoundary(text: string, end: number): boolean {
-  if (end > text.length) return false;
-  if (text[end - 1] === '\n' || text[end] === '\n') return true;
+function fitsBoundary(bytes: Buffer, end: number): boolean {
+  if (end > bytes.length) return false;
+  if (bytes[end - 1] === 10 || bytes[end] === 10) return true;
   let next = end;
-  while (next < text.length && next < end + MAX_GAP && (text[next] === '\n' || text[next] === '\r')) next += 1;
-  if (next >= text.length) return true;
-  FRAME_HEADER.lastIndex = next;
-  return FRAME_HEADER.test(text);
+  while (next < bytes.length && next < end + MAX_GAP && (bytes[next] === 10 || bytes[next] === 13)) next += 1;
+  if (next >= bytes.length) return true;
+  return headerAt(bytes, next) > 0;
 }
 
-function skipBlanks(text: string, at: number): number {
+function skipBlanks(bytes: Buffer, at: number): number {
   let i = at;
-  while (i < text.length && (text[i] === '\n' || text[i] === '\r')) i += 1;
+  while (i < bytes.length && (bytes[i] === 10 || bytes[i] === 13)) i += 1;
   return i;
 }
 
@@ -186,24 +215,22 @@ function skipBlanks(text: string, at: number): number {
  * runs into the next frame's count (`status=20047 <158>1 ...`): of the ways to split the digits,
  * the one whose count lands on a frame boundary is taken, else the whole run.
  */
-function findHeader(text: string, from: number): number {
+function findHeader(bytes: Buffer, from: number): number {
   // Found by the ` <` every header has (a native search), then checked where its digits start:
-  // linear in the text, whatever the body holds.
+  // linear in the body, whatever it holds.
   for (let search = from; ; ) {
-    const space = text.indexOf(' <', search);
+    const space = bytes.indexOf(SPACE_LT, search);
     if (space === -1) return -1;
     search = space + 1;
     let start = space;
-    while (start > from && space - start <= 7 && isDigit(text.charCodeAt(start - 1))) start -= 1;
+    while (start > from && space - start <= 7 && isDigit(bytes[start - 1]!)) start -= 1;
     // A count has 1 to 7 digits and starts the header: none before `from`, no digit before it.
-    if (start === space || space - start > 7 || (start > 0 && isDigit(text.charCodeAt(start - 1)))) continue;
-    FRAME_HEADER.lastIndex = start;
-    if (!FRAME_HEADER.test(text)) continue;
-    const digits = text.slice(start, space);
-    for (let split = 0; split < digits.length; split += 1) {
+    if (start === space || space - start > 7 || (start > 0 && isDigit(bytes[start - 1]!))) continue;
+    if (headerAt(bytes, start) === 0) continue;
+    for (let split = start; split < space; split += 1) {
       // Counts are written without leading zeros.
-      if (digits[split] === '0' && split < digits.length - 1) continue;
-      if (fitsBoundary(text, space + 1 + Number(digits.slice(split)))) return start + split;
+      if (bytes[split] === 48 /* 0 */ && split < space - 1) continue;
+      if (fitsBoundary(bytes, space + 1 + numberAt(bytes, split, space))) return split;
     }
     return start;
   }
@@ -216,18 +243,14 @@ function isDigit(code: number): boolean {
 /**
  * The bounds the ingress' counting needs of the frame between `start` and `end`, written into
  * `out` (no allocation per frame): [APP start, APP end, PROCID start, PROCID end, message start,
- * message end without trailing newlines]. False when the frame has no `<PRI>1 ` and five
- * non-empty space-separated header fields without a line end. Laxer than `frameBounds` about
- * other white space in a header field (a tab, a carriage return): a field the counting compares
- * must equal a plain word anyway.
+ * message end without trailing newlines]. False when `frameBounds` would find no frame.
  */
-export function leanFrameBounds(text: string, start: number, end: number, out: Int32Array): boolean {
-  const close = priorityEnd(text, start);
+export function leanFrameBounds(bytes: Buffer, start: number, end: number, out: Int32Array): boolean {
+  const close = priorityEnd(bytes, start);
   if (close === -1) return false;
   let at = close + 3;
   for (let index = 0; index < 5; index += 1) {
-    const space = text.indexOf(' ', at);
-    const stop = space === -1 || space >= end ? end : space;
+    const stop = fieldEnd(bytes, at, end);
     if (stop === at) return false;
     if (index === 2) {
       out[0] = at;
@@ -238,26 +261,23 @@ export function leanFrameBounds(text: string, start: number, end: number, out: I
     }
     at = stop + 1;
   }
-  // A header broken by a line end is no header (a native search within the header alone).
-  if (text.slice(close + 3, at - 1).includes('\n')) return false;
-  let messageEnd = end;
-  while (messageEnd > at && (text.charCodeAt(messageEnd - 1) === 10 || text.charCodeAt(messageEnd - 1) === 13)) messageEnd -= 1;
+  // A field is one or more characters that are not white space (the spaces between are read above).
+  for (let i = close + 3; i < at - 1; i += 1) if (bytes[i]! < 32) return false;
+  const messageEnd = trimLineEnds(bytes, at, end);
   out[4] = Math.min(at, messageEnd);
   out[5] = messageEnd;
   return true;
 }
 
-
 /**
  * `<PRI>1 TIMESTAMP HOST APP PROCID MSGID MSG` (Heroku writes no STRUCTURED-DATA) between `start`
- * and `end`, or null. The header is read from the Latin-1 text (its fields are ASCII; any other
- * byte stays one character), the message decoded as UTF-8 from its bytes, without its trailing
- * newlines.
+ * and `end`, or null. The header fields are read as Latin-1 (they are ASCII; any other byte stays
+ * one character), the message decoded as UTF-8, without its trailing newlines.
  */
-function readFrame(bytes: Buffer, text: string, start: number, end: number): LogplexFrame | null {
-  const bounds = frameBounds(text, start, end);
+function readFrame(bytes: Buffer, start: number, end: number): LogplexFrame | null {
+  const bounds = frameBounds(bytes, start, end);
   if (bounds === null) return null;
-  const [timestamp, hostname, appName, procId, msgId] = bounds.fields.map(([from, to]) => text.slice(from, to)) as [string, string, string, string, string];
+  const [timestamp, hostname, appName, procId, msgId] = bounds.fields.map(([from, to]) => bytes.toString('latin1', from, to)) as [string, string, string, string, string];
   return {
     priority: bounds.priority,
     timestamp,
