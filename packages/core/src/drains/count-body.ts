@@ -24,6 +24,8 @@ const CRASH = /^State changed from \w+ to crashed\b/;
 
 /** Frame bounds written by `leanFrameBounds`: one array, since a body is counted in one go. */
 const at = new Int32Array(6);
+/** Where a router line's status and dyno are, written by `findStatusAndDyno`. */
+const found = new Int32Array(2);
 
 /**
  * What a drain body adds to its app's minute: its frames (`walkFrames`, as `parseLogplexBody`
@@ -69,10 +71,10 @@ export function countDrainBody(bytes: Buffer, maxFrames = MAX_FRAMES): BodyCount
     // Only the platform's lines (APP-NAME `heroku`) make signals.
     if (!isWord(bytes, at[0]!, at[1]!, HEROKU)) return true;
     if (isWord(bytes, procStart, procEnd, ROUTER)) {
-      const statusAt = lastIndexWithin(bytes, STATUS, messageStart, messageEnd, messageEnd);
+      findStatusAndDyno(bytes, messageStart, messageEnd, found);
+      const statusAt = found[0]!;
+      const dynoAt = found[1]!;
       const status = statusAt === -1 ? -1 : statusValue(bytes, statusAt + STATUS.length, messageEnd);
-      // The router writes `dyno=` before `status=`; a path holding either word comes before both.
-      const dynoAt = lastIndexWithin(bytes, DYNO, messageStart, messageEnd, statusAt === -1 ? messageEnd : statusAt);
       const dynoEnd = dynoAt === -1 ? -1 : valueEnd(bytes, dynoAt + DYNO.length, messageEnd);
       const type = dynoAt === -1 || dynoEnd === dynoAt + DYNO.length ? 'web' : processType(dynoAt + DYNO.length, dynoEnd);
       if (status !== -1) {
@@ -141,15 +143,31 @@ function startsWith(bytes: Buffer, start: number, end: number, word: Buffer): bo
 }
 
 /**
- * The last place `word` starts at or before `before` and lies wholly between `start` and `end`,
- * or -1. Searched backwards from the end of the line, where the router writes the fields it is
- * asked for: the work is bounded by the line.
+ * Where a router line's ` status=` and ` dyno=` are, into `out` (-1 when absent): the last
+ * ` status=`, and the last ` dyno=` before it (or the last of the line when it has no status).
+ * The router writes `dyno=` before `status=`, near the end of the line, and a request's path,
+ * which may hold either word, before both. One pass backwards from the end of the line, looking
+ * at each `=`: bounded by the line, and short for the router's own lines.
  */
-function lastIndexWithin(bytes: Buffer, word: Buffer, start: number, end: number, before: number): number {
-  for (let p = Math.min(before, end - word.length); p >= start; p -= 1) {
-    if (bytes[p] === word[0] && startsWith(bytes, p, end, word)) return p;
+function findStatusAndDyno(bytes: Buffer, start: number, end: number, out: Int32Array): void {
+  let statusAt = -1;
+  let lastDyno = -1;
+  for (let p = end - 1; p >= start; p -= 1) {
+    if (bytes[p] !== 61 /* = */) continue;
+    if (statusAt === -1 && p - STATUS.length + 1 >= start && startsWith(bytes, p - STATUS.length + 1, end, STATUS)) {
+      statusAt = p - STATUS.length + 1;
+      p = statusAt;
+    } else if (p - DYNO.length + 1 >= start && startsWith(bytes, p - DYNO.length + 1, end, DYNO)) {
+      if (statusAt !== -1) {
+        out[0] = statusAt;
+        out[1] = p - DYNO.length + 1;
+        return;
+      }
+      if (lastDyno === -1) lastDyno = p - DYNO.length + 1;
+    }
   }
-  return -1;
+  out[0] = statusAt;
+  out[1] = statusAt === -1 ? lastDyno : -1;
 }
 
 /** The end of the unquoted value starting at `from`: the next space, or `end`. */
