@@ -34,4 +34,6 @@ COPY --from=build /app/prisma/functions prisma/functions
 COPY --from=build /app/config config
 USER node
 EXPOSE 3000
-CMD ["node", "apps/api/dist/main.js"]
+# Two malloc arenas, not one per thread (see scripts/lib.mjs).
+ENV MALLOC_ARENA_MAX=2
+CMD ["node", "--max-old-space-size=192", "apps/api/dist/main.js"]

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkEnv, checkServices } from './check-config.mjs';
-import { WORKER_NODE_FLAGS, canConnect, ensureInstalled, root, run, start } from './lib.mjs';
+import { API_NODE_FLAGS, WORKER_NODE_FLAGS, canConnect, processEnv, ensureInstalled, root, run, start } from './lib.mjs';
 
 const envFile = path.join(root, '.env');
 const tokenFromEnvironment = process.env.ADMIN_TOKEN !== undefined;
@@ -35,7 +35,7 @@ run('node', ['packages/core/dist/cli/migrate.js']);
 
 // Each child in its own process group: a Ctrl-C at the terminal reaches only this process (and
 // npm, which passes it on), and this process asks each child once to stop.
-const children = [start('node', ['apps/api/dist/main.js']), start('node', [...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'])];
+const children = [start('node', [...API_NODE_FLAGS, 'apps/api/dist/main.js'], processEnv()), start('node', [...WORKER_NODE_FLAGS, 'apps/worker/dist/main.js'], processEnv())];
 const shutdownTimeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS) || 25_000;
 let stoppingAt = null;
 let requested = false;

@@ -59,6 +59,9 @@ const APPS = Number(args.apps);
 const RATE = Number(args.rate);
 const FIXED_DURATION = Number(args['fixed-duration']);
 const DETECT_APPS = Number(args['detect-apps']);
+const API_NODE_FLAGS = ['--max-old-space-size=192'];
+const WORKER_NODE_FLAGS = ['--max-old-space-size=128'];
+const processEnv = (env: NodeJS.ProcessEnv) => ({ MALLOC_ARENA_MAX: '2', ...env });
 const TARGETS = { ratio: 1.0, fixedP99Ms: 50, detectionP99Ms: 5_000, apiRssMb: 250 };
 /** Deliberate Logplex retries: bodies sent twice with the same Logplex-Frame-Id. */
 const RETRIES = 24;
@@ -291,7 +294,7 @@ interface Child {
 const children: Child[] = [];
 
 function start(label: string, script: string, env: Record<string, string>, execArgv: string[] = []): Child {
-  const child: Child = { label, process: fork(script, [], { cwd: repo, env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }), maxRssKb: 0 };
+  const child: Child = { label, process: fork(script, [], { cwd: repo, env: { ...processEnv(process.env), ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }), maxRssKb: 0 };
   children.push(child);
   return child;
 }
@@ -607,9 +610,10 @@ async function main() {
   try {
     const floor = start('floor', path.join(here, 'drain-floor-receiver.js'), { PORT: String(PORTS.floor) });
     const naive = start('naive', path.join(here, 'naive-drain-receiver.js'), { PORT: String(PORTS.naive), REDIS_URL: args.redis, NAIVE_PREFIX: `${runId}-naive` });
-    const api = start('api', path.join(repo, 'apps/api/dist/main.js'), env, [...args['api-flags'].split(' ').filter(Boolean), ...profileFlags]);
-    // The worker with the heap flag `npm start` and the Procfile give it.
-    const worker = start('worker', path.join(repo, 'apps/worker/dist/main.js'), env, ['--max-old-space-size=128']);
+    // The API and the worker with the heap flags and malloc arenas `npm start` and the Procfile
+    // give them (scripts/lib.mjs).
+    const api = start('api', path.join(repo, 'apps/api/dist/main.js'), env, [...API_NODE_FLAGS, ...args['api-flags'].split(' ').filter(Boolean), ...profileFlags]);
+    const worker = start('worker', path.join(repo, 'apps/worker/dist/main.js'), env, WORKER_NODE_FLAGS);
     await Promise.all([
       waitForHttp(`http://127.0.0.1:${PORTS.floor}/stats`, floor),
       waitForHttp(`http://127.0.0.1:${PORTS.naive}/stats`, naive),
