@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { ADMIN_TOKEN, herokuSettings, postWebhook, signInUi, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { startApiServer } from '@pulsebridge/api';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
@@ -15,18 +15,7 @@ beforeAll(async () => {
   heroku = await startFakeHeroku();
   slack = await startFakeSlack();
   heroku.addToken(TOKEN, { apps: ['shop', 'shop-api', 'billing', 'spare', 'runner'], forbidden: ['locked'] });
-  stack = await startTestStack({
-    config: {
-      HEROKU_API_URL: heroku.apiUrl,
-      HEROKU_ID_URL: heroku.idUrl,
-      HEROKU_OAUTH_ID: heroku.oauth.clientId,
-      HEROKU_OAUTH_SECRET: heroku.oauth.clientSecret,
-      RENDEZVOUS_CA_FILE: heroku.rendezvous.caFile,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_CHANNEL_INTERVAL_MS: '50',
-    },
-  });
+  stack = await startTestStack({ config: herokuSettings(heroku, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_CHANNEL_INTERVAL_MS: '50' }) });
   stack.startWorker();
 });
 afterAll(async () => {

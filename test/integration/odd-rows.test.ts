@@ -61,7 +61,7 @@ beforeAll(async () => {
     await stack.sql('INSERT INTO pulse_services (pulse_id, service_id, occurred_at) VALUES ($1, $2, $3)', [pulse.id, service.body.id, odd(i)]);
     const [run] = await stack.sql(
       `INSERT INTO action_runs (incident_id, kind, status, command, app_name, dyno_size, time_to_live, requested_by, created_at, started_at, finished_at, output)
-       VALUES ($1, 'heroku-run', 'succeeded', 'echo odd', 'odd-app', 'standard-1X', 60, 'someone', $2, $3, $4, NULL) RETURNING id`,
+       VALUES ($1, 'run', 'succeeded', 'echo odd', 'odd-app', 'standard-1X', 60, 'someone', $2, $3, $4, NULL) RETURNING id`,
       [incident.id, odd(i), odd(i + 1), odd(i + 2)],
     );
     ids.runs.push(run.id);

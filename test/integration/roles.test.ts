@@ -42,6 +42,8 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
   'POST /api/v1/incidents/:id/acknowledge': 'responder',
   'POST /api/v1/incidents/:id/resolve': 'responder',
   'POST /api/v1/incidents/:id/actions/heroku-run': 'responder',
+  'POST /api/v1/incidents/:id/actions/heroku-rollback': 'responder',
+  'POST /api/v1/incidents/:id/actions/heroku-restart': 'responder',
   'GET /api/v1/incidents/:id/action-runs': 'responder',
   'GET /api/v1/action-runs/:id': 'responder',
 
@@ -60,6 +62,8 @@ const sampleBody = (key: string, app: string): unknown => {
     'PATCH /api/v1/integrations/heroku/:id': { monitoredApps: [app, 'another-app'] },
     'POST /api/v1/tokens': { name: `created-${tag}`, role: 'admin' },
     'POST /api/v1/incidents/:id/actions/heroku-run': { command: 'echo hi', appName: app },
+    'POST /api/v1/incidents/:id/actions/heroku-rollback': {},
+    'POST /api/v1/incidents/:id/actions/heroku-restart': { appName: app },
   };
   return bodies[key];
 };

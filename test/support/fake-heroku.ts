@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +67,28 @@ export interface FakeDyno {
   secret?: string;
 }
 
+/** A release of an app, as the fake keeps it. */
+export interface FakeRelease {
+  id: string;
+  app: string;
+  version: number;
+  description: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'expired';
+  current: boolean;
+  eligible_for_rollback: boolean;
+  slug: { id: string; commit: string | null } | null;
+  user: { id: string; email: string };
+  created_at: string;
+}
+
+/** A restart Heroku was asked for: one dyno, a process type, or (neither) every dyno. */
+export interface FakeRestart {
+  app: string;
+  dyno: string | null;
+  processType: string | null;
+  at: string;
+}
+
 export type HerokuFault = { status: number; id: string; message: string; retryAfter?: number };
 
 export interface IssuedOAuthToken {
@@ -90,6 +112,22 @@ export interface FakeHeroku {
   dynos(app?: string): FakeDyno[];
   /** Log drains of one app (or of all apps), in creation order. */
   logDrains(app?: string): FakeLogDrain[];
+  /** Adds a release to an app (the next version, made current when it succeeded) and returns it. */
+  addRelease(app: string, release?: { description?: string; status?: FakeRelease['status']; email?: string; commit?: string; eligibleForRollback?: boolean }): FakeRelease;
+  /** Releases of an app, oldest first. */
+  releases(app: string): FakeRelease[];
+  /** The app's dynos by process type (`{web: 2, worker: 1}` runs web.1, web.2, worker.1): what restarts can find. */
+  setFormation(app: string, quantities: Record<string, number>): void;
+  /** Restarts asked for, in order. */
+  restarts(app?: string): FakeRestart[];
+  /**
+   * Sends app webhooks for what the fake itself does (a rollback's new release), to each
+   * webhook of the app that includes the entity, signed with its secret; `target` maps the
+   * webhook's URL to where to send it (tests give PUBLIC_URL -> the test server). Off until set.
+   */
+  deliverWebhooks(target: ((url: string) => string) | null): void;
+  /** Sends the `api:release` webhook of a release made with `addRelease` (as Heroku does for a deploy); resolves once delivered. */
+  announceRelease(release: FakeRelease): Promise<void>;
   /** Adds an API token that may reach these apps (all others answer 404 not_found for it; apps in `forbidden` answer 403 forbidden). */
   addToken(token: string, access: { apps: string[]; forbidden?: string[] }): void;
   /** The next `count` requests matching answer the fault (nothing else happens). A 429 sets Retry-After when given. */
@@ -354,6 +392,7 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
     webhookCreate: linkSchema('app-webhook', 'POST', 'Create'),
     webhookUpdate: linkSchema('app-webhook', 'PATCH', 'Update'),
     logDrainCreate: linkSchema('log-drain', 'POST', 'Create'),
+    releaseRollback: linkSchema('release', 'POST', 'Rollback'),
     dynoCreate: linkSchema('dyno', 'POST', 'Create'),
   };
   const rendezvous = await startFakeRendezvous(options.rendezvous);
@@ -362,6 +401,10 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
   let webhookList: FakeWebhook[] = [];
   let drainList: FakeLogDrain[] = [];
   let dynoList: DynoRecord[] = [];
+  let releaseList: FakeRelease[] = [];
+  let restartList: FakeRestart[] = [];
+  const formations = new Map<string, Record<string, number>>();
+  let webhookTarget: ((url: string) => string) | null = null;
   let faults: PendingFault[] = [];
   let rateLimitRemaining = 4500;
   const apiTokens = new Map<string, { apps: Set<string>; forbidden: Set<string> }>();
@@ -436,6 +479,80 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
       exit_status: view.exit_status,
     };
   };
+
+  const releaseJson = (release: FakeRelease) => ({
+    id: release.id,
+    version: release.version,
+    description: release.description,
+    status: release.status,
+    current: release.current,
+    eligible_for_rollback: release.eligible_for_rollback,
+    app: { id: appId(release.app), name: release.app },
+    slug: release.slug,
+    user: release.user,
+    addon_plan_names: [],
+    artifacts: release.slug ? [{ id: release.slug.id, type: 'slug' }] : [],
+    output_stream_url: null,
+    created_at: release.created_at,
+    updated_at: release.created_at,
+  });
+
+  const addRelease = (app: string, input: Parameters<FakeHeroku['addRelease']>[1] = {}): FakeRelease => {
+    const own = releaseList.filter((r) => r.app === app);
+    const status = input.status ?? 'succeeded';
+    const release: FakeRelease = {
+      id: randomUUID(),
+      app,
+      version: own.reduce((max, r) => Math.max(max, r.version), 0) + 1,
+      description: input.description ?? 'Deploy 1a2b3c4d',
+      status,
+      current: false,
+      eligible_for_rollback: input.eligibleForRollback ?? true,
+      slug: { id: randomUUID(), commit: input.commit ?? randomBytes(20).toString('hex') },
+      user: { id: randomUUID(), email: input.email ?? 'deployer@example.com' },
+      created_at: now(),
+    };
+    if (status === 'succeeded') for (const r of own) r.current = false;
+    release.current = status === 'succeeded';
+    releaseList.push(release);
+    return release;
+  };
+
+  /** Posts an app webhook delivery of `entity` to each webhook of the app that includes it (after the API has answered). */
+  const deliver = async (app: string, entity: string, action: string, data: unknown) => {
+    if (webhookTarget === null) return;
+    const target = webhookTarget;
+    const sends: Promise<unknown>[] = [];
+    for (const webhook of webhookList.filter((w) => w.app === app && w.include.includes(entity))) {
+      const eventId = randomUUID();
+      const body = JSON.stringify({
+        id: eventId,
+        data,
+        actor: { id: userId, email: 'owner@example.com' },
+        action,
+        version: 'application/vnd.heroku+json; version=3',
+        resource: entity.replace(/^api:/, ''),
+        sequence: null,
+        created_at: now(),
+        updated_at: now(),
+        published_at: now(),
+        previous_data: {},
+        webhook_metadata: { attempt: { id: randomUUID() }, delivery: { id: randomUUID() }, event: { id: eventId, include: entity }, webhook: { id: webhook.id } },
+      });
+      const signature = createHmac('sha256', webhook.secret ?? '').update(body).digest('base64');
+      sends.push(
+        fetch(target(webhook.url), {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Heroku-Webhook-Hmac-SHA256': signature, ...(webhook.authorization !== null && { Authorization: webhook.authorization }) },
+          body,
+        }).catch(() => undefined),
+      );
+    }
+    await Promise.all(sends);
+  };
+
+  /** The dynos an app's formation runs (`web.1`, `web.2`, ...). */
+  const formationDynos = (app: string) => Object.entries(formations.get(app) ?? {}).flatMap(([type, quantity]) => Array.from({ length: quantity }, (_, i) => `${type}.${i + 1}`));
 
   const issueAccessToken = (refreshToken: string) => {
     const accessToken = randomUUID();
@@ -614,6 +731,11 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
       return reply(200, webhookJson(webhook));
     }
 
+    // Restart all (Platform API "Dyno": Restart all).
+    if (rest === '/dynos' && method === 'DELETE') {
+      restartList.push({ app, dyno: null, processType: null, at: now() });
+      return reply(202, {});
+    }
     if (rest === '/dynos') {
       if (method === 'GET') return reply(200, dynoList.filter((d) => d.app === app).map(dynoJson));
       if (method !== 'POST') return fail(404, 'not_found', NOT_FOUND_ENDPOINT);
@@ -652,7 +774,53 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
       return reply(201, dynoJson(dyno));
     }
 
+    // Releases (Platform API "Release"): listed with a Range header, found by id or version, rolled back.
+    if (rest === '/releases') {
+      if (method === 'GET') {
+        const range = /^version\s+\.\.(?:;\s*(.*))?$/.exec(String(req.headers.range ?? 'version ..'));
+        const params = new Map((range?.[1] ?? '').split(',').map((part) => part.trim().split('=') as [string, string]));
+        const max = Math.min(Number(params.get('max') ?? 200) || 200, 1000);
+        const ordered = releaseList.filter((r) => r.app === app).sort((a, b) => a.version - b.version);
+        if (params.get('order') === 'desc') ordered.reverse();
+        return reply(ordered.length > max ? 206 : 200, ordered.slice(0, max).map(releaseJson));
+      }
+      if (method !== 'POST') return fail(404, 'not_found', NOT_FOUND_ENDPOINT);
+      if (typeof (input as { release?: unknown }).release !== 'string') return invalid(['only rollbacks ({release}) are supported by this fake']);
+      const errors = validateSchema(schemas.releaseRollback, input, schema);
+      if (errors.length > 0) return invalid(errors);
+      const target = releaseList.find((r) => r.app === app && r.id === (input as { release: string }).release);
+      if (!target) return fail(404, 'not_found', "Couldn't find that release.");
+      if (!target.eligible_for_rollback) return fail(422, 'invalid_params', `Release v${target.version} is not eligible for rollback.`);
+      const release = addRelease(app, { description: `Rollback to v${target.version}`, email: 'owner@example.com', ...(target.slug?.commit && { commit: target.slug.commit }) });
+      release.slug = target.slug;
+      reply(201, releaseJson(release));
+      void deliver(app, 'api:release', 'create', releaseJson(release));
+      return;
+    }
+    const releaseMatch = /^\/releases\/([^/]+)$/.exec(rest);
+    if (releaseMatch && method === 'GET') {
+      const identity = decodeURIComponent(releaseMatch[1] ?? '');
+      const release = releaseList.find((r) => r.app === app && (r.id === identity || String(r.version) === identity));
+      if (!release) return fail(404, 'not_found', "Couldn't find that release.");
+      return reply(200, releaseJson(release));
+    }
+
+    // Restarts (Platform API "Dyno": Restart, Restart formation, Restart all): 202 with an empty object.
+    const formationMatch = /^\/formations\/([^/]+)$/.exec(rest);
+    if (formationMatch && method === 'DELETE') {
+      const processType = decodeURIComponent(formationMatch[1] ?? '');
+      if (!(processType in (formations.get(app) ?? {}))) return fail(404, 'not_found', "Couldn't find that formation.");
+      restartList.push({ app, dyno: null, processType, at: now() });
+      return reply(202, {});
+    }
     const dynoMatch = /^\/dynos\/([^/]+)$/.exec(rest);
+    if (dynoMatch && method === 'DELETE') {
+      const identity = decodeURIComponent(dynoMatch[1] ?? '');
+      const oneOff = dynoList.find((d) => d.app === app && (d.id === identity || d.name === identity));
+      if (!oneOff && !formationDynos(app).includes(identity)) return fail(404, 'not_found', "Couldn't find that dyno.");
+      restartList.push({ app, dyno: oneOff?.name ?? identity, processType: null, at: now() });
+      return reply(202, {});
+    }
     if (dynoMatch && method === 'GET') {
       const identity = decodeURIComponent(dynoMatch[1] ?? '');
       const dyno = dynoList.find((d) => d.app === app && (d.id === identity || d.name === identity));
@@ -747,6 +915,19 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
     webhooks: (app) => webhookList.filter((w) => app === undefined || w.app === app).map((w) => ({ ...w, include: [...w.include] })),
     dynos: (app) => dynoList.filter((d) => app === undefined || d.app === app).map(dynoView),
     logDrains: (app) => drainList.filter((d) => app === undefined || d.app === app).map((d) => ({ ...d })),
+    addRelease: (app, release) => ({ ...addRelease(app, release) }),
+    releases: (app) => releaseList.filter((r) => r.app === app).map((r) => ({ ...r })),
+    setFormation(app, quantities) {
+      formations.set(app, { ...quantities });
+    },
+    restarts: (app) => restartList.filter((r) => app === undefined || r.app === app).map((r) => ({ ...r })),
+    deliverWebhooks(target) {
+      webhookTarget = target;
+    },
+    async announceRelease(release) {
+      const kept = releaseList.find((r) => r.id === release.id);
+      if (kept) await deliver(kept.app, 'api:release', 'create', releaseJson(kept));
+    },
     addToken(token, access) {
       apiTokens.set(token, { apps: new Set(access.apps), forbidden: new Set(access.forbidden ?? []) });
     },
@@ -777,6 +958,9 @@ export async function startFakeHeroku(options: FakeHerokuOptions = {}): Promise<
       webhookList = [];
       drainList = [];
       dynoList = [];
+      releaseList = [];
+      restartList = [];
+      formations.clear();
       faults = [];
     },
     async close() {

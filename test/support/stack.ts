@@ -206,6 +206,18 @@ export function slackSettings(slack: { token: string; apiUrl: string }, extra: R
   return { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', ...extra };
 }
 
+/** The settings that point pulsebridge at a fake Heroku (Platform API, OAuth and Rendezvous's CA), plus `extra`. */
+export function herokuSettings(heroku: { apiUrl: string; idUrl: string; oauth: { clientId: string; clientSecret: string }; rendezvous: { caFile: string } }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HEROKU_API_URL: heroku.apiUrl,
+    HEROKU_ID_URL: heroku.idUrl,
+    HEROKU_OAUTH_ID: heroku.oauth.clientId,
+    HEROKU_OAUTH_SECRET: heroku.oauth.clientSecret,
+    RENDEZVOUS_CA_FILE: heroku.rendezvous.caFile,
+    ...extra,
+  };
+}
+
 /** Environment for a compiled worker process on this stack's database and queues. */
 export function workerProcessEnv(stack: TestStack, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { createIntegrationOps, loggableUrl, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
+import { createIntegrationOps, herokuClientForApp, loggableUrl, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -106,7 +106,8 @@ export function createApp(deps: AppDeps): Express {
   });
   registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });
   registerPulseRoutes(routes, { prisma: deps.db.prisma });
-  registerActionRunRoutes(routes, { db: deps.db, queues: deps.queues });
+  const herokuFor = herokuClientForApp({ pool: deps.db.pool, secretKey: deps.config.secretKey, heroku: deps.config.heroku });
+  registerActionRunRoutes(routes, { db: deps.db, queues: deps.queues, herokuFor });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });
 

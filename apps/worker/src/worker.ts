@@ -2,11 +2,10 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import {
-  HerokuApiError,
-  HerokuClient,
   JOB_CATALOG,
+  executeAppAction,
   executeRun,
-  integrationTokenSource,
+  herokuClientForApp,
   QUEUE_NAMES,
   SlackRateLimitedError,
   createChannelPacer,
@@ -71,22 +70,13 @@ export function startWorkers(
           logger,
         });
 
-  const oauth = { idUrl: config.heroku.idUrl, clientId: config.heroku.oauthId, clientSecret: config.heroku.oauthSecret };
   const runDeps = {
     pool: db.pool,
     slack: slackClient,
     logger,
     ...(config.heroku.rendezvousCaFile !== undefined && { rendezvousCa: readFileSync(config.heroku.rendezvousCaFile) }),
     /** The client of the integration that monitors the app and can reach Heroku. */
-    heroku: async (appName: string) => {
-      const { rows } = await db.pool.query<{ id: string }>(
-        `SELECT id FROM heroku_integrations WHERE $1 = ANY(monitored_apps) AND (api_token_ciphertext IS NOT NULL OR oauth_refresh_token_ciphertext IS NOT NULL)
-          ORDER BY created_at LIMIT 1`,
-        [appName],
-      );
-      if (!rows[0]) throw new HerokuApiError(0, 'no_credentials', `no integration with Heroku credentials monitors ${appName}`);
-      return new HerokuClient({ apiUrl: config.heroku.apiUrl, tokens: integrationTokenSource({ pool: db.pool, secretKey: config.secretKey, oauth }, rows[0].id) });
-    },
+    heroku: herokuClientForApp({ pool: db.pool, secretKey: config.secretKey, heroku: config.heroku }),
   };
 
   /** A Slack 429 (or a busy channel) delays the job without spending one of its attempts. */
@@ -116,7 +106,9 @@ export function startWorkers(
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
     'heroku.run': async (payload) => {
-      await executeRun(runDeps, payload.runId);
+      const { rows: kinds } = await db.pool.query<{ kind: string }>('SELECT kind FROM action_runs WHERE id = $1', [payload.runId]);
+      if (kinds[0]?.kind === 'rollback' || kinds[0]?.kind === 'restart') await executeAppAction({ pool: db.pool, herokuFor: runDeps.heroku }, payload.runId);
+      else await executeRun(runDeps, payload.runId);
       const { rows } = await db.pool.query<{ id: string; updated_at: Date }>(
         'SELECT i.id, i.updated_at FROM incidents i JOIN action_runs r ON r.incident_id = i.id WHERE r.id = $1',
         [payload.runId],

@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** A rollback asked against a release that is no longer the app's current one. */
+  moved_on: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   upstream_failed: 502,

@@ -52,6 +52,8 @@ export * from './heroku/run-command.js';
 export * from './heroku/rendezvous.js';
 export * from './heroku/execute-run.js';
 export * from './heroku/run-requests.js';
+export * from './heroku/app-clients.js';
+export * from './heroku/app-actions.js';
 export * from './heroku/integrations.js';
 export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';

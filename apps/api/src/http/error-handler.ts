@@ -40,9 +40,10 @@ export function errorHandler(logger: Logger) {
       (req.log ?? logger).warn({ err: error }, 'request refused: bad input');
     }
     const reported = appError ?? new AppError('internal', 'internal error');
-    const issues = Array.isArray(reported.details) ? { issues: reported.details } : {};
+    // Details are a list of issues (validation) or named facts (e.g. a rollback's current release).
+    const issues = Array.isArray(reported.details) ? { issues: reported.details } : typeof reported.details === 'object' && reported.details !== null ? reported.details : {};
     if (res.headersSent) return;
-    res.status(reported.status).json({ error: { code: reported.code, message: reported.message, requestId, ...issues } });
+    res.status(reported.status).json({ error: { ...issues, code: reported.code, message: reported.message, requestId } });
   };
 }
 

@@ -10,6 +10,7 @@ export const ORPHANED_RUN_MARGIN_MS = 5 * 60_000;
 /** A run still `queued` or `running` past its time to live plus the margin. */
 export interface OverdueRun {
   id: string;
+  kind: 'run' | 'rollback' | 'restart';
   status: 'queued' | 'running';
   appName: string;
   dynoId: string | null;
@@ -19,7 +20,7 @@ export interface OverdueRun {
 /** Runs still `queued` or `running` once their time to live plus `marginMs` has passed since they started (or were asked for), oldest first. */
 export async function findOverdueRuns(pool: pg.Pool, options: { marginMs: number; limit?: number }, now = new Date()): Promise<OverdueRun[]> {
   const { rows } = await pool.query<OverdueRun>(
-    `SELECT id, status::text AS status, app_name AS "appName", dyno_id AS "dynoId", dyno_name AS "dynoName" FROM action_runs
+    `SELECT id, kind, status::text AS status, app_name AS "appName", dyno_id AS "dynoId", dyno_name AS "dynoName" FROM action_runs
       WHERE status IN ('queued', 'running')
         AND COALESCE(started_at, created_at) + make_interval(secs => LEAST(time_to_live, $1)) + $2 * interval '1 millisecond' < $3
       ORDER BY created_at LIMIT $4`,
@@ -31,7 +32,11 @@ export async function findOverdueRuns(pool: pg.Pool, options: { marginMs: number
 /** Why an orphaned run failed, as the run, its timeline entry and its Slack upload say it; `jobFailure` is its job's last error when the job failed for good. */
 export function orphanedRunReason(run: OverdueRun, jobFailure?: string): string {
   const job = jobFailure === undefined ? null : `its job failed (${jobFailure.slice(0, 200)})`;
-  if (run.status === 'queued') return `orphaned: ${job ?? 'its job was lost'} before it started, so nothing ran on Heroku; run it again if it is still needed`;
+  if (run.status === 'queued') return `orphaned: ${job ?? 'its job was lost'} before it started, so nothing ran on Heroku; ${run.kind === 'run' ? 'run it' : 'ask'} again if it is still needed`;
+  if (run.kind !== 'run') {
+    const check = run.kind === 'rollback' ? `\`heroku releases -a ${run.appName}\`` : `\`heroku ps -a ${run.appName}\``;
+    return `orphaned: ${job ?? 'the worker carrying it out stopped (or its job was lost)'} while Heroku was being asked, so whether the ${run.kind} happened is unknown; see ${check}`;
+  }
   const dyno = run.dynoName ?? run.dynoId;
   const logs = dyno ? `\`heroku logs -a ${run.appName} --dyno ${dyno}\`` : `\`heroku ps -a ${run.appName}\``;
   return `orphaned: ${job ?? 'the worker running it stopped (or its job was lost)'} and no worker finished it; its dyno's time to live is over, so the command ended without pulsebridge seeing how. Output after the last save is lost; see ${logs}`;

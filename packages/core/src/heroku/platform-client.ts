@@ -100,7 +100,7 @@ export class HerokuClient {
     return this.remaining;
   }
 
-  async request<T>(method: string, path: string, body?: unknown, options: { retryConflict?: boolean } = {}): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, options: { retryConflict?: boolean; headers?: Record<string, string> } = {}): Promise<T> {
     let token = await this.options.tokens.token();
     let refreshed = false;
     for (let attempt = 1; ; attempt += 1) {
@@ -109,7 +109,7 @@ export class HerokuClient {
       try {
         response = await this.doFetch(`${this.options.apiUrl}${path}`, {
           method,
-          headers: { Accept: ACCEPT, Authorization: `Bearer ${token}`, ...(body !== undefined && { 'Content-Type': 'application/json' }) },
+          headers: { ...options.headers, Accept: ACCEPT, Authorization: `Bearer ${token}`, ...(body !== undefined && { 'Content-Type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(30_000),
         });
@@ -175,6 +175,41 @@ export class HerokuClient {
   getDyno(app: string, id: string) {
     return this.request<HerokuDyno>('GET', `/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(id)}`);
   }
+  /** The app's newest releases, newest first (the first is the current one when it succeeded). */
+  listReleases(app: string, max = 1) {
+    return this.request<HerokuRelease[]>('GET', `/apps/${encodeURIComponent(app)}/releases`, undefined, { headers: { Range: `version ..; order=desc, max=${max}` } });
+  }
+  /** A release by id or version number. */
+  getRelease(app: string, release: string | number) {
+    return this.request<HerokuRelease>('GET', `/apps/${encodeURIComponent(app)}/releases/${encodeURIComponent(String(release))}`);
+  }
+  /** Rolls the app back to an earlier release: Heroku makes a new release ("Rollback to vN") with its slug and config. */
+  rollback(app: string, releaseId: string) {
+    return this.request<HerokuRelease>('POST', `/apps/${encodeURIComponent(app)}/releases`, { release: releaseId });
+  }
+  restartDyno(app: string, dyno: string) {
+    return this.request<unknown>('DELETE', `/apps/${encodeURIComponent(app)}/dynos/${encodeURIComponent(dyno)}`);
+  }
+  restartProcessType(app: string, processType: string) {
+    return this.request<unknown>('DELETE', `/apps/${encodeURIComponent(app)}/formations/${encodeURIComponent(processType)}`);
+  }
+  restartAllDynos(app: string) {
+    return this.request<unknown>('DELETE', `/apps/${encodeURIComponent(app)}/dynos`);
+  }
+}
+
+/** What pulsebridge reads of a release. */
+export interface HerokuRelease {
+  id: string;
+  version: number;
+  description: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'expired';
+  current: boolean;
+  created_at: string;
+  /** Absent on older API answers; false when Heroku will not roll back to it. */
+  eligible_for_rollback?: boolean;
+  user?: { email?: string; id?: string } | null;
+  slug?: { id: string } | null;
 }
 
 function sleep(ms: number) {

@@ -25,6 +25,7 @@ export type RunRequest = z.output<typeof RunRequestSchema>;
 export const RUN_SELECT = {
   id: true,
   incidentId: true,
+  kind: true,
   status: true,
   command: true,
   renderedCommand: true,
@@ -32,6 +33,12 @@ export const RUN_SELECT = {
   dynoSize: true,
   timeToLive: true,
   dynoName: true,
+  processType: true,
+  targetReleaseId: true,
+  targetVersion: true,
+  expectedVersion: true,
+  resultReleaseId: true,
+  resultVersion: true,
   exitStatus: true,
   output: true,
   outputTruncated: true,
@@ -65,7 +72,7 @@ export async function startRun(db: Db, queues: Pick<Queues, 'enqueueRun'>, incid
     where: { monitoredApps: { has: request.appName }, OR: [{ apiTokenCiphertext: { not: null } }, { oauthRefreshTokenCiphertext: { not: null } }] },
   });
   if (reachable === 0) throw new AppError('conflict', `no integration with a Heroku API token or OAuth connection monitors ${request.appName}`);
-  const run = await db.actionRun.create({ data: { incidentId, kind: 'heroku-run', ...request, requestedBy }, select: { id: true } });
+  const run = await db.actionRun.create({ data: { incidentId, kind: 'run', ...request, requestedBy }, select: { id: true } });
   try {
     await queues.enqueueRun(run.id);
   } catch {
