@@ -21,8 +21,9 @@
 --
 -- pulsebridge_slack_lock_incident(incident, thread_kinds, default_channel)
 --   Takes the incident's Slack lock (a session advisory lock the worker releases after its last
---   write), reads the incident, its services, suspect deploy and thread entries, routes it and
---   claims its message rows.
+--   write), reads the incident, its services, suspect deploy and thread entries, whether an
+--   integration with Heroku credentials monitors its app (its message then offers rollback and
+--   restart), routes it and claims its message rows.
 --
 -- pulsebridge_slack_claim_pulse(pulse, default_channel)
 --   The same for a pulse.
@@ -33,6 +34,8 @@
 -- The lock function's first form (20261124180000_slack_sync_lock), before it took the default
 -- channel: nothing calls it.
 DROP FUNCTION IF EXISTS pulsebridge_slack_lock_incident(uuid, text[]);
+-- Its return type gained `actionable` (rollback and restart buttons): re-created whole.
+DROP FUNCTION IF EXISTS pulsebridge_slack_lock_incident(uuid, text[], text);
 
 CREATE OR REPLACE FUNCTION pulsebridge_slack_route(p_services jsonb, p_kind text, p_default_channel text)
 RETURNS text[]
@@ -99,7 +102,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION pulsebridge_slack_lock_incident(p_incident uuid, p_thread_kinds text[], p_default_channel text)
 RETURNS TABLE (
   id uuid, number integer, title text, status text, severity text, app_name text, alert_count integer, dedup_key text,
-  triggered_at timestamptz, updated_at timestamptz, acknowledged_by text, resolved_by text,
+  entity text, triggered_at timestamptz, updated_at timestamptz, acknowledged_by text, resolved_by text, actionable boolean,
   services json, suspect json, entries json, targets json, messages json
 )
 LANGUAGE plpgsql
@@ -111,18 +114,20 @@ DECLARE
   routed text[];
 BEGIN
   PERFORM pg_advisory_lock(hashtextextended('slack-incident:' || p_incident, 0));
-  SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.triggered_at, i.updated_at,
+  SELECT i.id, i.number, i.title, i.status::text, i.severity::text, i.app_name, i.alert_count, i.dedup_key, i.entity, i.triggered_at, i.updated_at,
          i.acknowledged_by, i.resolved_by,
+         i.app_name IS NOT NULL AND EXISTS (SELECT 1 FROM heroku_integrations h WHERE i.app_name = ANY(h.monitored_apps)
+                                              AND (h.api_token_ciphertext IS NOT NULL OR h.oauth_refresh_token_ciphertext IS NOT NULL)),
          (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
-                                   'minutes_before', (t.data->>'minutes')::int)
+                                   'minutes_before', (t.data->>'minutes')::int, 'kind', p.kind::text)
             FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
            WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1),
          (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
             FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY(p_thread_kinds)),
          (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
             FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id)
-    INTO id, number, title, status, severity, app_name, alert_count, dedup_key, triggered_at, updated_at, acknowledged_by, resolved_by,
-         suspect, entries, linked
+    INTO id, number, title, status, severity, app_name, alert_count, dedup_key, entity, triggered_at, updated_at, acknowledged_by, resolved_by,
+         actionable, suspect, entries, linked
     FROM incidents i WHERE i.id = p_incident;
   IF NOT FOUND THEN
     RETURN;

@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { sendSlackInteraction } from '../support/slack-clicks.js';
 import { herokuSettings, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Rollback and restart from an incident, against a fake Heroku that keeps releases and dynos,
 // rolls back by making a new release and sends its webhook back to pulsebridge.
 
 const TOKEN = 'heroku-token-rollback-tests';
+const SLACK_SIGNING_SECRET = 'slack-signing-secret-rollback';
 let heroku: FakeHeroku;
 let slack: FakeSlack;
 let stack: TestStack;
@@ -16,8 +18,8 @@ let stack: TestStack;
 beforeAll(async () => {
   heroku = await startFakeHeroku();
   slack = await startFakeSlack();
-  heroku.addToken(TOKEN, { apps: ['shop', 'quiet-app', 'moving', 'stuck', 'fleet'], forbidden: ['locked'] });
-  stack = await startTestStack({ config: herokuSettings(heroku, slackSettings(slack, { SLACK_DEFAULT_CHANNEL: '#ops', SLACK_CHANNEL_INTERVAL_MS: '20' })) });
+  heroku.addToken(TOKEN, { apps: ['shop', 'quiet-app', 'fleet', 'slacky'], forbidden: ['locked'] });
+  stack = await startTestStack({ config: herokuSettings(heroku, slackSettings(slack, { SLACK_DEFAULT_CHANNEL: '#ops', SLACK_CHANNEL_INTERVAL_MS: '20', SLACK_SIGNING_SECRET })) });
   stack.startWorker();
   heroku.deliverWebhooks((url) => url.replace('http://pulsebridge.test', stack.url));
 });
@@ -92,7 +94,7 @@ describe('rolling back the suspect deploy', () => {
     // After the first test, v3 (the rollback) is current: the suspect (v2) no longer is.
     const refused = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-rollback`, { body: {} });
     expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatchObject({ code: 'moved_on', currentRelease: { version: 3, description: 'Rollback to v1', user: 'owner@example.com' } });
+    expect(refused.body.error).toMatchObject({ code: 'moved_on', currentRelease: { version: 3, description: 'Rollback to v1', user: 'owner@example.com' }, targetRelease: { version: 1 } });
     expect(refused.body.error.message).toMatch(/shop has moved on since the suspect deploy \(v2\): its current release is v3/);
 
     const v2 = heroku.releases('shop').find((r) => r.version === 2)!;
@@ -205,5 +207,61 @@ describe('restarting dynos', () => {
     expect(await finished(asked.body.runId)).toMatchObject({ requestedBy: 'on-call', status: 'succeeded' });
     const listed = await stack.call('GET', `/api/v1/incidents/${incidentId}/action-runs`);
     expect(listed.body.items.every((run: { kind: string }) => run.kind === 'restart')).toBe(true);
+  });
+});
+
+describe('from Slack', () => {
+  type Button = { action_id: string; value: string; text: { text: string }; style?: string; confirm?: { title: { text: string }; text: { type: string; text: string } } };
+  const buttonsOf = (blocks: unknown[] | undefined) => ((blocks ?? []) as { type: string; elements?: Button[] }[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+  const click = (button: Pick<Button, 'action_id' | 'value'>) =>
+    sendSlackInteraction(stack.url, SLACK_SIGNING_SECRET, { type: 'block_actions', trigger_id: randomUUID(), user: { id: 'U42', username: 'dana', name: 'dana' }, channel: { id: slack.channelId('ops') }, actions: [{ action_id: button.action_id, value: button.value }] });
+  const runsOf = (incidentId: string) => stack.sql<{ id: string; kind: string; status: string; requested_by: string; target_version: number | null; dyno_name: string | null }>('SELECT * FROM action_runs WHERE incident_id = $1 ORDER BY created_at', [incidentId]);
+
+  it('the incident message offers Roll back and Restart behind confirmations; a click acts as the Slack user', async () => {
+    const integration = await connect(['slacky']);
+    heroku.setFormation('slacky', { web: 1 });
+    await release('slacky', 'Deploy aaaaaaa');
+    await release('slacky', 'Deploy bbbbbbb');
+    const incidentId = await crash(integration, 'slacky', 'web.1');
+    const message = await waitFor(() => slack.messages('ops').find((m) => m.thread_ts === undefined && buttonsOf(m.blocks).some((b) => b.value.startsWith(incidentId))), { what: "the incident's message" });
+    const buttons = buttonsOf(message.blocks);
+    expect(buttons.map((b) => b.text.text)).toEqual(['Acknowledge', 'Resolve', 'Roll back to v1', 'Restart web.1']);
+    const [rollback, restart] = [buttons[2]!, buttons[3]!];
+    expect(rollback).toMatchObject({ action_id: 'incident_rollback', value: incidentId, style: 'danger', confirm: { title: { text: 'Roll back slacky?' }, text: { type: 'plain_text' } } });
+    expect(restart).toMatchObject({ action_id: 'incident_restart', value: `${incidentId} dyno:web.1`, confirm: { title: { text: 'Restart web.1?' } } });
+
+    expect((await click(rollback)).status).toBe(200);
+    const run = await waitFor(async () => (await runsOf(incidentId)).find((r) => r.status === 'succeeded'));
+    expect(run).toMatchObject({ kind: 'rollback', requested_by: 'dana (Slack)', target_version: 1 });
+    await waitFor(() => slack.messages('ops').some((m) => m.thread_ts === message.ts && m.text.includes('dana (Slack) rolled slacky back to v1 (new release v3)')), { what: 'the thread reply' });
+
+    expect((await click(restart)).status).toBe(200);
+    await waitFor(async () => (await runsOf(incidentId)).some((r) => r.kind === 'restart' && r.status === 'succeeded' && r.dyno_name === 'web.1'));
+    expect(heroku.restarts('slacky').map((r) => r.dyno)).toEqual(['web.1']);
+  });
+
+  it('a Roll back click after the app moved on rolls nothing back and asks the person again, naming the release', async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'slacky' AND entity = 'dyno'");
+    const before = (await runsOf(incident!.id)).length;
+    expect((await click({ action_id: 'incident_rollback', value: incident!.id })).status).toBe(200);
+    const asked = await waitFor(() => slack.ephemerals().find((e) => e.user === 'U42' && e.text.includes('slacky has moved on')), { what: 'the ephemeral question' });
+    expect(asked.text).toMatch(/^Nothing was rolled back: slacky has moved on since the suspect deploy \(v2\): its current release is v3 \(Rollback to v1\)/);
+    expect(await runsOf(incident!.id)).toHaveLength(before);
+    const again = buttonsOf(asked.blocks)[0]!;
+    const v1 = heroku.releases('slacky')[0]!;
+    expect(again).toMatchObject({ text: { text: 'Roll back to v1 anyway' }, value: `${incident!.id} ${v1.id}`, confirm: { title: { text: 'Roll back to v1 anyway?' } } });
+    expect((await click(again)).status).toBe(200);
+    await waitFor(async () => (await runsOf(incident!.id)).length === before + 1 && (await runsOf(incident!.id)).at(-1)!.status === 'succeeded');
+    expect(heroku.releases('slacky').at(-1)).toMatchObject({ version: 4, description: 'Rollback to v1' });
+  });
+
+  it('buttons whose values were tampered with do nothing', async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'slacky' AND entity = 'dyno'");
+    const before = (await runsOf(incident!.id)).length;
+    for (const value of [`${incident!.id} dyno:web.1;reboot`, `${incident!.id} type:`, `${incident!.id} dyno:../x`, `${incident!.id} nope`, 'not-an-id', `${incident!.id} ${incident!.id} extra`]) {
+      for (const action_id of ['incident_rollback', 'incident_restart']) expect((await click({ action_id, value })).status).toBe(200);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await runsOf(incident!.id)).toHaveLength(before);
   });
 });

@@ -85,6 +85,8 @@ export interface FakeSlack {
   delayNextResponse(method: string, ms: number): void;
   /** Files announced through files.getUploadURLExternal, in order. */
   uploads(): FakeUpload[];
+  /** Ephemeral messages (chat.postEphemeral): seen by one user in a channel, never stored in it. */
+  ephemerals(): { channel: string; user: string; text: string; blocks: unknown[] | undefined }[];
   /** Clear calls, messages, uploads, faults (queued and standing), delays and the outage (channels stay). */
   reset(): void;
   close(): Promise<void>;
@@ -333,6 +335,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
   const calls: RecordedCall[] = [];
   let stored: FakeMessage[] = [];
+  const ephemerals: { channel: string; user: string; text: string; blocks: unknown[] | undefined }[] = [];
   let uploads: FakeUpload[] = [];
   let faults: { method: string; remaining: number; fault: Fault }[] = [];
   let delays: { method: string; ms: number }[] = [];
@@ -423,6 +426,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (message.thread_ts !== undefined) answer.thread_ts = message.thread_ts;
       if (metadata !== undefined) answer.metadata = metadata;
       return { ok: true, channel, ts: message.ts, message: answer };
+    },
+    'chat.postEphemeral'(params) {
+      requireFields(params, ['user']);
+      const channel = memberChannel(params.channel);
+      const { text, blocks } = checkContent(params);
+      ephemerals.push({ channel, user: String(params.user), text: text ?? '', blocks });
+      return { ok: true, message_ts: nextTs() };
     },
     'chat.update'(params) {
       const channel = memberChannel(params.channel);
@@ -681,9 +691,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       delays.push({ method, ms });
     },
     uploads: () => uploads.map((u) => ({ ...u, bytes: Buffer.from(u.bytes) })),
+    ephemerals: () => ephemerals.map((e) => ({ ...e })),
     reset() {
       calls.length = 0;
       stored = [];
+      ephemerals.length = 0;
       uploads = [];
       faults = [];
       delays = [];

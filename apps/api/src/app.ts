@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { createIntegrationOps, herokuClientForApp, loggableUrl, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
+import { createIntegrationOps, createSlackClient, herokuClientForApp, loggableUrl, type Config, type Database, type DrainWindowStore, type Ingestor, type IntegrationDeps, type IntegrationDirectory, type Logger, type Metrics, type Queues, type RuleSet } from '@pulsebridge/core';
 import { registerUi } from './ui/ui-routes.js';
 import { createViewEngine } from './ui/views.js';
 import { registerSlackInteractions } from './routes/slack-interactions.js';
@@ -75,7 +75,17 @@ export function createApp(deps: AppDeps): Express {
 
   const root = express.Router();
   registerHealthRoutes(root, { pool: deps.db.pool, redis: deps.redis, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
-  registerSlackInteractions(root, { pool: deps.db.pool, redis: deps.redis, keyPrefix: deps.config.queuePrefix, signingSecret: deps.config.slack.signingSecret, logger: deps.logger, onIncidentChanged });
+  const herokuFor = herokuClientForApp({ pool: deps.db.pool, secretKey: deps.config.secretKey, heroku: deps.config.heroku });
+  registerSlackInteractions(root, {
+    pool: deps.db.pool,
+    redis: deps.redis,
+    keyPrefix: deps.config.queuePrefix,
+    signingSecret: deps.config.slack.signingSecret,
+    logger: deps.logger,
+    onIncidentChanged,
+    actions: { db: deps.db.prisma, queues: deps.queues, herokuFor },
+    slack: createSlackClient({ botToken: deps.config.slack.botToken, apiUrl: deps.config.slack.apiUrl }),
+  });
   app.use(root);
 
   const api = express.Router();
@@ -106,7 +116,6 @@ export function createApp(deps: AppDeps): Express {
   });
   registerIncidentRoutes(routes, { db: deps.db, onIncidentChanged });
   registerPulseRoutes(routes, { prisma: deps.db.prisma });
-  const herokuFor = herokuClientForApp({ pool: deps.db.pool, secretKey: deps.config.secretKey, heroku: deps.config.heroku });
   registerActionRunRoutes(routes, { db: deps.db, queues: deps.queues, herokuFor });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });

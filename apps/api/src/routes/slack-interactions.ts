@@ -1,6 +1,20 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { changeIncidentStatus, type Logger } from '@pulsebridge/core';
+import {
+  AppError,
+  changeIncidentStatus,
+  confirmation,
+  DynoNameSchema,
+  ProcessTypeSchema,
+  RESTART_ACTION,
+  ROLLBACK_ACTION,
+  startRestart,
+  startRollback,
+  type AppActionDeps,
+  type RestartRequest,
+  type Logger,
+} from '@pulsebridge/core';
+import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
@@ -21,14 +35,23 @@ const InteractionSchema = z.object({ type: z.string() });
 const BlockActionsSchema = z.object({
   type: z.literal('block_actions'),
   user: z.object({ id: z.string().optional(), username: z.string().optional(), name: z.string().optional() }).optional(),
+  channel: z.object({ id: z.string().optional() }).optional(),
   actions: z.array(z.object({ action_id: z.string().optional(), value: z.string().optional() })),
 });
+
+/** A Roll back button's value: the incident, and the release when it was chosen ("roll back anyway"). */
+const ROLLBACK_VALUE = /^([0-9a-f-]{36})(?: ([0-9a-f-]{36}))?$/i;
+/** A Restart button's value: the incident and what to restart. */
+const RESTART_VALUE = /^([0-9a-f-]{36}) (dyno|type):(\S{1,60})$/i;
 
 const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledge: 'acknowledge', incident_resolve: 'resolve' };
 
 /**
- * `POST /slack/interactions`: Acknowledge and Resolve buttons on incident messages. Same
- * change as the REST API, recorded with the Slack user; the message then updates itself.
+ * `POST /slack/interactions`: Acknowledge, Resolve, Roll back and Restart buttons on incident
+ * messages. Same change as the REST API, recorded with the Slack user; the message then updates
+ * itself, and a rollback's or restart's outcome reaches the thread. A refused rollback or restart
+ * is told to the person who clicked (an ephemeral message); when the app has moved on since the
+ * suspect deploy, that message asks again, naming the release.
  *
  * A signed request is taken once: its signature is remembered (in Redis, shared by every API
  * process) for as long as it could pass the five-minute check. A repeat is refused with 409,
@@ -40,8 +63,64 @@ const ACTIONS: Record<string, 'acknowledge' | 'resolve'> = { incident_acknowledg
  */
 export function registerSlackInteractions(
   router: Router,
-  deps: { pool: pg.Pool; redis: Redis; keyPrefix: string; signingSecret: string | undefined; logger: Logger; onIncidentChanged: (incidentId: string) => Promise<void> },
+  deps: {
+    pool: pg.Pool;
+    redis: Redis;
+    keyPrefix: string;
+    signingSecret: string | undefined;
+    logger: Logger;
+    onIncidentChanged: (incidentId: string) => Promise<void>;
+    /** Rollback and restart buttons act through these; the refusals reach the person who clicked as ephemeral messages. */
+    actions: AppActionDeps;
+    slack: WebClient | null;
+  },
 ) {
+  /** Tells the person who clicked (only them) why nothing was done, or what to confirm. */
+  const tell = async (payload: z.infer<typeof BlockActionsSchema>, text: string, blocks?: unknown[]) => {
+    const channel = payload.channel?.id;
+    const user = payload.user?.id;
+    if (deps.slack === null || channel === undefined || user === undefined) return;
+    await deps.slack.chat.postEphemeral({ channel, user, text, ...(blocks !== undefined && { blocks }) }).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not tell a Slack user why their action was refused'));
+  };
+
+  /** A Roll back or Restart click: queued like the REST API's, or refused with the reason. */
+  const act = async (payload: z.infer<typeof BlockActionsSchema>, action: { action_id?: string | undefined; value?: string | undefined }, user: string) => {
+    try {
+      if (action.action_id === ROLLBACK_ACTION) {
+        const match = ROLLBACK_VALUE.exec(action.value ?? '');
+        if (match === null || !isUuid(match[1]) || (match[2] !== undefined && !isUuid(match[2]))) return;
+        await startRollback(deps.actions, match[1]!, match[2] === undefined ? {} : { releaseId: match[2] }, user);
+        return;
+      }
+      const match = RESTART_VALUE.exec(action.value ?? '');
+      if (match === null || !isUuid(match[1])) return;
+      const [, incidentId, kind, name] = match as unknown as [string, string, 'dyno' | 'type', string];
+      if (!(kind === 'dyno' ? DynoNameSchema : ProcessTypeSchema).safeParse(name).success) return;
+      const { rows } = await deps.pool.query<{ app_name: string | null }>('SELECT app_name FROM incidents WHERE id = $1', [incidentId]);
+      const appName = rows[0]?.app_name ?? null;
+      if (appName === null) return;
+      const request: RestartRequest = kind === 'dyno' ? { appName, dyno: name } : { appName, processType: name };
+      await startRestart(deps.actions, incidentId, request, user);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      const details = error.details as { targetRelease?: { id: string; version: number } } | undefined;
+      const incidentId = (action.value ?? '').slice(0, 36);
+      if (error.code === 'moved_on' && details?.targetRelease !== undefined) {
+        // Ask again rather than rolling back blindly: the same rollback, now naming its release.
+        const again = `Roll back to v${details.targetRelease.version} anyway`;
+        await tell(payload, `Nothing was rolled back: ${error.message}.`, [
+          { type: 'section', text: { type: 'plain_text', text: `Nothing was rolled back: ${error.message}.`.slice(0, 3000) } },
+          {
+            type: 'actions',
+            elements: [{ type: 'button', action_id: ROLLBACK_ACTION, style: 'danger', text: { type: 'plain_text', text: again }, value: `${incidentId} ${details.targetRelease.id}`, confirm: confirmation(`${again}?`, error.message, 'Roll back') }],
+          },
+        ]);
+        return;
+      }
+      await tell(payload, `Nothing was done: ${error.message}.`);
+    }
+  };
+
   router.post('/slack/interactions', express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const fail = (status: number, code: string, message: string) => res.status(status).json({ error: { code, message, requestId: String(req.id ?? '') } });
     if (deps.signingSecret === undefined) return fail(404, 'not_configured', 'Slack interactivity needs SLACK_SIGNING_SECRET');
@@ -80,6 +159,10 @@ export function registerSlackInteractions(
     const payload = parsed.data;
     const user = payload.user?.name ?? payload.user?.username ?? payload.user?.id ?? 'someone';
     for (const action of payload.actions) {
+      if (action.action_id === ROLLBACK_ACTION || action.action_id === RESTART_ACTION) {
+        await act(payload, action, `${user} (Slack)`);
+        continue;
+      }
       const change = action.action_id ? ACTIONS[action.action_id] : undefined;
       if (change === undefined || !isUuid(action.value)) continue;
       const result = await changeIncidentStatus(deps.pool, action.value, change, `${user} (Slack)`);

@@ -37,8 +37,30 @@ export const RestartRequestSchema = z
     /** Every dyno of a process type (`web`). Neither: every dyno of the app. */
     processType: ProcessTypeSchema.optional(),
   })
-  .refine((request) => request.dyno === undefined || request.processType === undefined, { message: 'give a dyno or a process type, not both', path: ['processType'] });
+  .refine((request): boolean => request.dyno === undefined || request.processType === undefined, { message: 'give a dyno or a process type, not both', path: ['processType'] });
 export type RestartRequest = z.output<typeof RestartRequestSchema>;
+
+/**
+ * What an incident names to restart, read from its entity and dedup key as the default rules
+ * write them: a dyno (`heroku:<app>:dyno:web.1`; not a one-off `run.N`, which restarting would not
+ * bring back) or a drain signal's process type (`heroku:<app>:<type>:log:<code>`). Null when it
+ * names neither (a restart can still be asked for every dyno, or for one given by name).
+ */
+export function restartTargetOf(incident: { appName: string | null; entity: string; dedupKey: string }): { dyno: string } | { processType: string } | null {
+  if (incident.appName === null) return null;
+  const prefix = `heroku:${incident.appName}:`;
+  if (!incident.dedupKey.startsWith(prefix)) return null;
+  const rest = incident.dedupKey.slice(prefix.length);
+  if (incident.entity === 'dyno' || incident.entity === 'api:dyno') {
+    const dyno = /^dyno:(.+)$/.exec(rest)?.[1];
+    return dyno !== undefined && DynoNameSchema.safeParse(dyno).success && !dyno.startsWith('run.') ? { dyno } : null;
+  }
+  if (incident.entity.startsWith('log:')) {
+    const processType = /^([^:]+):log:[^:]+$/.exec(rest)?.[1];
+    return processType !== undefined && processType !== 'other' && ProcessTypeSchema.safeParse(processType).success ? { processType } : null;
+  }
+  return null;
+}
 
 /** A release as the API shows it. */
 export function presentRelease(release: HerokuRelease) {
@@ -111,15 +133,15 @@ export async function planRollback(deps: AppActionDeps, incidentId: string, requ
       target = await client.getRelease(appName, request.releaseId);
     } else {
       const suspect = await client.getRelease(appName, suspectId!);
+      if (suspect.version <= 1) throw new AppError('conflict', `v${suspect.version} is the first release of ${appName}: there is none before it to roll back to`);
+      target = await client.getRelease(appName, suspect.version - 1);
       if (current !== undefined && current.version !== suspect.version) {
         throw new AppError(
           'moved_on',
-          `${appName} has moved on since the suspect deploy (v${suspect.version}): its current release is v${current.version} (${current.description}). To roll back anyway, ask again with the releaseId to go back to`,
-          { currentRelease: presentRelease(current) },
+          `${appName} has moved on since the suspect deploy (v${suspect.version}): its current release is v${current.version} (${current.description}). To roll back to v${target.version} anyway, ask again with its releaseId`,
+          { currentRelease: presentRelease(current), targetRelease: presentRelease(target) },
         );
       }
-      if (suspect.version <= 1) throw new AppError('conflict', `v${suspect.version} is the first release of ${appName}: there is none before it to roll back to`);
-      target = await client.getRelease(appName, suspect.version - 1);
     }
   } catch (error) {
     if (error instanceof AppError) throw error;

@@ -21,7 +21,7 @@ export const HerokuAppNameSchema = z
   .max(100)
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]+$/, { error: 'must not contain control characters' })
-  .refine((name) => !isTestAppName(name), { error: `must not start with ${TEST_APP_PREFIX} (test events' apps)` });
+  .refine((name): boolean => !isTestAppName(name), { error: `must not start with ${TEST_APP_PREFIX} (test events' apps)` });
 /** A channel id (C0123ABC) or a name (#ops or ops). */
 export const SlackChannelSchema = z.string().trim().min(1).max(80).regex(/^#?[A-Za-z0-9._-]+$/, { error: 'is not a Slack channel id or name' });
 

@@ -6,6 +6,8 @@ import { PacingWaitTooLong, type ChannelPacer } from './channel-pacer.js';
 import { channelIdOf, slackRead } from './channel-ids.js';
 import { classifySlackError, SlackRateLimitedError } from './slack-client.js';
 import { renderMessage, renderThreadReply, type Block, type SlackTemplates } from './message-templates.js';
+import { truncateText } from './mrkdwn.js';
+import { restartTargetOf } from '../heroku/app-actions.js';
 
 /** A service linked to an incident or pulse, as its message names it. */
 export interface RoutedService {
@@ -199,6 +201,9 @@ interface IncidentState {
   app_name: string | null;
   alert_count: number;
   dedup_key: string;
+  entity: string;
+  /** Whether an integration with Heroku credentials monitors its app: the message offers rollback and restart. */
+  actionable: boolean;
   triggered_at: Date;
   updated_at: Date;
   acknowledged_by: string | null;
@@ -214,7 +219,7 @@ interface ThreadEntry {
 interface LoadedIncident {
   incident: IncidentState;
   services: RoutedService[];
-  suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number } | null;
+  suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number; kind: string } | null;
   /** Timeline entries that become thread replies, in order. */
   entries: ThreadEntry[];
   /** The channels the incident is routed to, in order. */
@@ -336,7 +341,7 @@ export async function syncIncidentToSlack(deps: SlackDeliveryDeps, incidentId: s
     };
     const rendered = renderMessage(deps.templates, deps.templates.incident, scope, { title: incident.title, url: scope.incident.url });
     if (rendered.renderError !== undefined) deps.logger.warn({ incidentId, reason: rendered.renderError }, 'the incident template could not be rendered; posted the plain message');
-    const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident.id, incident.status)];
+    const blocks = incident.status === 'resolved' ? rendered.blocks : [...rendered.blocks, actionButtons(incident, suspect)];
     const message = { text: rendered.text, blocks };
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
 
@@ -440,14 +445,61 @@ async function postReply(deps: SlackDeliveryDeps, lock: SlackLock, row: MessageR
   return true;
 }
 
-function actionButtons(incidentId: string, status: string): Block {
+/**
+ * The buttons of an open incident's message: Acknowledge (while triggered) and Resolve; when an
+ * integration with Heroku credentials monitors its app, Roll back (when its suspect deploy is a
+ * release) and Restart (when it names a dyno or a process type), each behind a confirmation.
+ * Their texts are plain text: nothing from a payload is read as markup.
+ */
+function actionButtons(incident: IncidentState, suspect: LoadedIncident['suspect']): Block {
   const elements: Block[] = [];
-  if (status === 'triggered') {
-    elements.push({ type: 'button', action_id: 'incident_acknowledge', text: { type: 'plain_text', text: 'Acknowledge' }, value: incidentId });
+  if (incident.status === 'triggered') {
+    elements.push({ type: 'button', action_id: 'incident_acknowledge', text: { type: 'plain_text', text: 'Acknowledge' }, value: incident.id });
   }
-  elements.push({ type: 'button', action_id: 'incident_resolve', text: { type: 'plain_text', text: 'Resolve' }, style: 'primary', value: incidentId });
-  return { type: 'actions', block_id: `incident:${incidentId}`, elements };
+  elements.push({ type: 'button', action_id: 'incident_resolve', text: { type: 'plain_text', text: 'Resolve' }, style: 'primary', value: incident.id });
+  const app = incident.app_name;
+  if (incident.actionable && app !== null) {
+    if (suspect?.kind === 'release') {
+      const version = /^v?(\d+)$/.exec(suspect.version ?? '')?.[1];
+      const to = version !== undefined && Number(version) > 1 ? `v${Number(version) - 1}` : 'the release before';
+      elements.push({
+        type: 'button',
+        action_id: ROLLBACK_ACTION,
+        text: { type: 'plain_text', text: truncateText(`Roll back to ${to}`, 75) },
+        style: 'danger',
+        value: incident.id,
+        confirm: confirmation(`Roll back ${app}?`, `Roll ${app} back to ${to}, the release before ${suspect.version ?? suspect.summary}? Heroku makes a new release with its code and config. pulsebridge checks first that the app has not moved on.`, 'Roll back'),
+      });
+    }
+    const target = restartTargetOf({ appName: app, entity: incident.entity, dedupKey: incident.dedup_key });
+    if (target !== null) {
+      const what = 'dyno' in target ? target.dyno : `${target.processType} dynos`;
+      elements.push({
+        type: 'button',
+        action_id: RESTART_ACTION,
+        text: { type: 'plain_text', text: truncateText(`Restart ${what}`, 75) },
+        value: `${incident.id} ${'dyno' in target ? `dyno:${target.dyno}` : `type:${target.processType}`}`,
+        confirm: confirmation(`Restart ${what}?`, `Restart ${what} on ${app}? Heroku stops and starts ${'dyno' in target ? 'it' : 'them'}.`, 'Restart'),
+      });
+    }
+  }
+  return { type: 'actions', block_id: `incident:${incident.id}`, elements };
 }
+
+/** Slack's confirmation dialog for a button (plain text, within Slack's lengths). */
+export function confirmation(title: string, text: string, confirm: string): Record<string, unknown> {
+  return {
+    title: { type: 'plain_text', text: truncateText(title, 100) },
+    text: { type: 'plain_text', text: truncateText(text, 300) },
+    confirm: { type: 'plain_text', text: confirm },
+    deny: { type: 'plain_text', text: 'Cancel' },
+    style: 'danger',
+  };
+}
+
+/** Action ids of the buttons that act on Heroku. */
+export const ROLLBACK_ACTION = 'incident_rollback';
+export const RESTART_ACTION = 'incident_restart';
 
 interface ClaimedPulse {
   id: string;
