@@ -16,6 +16,8 @@ const FORMS: Record<string, 'admin' | 'responder' | { exempt: string }> = {
   'POST /incidents/:id/acknowledge': 'responder',
   'POST /incidents/:id/resolve': 'responder',
   'POST /incidents/:id/run': 'responder',
+  'POST /incidents/:id/rollback': 'responder',
+  'POST /incidents/:id/restart': 'responder',
   'POST /events/:id/replay': 'admin',
   'POST /services': 'admin',
   'POST /services/:id': 'admin',
@@ -37,6 +39,9 @@ const fields = (key: string): Record<string, string> => {
   const tag = Math.random().toString(36).slice(2, 10);
   const all: Record<string, Record<string, string>> = {
     'POST /incidents/:id/run': { command: 'echo hi', appName: APP },
+    // A rollback to a release of the app (refused as moved on once an earlier post rolled back: Heroku is still asked).
+    'POST /incidents/:id/rollback': { releaseId: firstRelease?.id ?? '', expectedVersion: '2' },
+    'POST /incidents/:id/restart': { appName: APP, scope: 'all' },
     'POST /services': { name: `created-${tag}`, herokuAppNames: APP },
     'POST /services/:id': { name: `renamed-${tag}`, herokuAppNames: APP },
     'POST /integrations': { name: `created-${tag}`, monitoredApps: APP, apiToken: HEROKU_TOKEN },
@@ -47,6 +52,7 @@ const fields = (key: string): Record<string, string> => {
 
 let heroku: FakeHeroku;
 let stack: TestStack;
+let firstRelease: { id: string } | undefined;
 let routes: ExpressRoute[];
 let resources: { adminToken: string; app: string; incidentIds: string[]; eventId: string };
 
@@ -83,6 +89,8 @@ function effect(key: string, before: Record<string, string>, after: Record<strin
 beforeAll(async () => {
   heroku = await startFakeHeroku();
   heroku.addToken(HEROKU_TOKEN, { apps: [APP, 'another-app'] });
+  firstRelease = heroku.addRelease(APP);
+  heroku.addRelease(APP);
   stack = await startTestStack({
     config: { HEROKU_API_URL: heroku.apiUrl, HEROKU_ID_URL: heroku.idUrl, HEROKU_OAUTH_ID: heroku.oauth.clientId, HEROKU_OAUTH_SECRET: heroku.oauth.clientSecret },
   });

@@ -4,7 +4,7 @@ import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { sendSlackInteraction } from '../support/slack-clicks.js';
-import { herokuSettings, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { herokuSettings, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Rollback and restart from an incident, against a fake Heroku that keeps releases and dynos,
 // rolls back by making a new release and sends its webhook back to pulsebridge.
@@ -18,7 +18,7 @@ let stack: TestStack;
 beforeAll(async () => {
   heroku = await startFakeHeroku();
   slack = await startFakeSlack();
-  heroku.addToken(TOKEN, { apps: ['shop', 'quiet-app', 'fleet', 'slacky'], forbidden: ['locked'] });
+  heroku.addToken(TOKEN, { apps: ['shop', 'quiet-app', 'fleet', 'slacky', 'pager'], forbidden: ['locked'] });
   stack = await startTestStack({ config: herokuSettings(heroku, slackSettings(slack, { SLACK_DEFAULT_CHANNEL: '#ops', SLACK_CHANNEL_INTERVAL_MS: '20', SLACK_SIGNING_SECRET })) });
   stack.startWorker();
   heroku.deliverWebhooks((url) => url.replace('http://pulsebridge.test', stack.url));
@@ -263,5 +263,65 @@ describe('from Slack', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await runsOf(incident!.id)).toHaveLength(before);
+  });
+});
+
+describe('from the incident page', () => {
+  it('a rollback is confirmed on its own page, refused when the app moved on meanwhile, and asked again naming the release', async () => {
+    const integration = await connect(['pager']);
+    const v1 = await release('pager', 'Deploy <img src=x onerror=alert(1)>');
+    await release('pager', 'Deploy 2222222');
+    const incidentId = await crash(integration, 'pager');
+    const session = await signInUi(stack);
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(`${stack.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, ...fields }) });
+    const field = (page: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page)?.[1];
+    const get = (path: string) => fetch(`${stack.url}${path}`, { headers: { cookie: session.cookie } });
+
+    const incidentPage = await (await fetch(`${stack.url}/incidents/${incidentId}`, { headers: { cookie: session.cookie } })).text();
+    expect(incidentPage).toContain(`<form method="get" action="/incidents/${incidentId}/rollback">`);
+    expect(incidentPage).toMatch(/<option value="dyno" selected>dyno<\/option>/);
+
+    const confirm = await get(`/incidents/${incidentId}/rollback`);
+    expect(confirm.status).toBe(200);
+    const page = await confirm.text();
+    expect(page).toContain('Roll back pager to v1?');
+    expect(page).toContain('Deploy &lt;img src=x onerror=alert(1)&gt;');
+    expect(page).not.toContain('<img src=x');
+    expect([field(page, 'releaseId'), field(page, 'expectedVersion')]).toEqual([v1.id, '2']);
+
+    // The app moves on while the page is open: the confirmed rollback is refused, nothing is asked of Heroku.
+    await release('pager', 'Deploy 3333333');
+    const refused = await post(`/incidents/${incidentId}/rollback`, { releaseId: v1.id, expectedVersion: '2' });
+    expect(refused.status).toBe(303);
+    expect(decodeURIComponent(refused.headers.get('location') ?? '')).toContain('Pager has moved on since v2: its current release is v3 (Deploy 3333333)');
+    expect(await stack.sql("SELECT 1 FROM action_runs WHERE incident_id = $1", [incidentId])).toEqual([]);
+
+    const again = await (await get(`/incidents/${incidentId}/rollback`)).text();
+    expect(again).toContain('Roll back to v1 anyway?');
+    expect(again).toMatch(/role="alert">Pager has moved on since the suspect deploy \(v2\): its current release is v3/);
+    expect(field(again, 'expectedVersion')).toBe('3');
+    const started = await post(`/incidents/${incidentId}/rollback`, { releaseId: v1.id, expectedVersion: '3' });
+    expect(decodeURIComponent(started.headers.get('location') ?? '')).toContain('Rollback started.');
+    const run = await waitFor(async () => (await stack.sql<{ status: string; result_version: number }>("SELECT status, result_version FROM action_runs WHERE incident_id = $1 AND status = 'succeeded'", [incidentId]))[0], { what: 'the rollback' });
+    expect(run).toMatchObject({ result_version: 4 });
+    const runs = await (await fetch(`${stack.url}/incidents/${incidentId}?fragment=runs`, { headers: { cookie: session.cookie } })).text();
+    expect(runs).toMatch(/Rollback of pager to v1\s*· new release v4/);
+  });
+
+  it('a restart is confirmed on its own page; a bad dyno name is refused before it', async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'pager' AND entity = 'dyno'");
+    heroku.setFormation('pager', { web: 2 });
+    const session = await signInUi(stack);
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(`${stack.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, ...fields }) });
+    const confirmPage = (fields: Record<string, string>) => fetch(`${stack.url}/incidents/${incident!.id}/restart?${new URLSearchParams(fields)}`, { redirect: 'manual', headers: { cookie: session.cookie } });
+    const refused = await confirmPage({ appName: 'pager', scope: 'dyno', name: 'web.1; reboot' });
+    expect(decodeURIComponent(refused.headers.get('location') ?? '')).toContain('Give a dyno (web.1) or a process type (web)');
+    const page = await (await confirmPage({ appName: 'pager', scope: 'dyno', name: 'web.2' })).text();
+    expect(page).toContain('Restart dyno web.2 on pager?');
+    const started = await post(`/incidents/${incident!.id}/restart`, { appName: 'pager', scope: 'dyno', name: 'web.2' });
+    expect(decodeURIComponent(started.headers.get('location') ?? '')).toContain('Restart started.');
+    await waitFor(() => heroku.restarts('pager').some((r) => r.dyno === 'web.2'), { what: 'the restart' });
   });
 });

@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps): Express {
     publicUrl: deps.config.publicUrl,
     herokuIdUrl: deps.config.heroku.idUrl,
     onIncidentChanged,
+    herokuFor,
   });
 
   app.use(notFoundHandler);

@@ -7,8 +7,15 @@ import {
   EventFilterSchema,
   IncidentFilterSchema,
   PulseFilterSchema,
+  RestartRequestSchema,
   RunRequestSchema,
   ServiceFieldsSchema,
+  planRollback,
+  restartScope,
+  restartTargetOf,
+  startRestart,
+  startRollback,
+  type HerokuClientForApp,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
   changeIncidentStatus,
@@ -72,6 +79,8 @@ export interface UiDeps {
   /** Heroku's OAuth host: the one place a UI form may lead off-site. */
   herokuIdUrl: string;
   onIncidentChanged: (incidentId: string) => Promise<void>;
+  /** Rollbacks and restarts from an incident's page. */
+  herokuFor: HerokuClientForApp;
 }
 
 const PUBLIC = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../public');
@@ -210,8 +219,10 @@ export function registerUi(router: Router, deps: UiDeps) {
       incidentRuns(prisma, id, 20),
       isDrainEntity(incident.entity) ? drainSignalSeries(pool, deps.drainWindows, incident) : null,
     ]);
+    const target = restartTargetOf(incident);
     const view = {
       incident: { ...incident, timeline, slackMessages, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
+      restart: target === null ? { scope: 'all', name: '' } : 'dyno' in target ? { scope: 'dyno', name: target.dyno } : { scope: 'processType', name: target.processType },
       chart: series === null ? null : chartModel(series),
       suspects,
       runs,
@@ -232,6 +243,94 @@ export function registerUi(router: Router, deps: UiDeps) {
       back(res, `/incidents/${id}`, notice);
     });
   }
+
+  // ---- Rollback and restart: each asked on a confirmation page, then carried out ----------------
+  const actionDeps = { db: prisma, queues: deps.queues, herokuFor: deps.herokuFor };
+  const sentence = (message: string) => `${message.charAt(0).toUpperCase()}${message.slice(1)}.`;
+  /** A positive whole number from a form field, else undefined. */
+  const wholeNumber = (value: unknown) => (typeof value === 'string' && /^\d{1,9}$/.test(value) && Number(value) > 0 ? Number(value) : undefined);
+  const releaseIdOf = (value: unknown) => (typeof value === 'string' && isUuid(value) ? value : undefined);
+
+  // The confirmation pages are GETs (they change nothing); the forms on them post.
+  ui.get('/incidents/:id/rollback', async (req, res) => {
+    const id = String(req.params.id);
+    const releaseId = releaseIdOf(req.query.releaseId);
+    let question: { title: string; message: string; warning?: string; fields: Record<string, string>; action: string; button: string };
+    try {
+      const plan = await planRollback(actionDeps, id, releaseId === undefined ? {} : { releaseId });
+      question = {
+        title: `Roll back ${plan.appName} to v${plan.target.version}?`,
+        message: `Heroku makes a new release with the code and config of v${plan.target.version} (${plan.target.description}${plan.target.user?.email ? `, by ${plan.target.user.email}` : ''}). The current release is v${plan.current.version} (${plan.current.description}).`,
+        fields: { releaseId: plan.target.id, expectedVersion: String(plan.current.version) },
+        action: `/incidents/${id}/rollback`,
+        button: 'Roll back',
+      };
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      const details = error.details as { currentRelease?: { version: number }; targetRelease?: { id: string; version: number; description: string } } | undefined;
+      if (error.code !== 'moved_on' || details?.targetRelease === undefined || details.currentRelease === undefined) return back(res, `/incidents/${id}`, sentence(error.message));
+      question = {
+        title: `Roll back to v${details.targetRelease.version} anyway?`,
+        message: `The release before the suspect deploy is v${details.targetRelease.version} (${details.targetRelease.description}).`,
+        warning: sentence(error.message),
+        fields: { releaseId: details.targetRelease.id, expectedVersion: String(details.currentRelease.version) },
+        action: `/incidents/${id}/rollback`,
+        button: `Roll back to v${details.targetRelease.version} anyway`,
+      };
+    }
+    await render(req, res, 'confirm-action', { ...question, back: `/incidents/${id}` });
+  });
+
+  ui.post('/incidents/:id/rollback', async (req, res) => {
+    const id = String(req.params.id);
+    const session = res.locals.session as Session;
+    const releaseId = releaseIdOf(req.body.releaseId);
+    const expectedVersion = wholeNumber(req.body.expectedVersion);
+    if (releaseId === undefined || expectedVersion === undefined) return back(res, `/incidents/${id}`, 'Confirm the rollback on its page first.');
+    try {
+      await startRollback(actionDeps, id, { releaseId, expectedVersion }, session.name);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, `/incidents/${id}#runs`, sentence(error.message));
+      throw error;
+    }
+    back(res, `/incidents/${id}#runs`, 'Rollback started.');
+  });
+
+  /** The restart a form asks for: a dyno, a process type, or every dyno of the app. */
+  const restartRequestOf = (body: Record<string, unknown>) => {
+    const scope = body.scope === 'dyno' || body.scope === 'processType' ? body.scope : 'all';
+    const name = String(body.name ?? '').trim();
+    return RestartRequestSchema.safeParse({ appName: String(body.appName ?? ''), ...(scope === 'dyno' && { dyno: name }), ...(scope === 'processType' && { processType: name }) });
+  };
+
+  ui.get('/incidents/:id/restart', async (req, res) => {
+    const id = String(req.params.id);
+    const request = restartRequestOf(req.query as Record<string, unknown>);
+    if (!request.success) return back(res, `/incidents/${id}#actions`, 'Give a dyno (web.1) or a process type (web) to restart, or restart every dyno.');
+    const what = restartScope({ dyno_name: request.data.dyno ?? null, process_type: request.data.processType ?? null });
+    await render(req, res, 'confirm-action', {
+      title: `Restart ${what} on ${request.data.appName}?`,
+      message: 'Heroku stops and starts them; requests in flight on them are cut.',
+      fields: { appName: request.data.appName, scope: request.data.dyno ? 'dyno' : request.data.processType ? 'processType' : 'all', name: request.data.dyno ?? request.data.processType ?? '' },
+      action: `/incidents/${id}/restart`,
+      button: 'Restart',
+      back: `/incidents/${id}`,
+    });
+  });
+
+  ui.post('/incidents/:id/restart', async (req, res) => {
+    const id = String(req.params.id);
+    const session = res.locals.session as Session;
+    const request = restartRequestOf(req.body as Record<string, unknown>);
+    if (!request.success) return back(res, `/incidents/${id}#actions`, 'Give a dyno (web.1) or a process type (web) to restart, or restart every dyno.');
+    try {
+      await startRestart(actionDeps, id, request.data, session.name);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, `/incidents/${id}#runs`, sentence(error.message));
+      throw error;
+    }
+    back(res, `/incidents/${id}#runs`, 'Restart started.');
+  });
 
   ui.post('/incidents/:id/run', async (req, res) => {
     const id = String(req.params.id);

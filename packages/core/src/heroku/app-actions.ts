@@ -26,6 +26,8 @@ export const DynoNameSchema = z.string().regex(/^[A-Za-z0-9_-]{1,40}\.\d{1,9}$/,
 export const RollbackRequestSchema = z.object({
   /** The release to go back to (Heroku's release id); by default the one before the suspect deploy. */
   releaseId: z.string().uuid().optional(),
+  /** The app's current release as the person last saw it: refused (moved_on) when it is no longer. */
+  expectedVersion: z.number().int().min(1).optional(),
 });
 export type RollbackRequest = z.output<typeof RollbackRequestSchema>;
 
@@ -111,7 +113,8 @@ export interface RollbackPlan {
 /**
  * Works out a rollback: to `releaseId` when given, else to the release before the incident's
  * suspect deploy, which must still be the app's current release (`moved_on`, with the current
- * release, when the app has moved on since: ask again with its id to roll back anyway). Refuses
+ * release, when the app has moved on since: ask again with its id to roll back anyway). With
+ * `expectedVersion`, the current release must be that one (a confirmation someone saw). Refuses
  * an incident that names no app, an app no integration with credentials monitors, a release
  * Heroku will not roll back to, and the current release itself.
  */
@@ -148,6 +151,13 @@ export async function planRollback(deps: AppActionDeps, incidentId: string, requ
     fromHeroku(error, request.releaseId === undefined ? `Heroku has no release before the suspect deploy of ${appName}` : `Heroku has no release ${request.releaseId} of ${appName}`);
   }
   if (current === undefined) throw new AppError('conflict', `${appName} has no releases`);
+  if (request.expectedVersion !== undefined && current.version !== request.expectedVersion) {
+    throw new AppError(
+      'moved_on',
+      `${appName} has moved on since v${request.expectedVersion}: its current release is v${current.version} (${current.description}). To roll back to v${target.version} anyway, ask again`,
+      { currentRelease: presentRelease(current), targetRelease: presentRelease(target) },
+    );
+  }
   if (target.eligible_for_rollback === false) throw new AppError('conflict', `Heroku will not roll ${appName} back to v${target.version} (not eligible for rollback)`);
   if (target.id === current.id) throw new AppError('conflict', `v${target.version} is already the current release of ${appName}`);
   return { appName, target, current };
