@@ -48,6 +48,9 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
   'GET /api/v1/action-runs/:id': 'responder',
 
   'GET /api/v1/pulses': 'responder',
+
+  'GET /api/v1/workflow-runs': 'responder',
+  'GET /api/v1/workflows': 'admin',
 };
 
 const APP = 'roles-app';

@@ -85,7 +85,7 @@ describe('SQL functions as source files', () => {
     writeFileSync(path.join(dir, '30_broken.sql'), 'CREATE OR REPLACE FUNCTION pulsebridge_broken() RETURNS integer LANGUAGE sql AS $$ SELECT no_such_column FROM events $$;\n');
     await expect(migrateDatabase(url, MIGRATIONS_DIR, dir)).rejects.toThrow(/^function file 30_broken\.sql failed: column "no_such_column" does not exist/);
     expect(await definitions()).toEqual(before);
-    expect((await client.query('SELECT file FROM "_pulsebridge_functions" ORDER BY file')).rows.map((row) => row.file)).toEqual(['10_apply_events.sql', '20_slack_delivery.sql']);
+    expect((await client.query('SELECT file FROM "_pulsebridge_functions" ORDER BY file')).rows.map((row) => row.file)).toEqual(['10_apply_events.sql', '20_slack_delivery.sql', '30_workflows.sql']);
     expect((await migrateDatabase(url, MIGRATIONS_DIR)).functions).toEqual([]);
   });
 

@@ -14,6 +14,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { RouteTable } from './http/route-table.js';
 import { describeOtherEndpoints } from './http/documented-endpoints.js';
 import { registerActionRunRoutes } from './routes/action-runs.js';
+import { registerWorkflowRoutes } from './routes/workflows.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps): Express {
   registerPulseRoutes(routes, { prisma: deps.db.prisma });
   registerActionRunRoutes(routes, { db: deps.db, queues: deps.queues, herokuFor });
   registerEventRoutes(routes, { prisma: deps.db.prisma, queues: deps.queues });
+  registerWorkflowRoutes(routes, { prisma: deps.db.prisma, workflows: deps.rules.workflows });
   registerTokenRoutes(routes, { prisma: deps.db.prisma });
 
   describeOtherEndpoints(routes);

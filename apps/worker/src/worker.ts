@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import {
   JOB_CATALOG,
   executeAppAction,
+  executeWorkflowRun,
+  startWorkflowDispatcher,
+  WorkflowDispatcher,
   executeRun,
   herokuClientForApp,
   QUEUE_NAMES,
@@ -105,6 +108,17 @@ export function startWorkers(
     },
     'slack.incident': (payload, job, token) => withSlack(job, token, (deps) => syncIncidentToSlack(deps, payload.incidentId)),
     'slack.pulse': (payload, job, token) => withSlack(job, token, (deps) => postPulseToSlack(deps, payload.pulseId)),
+    'workflow.run': async (payload) => {
+      await executeWorkflowRun(
+        { pool: db.pool, prisma: db.prisma, workflows: options.rules.workflows, runDeps, herokuFor: runDeps.heroku, slack: slackClient, slackDefaultChannel: config.slack.defaultChannel, publicUrl: config.publicUrl, logger },
+        payload.workflowRunId,
+      );
+      const { rows } = await db.pool.query<{ id: string; updated_at: Date }>(
+        'SELECT i.id, i.updated_at FROM incidents i JOIN workflow_runs w ON w.incident_id = i.id WHERE w.id = $1',
+        [payload.workflowRunId],
+      );
+      if (slack !== null) await runtime.queues.enqueueSlackIncidents(rows.map((row) => ({ id: row.id, updatedAt: row.updated_at })));
+    },
     'heroku.run': async (payload) => {
       const { rows: kinds } = await db.pool.query<{ kind: string }>('SELECT kind FROM action_runs WHERE id = $1', [payload.runId]);
       if (kinds[0]?.kind === 'rollback' || kinds[0]?.kind === 'restart') await executeAppAction({ pool: db.pool, herokuFor: runDeps.heroku }, payload.runId);
@@ -203,8 +217,14 @@ export function startWorkers(
           { intervalMs: config.drains.evaluateIntervalMs, logger },
         );
 
+  // Workflows: the outbox triggers write only while some workflow is enabled.
+  const dispatcher = new WorkflowDispatcher({ pool: db.pool, workflows: options.rules.workflows, queues: runtime.queues, logger, publicUrl: config.publicUrl });
+  void dispatcher.configure().catch((err: unknown) => logger.warn({ err }, 'could not record whether workflows are enabled'));
+  const workflowDispatcher = options.rules.workflows.workflows.length === 0 ? undefined : startWorkflowDispatcher(dispatcher, { intervalMs: config.workflows.dispatchIntervalMs, logger });
+
   return {
     async close() {
+      await workflowDispatcher?.stop();
       await drainEvaluator?.stop();
       await reconciler?.stop();
       slackYield.stop();

@@ -1,3 +1,4 @@
+import { WorkflowConfigError } from './workflows/workflow-config.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { checkPostgres, checkRedis } from './connectivity.js';
 import { RuleError, loadRuleSet, type RuleSet } from './rules/rule-set.js';
@@ -34,6 +35,10 @@ export async function loadRulesOrExit(configDir: string): Promise<RuleSet> {
   try {
     return await loadRuleSet(configDir);
   } catch (error) {
+    if (error instanceof WorkflowConfigError) {
+      process.stderr.write(`workflows: ${error.message}\n`);
+      process.exit(1);
+    }
     if (!(error instanceof RuleError)) throw error;
     process.stderr.write(`rules: ${error.message}\n`);
     process.exit(1);

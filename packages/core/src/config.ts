@@ -72,6 +72,8 @@ export const ConfigSchema = z
     RECONCILE_INTERVAL_MS: positiveInt(30_000),
     /** How often workers look at drain windows with new error signals (and at quiet periods). */
     DRAIN_EVALUATE_INTERVAL_MS: positiveInt(1_000),
+    /** How often a worker looks for incident and pulse changes workflows run on. */
+    WORKFLOW_DISPATCH_INTERVAL_MS: positiveInt(500),
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
@@ -145,6 +147,7 @@ export const ConfigSchema = z
     },
     reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
     drains: { evaluateIntervalMs: env.DRAIN_EVALUATE_INTERVAL_MS },
+    workflows: { dispatchIntervalMs: env.WORKFLOW_DISPATCH_INTERVAL_MS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ingest: { maxBatch: env.INGEST_MAX_BATCH, eventsPerJob: env.EVENT_JOB_MAX_EVENTS, eventJobLingerMs: env.EVENT_JOB_LINGER_MS },
   }));

@@ -37,6 +37,7 @@ export type EventProcessJob = z.infer<typeof EventProcessJobSchema>;
 export const SlackIncidentJobSchema = z.object({ incidentId: z.uuid() });
 export const SlackPulseJobSchema = z.object({ pulseId: z.uuid() });
 export const HerokuRunJobSchema = z.object({ runId: z.uuid() });
+export const WorkflowRunJobSchema = z.object({ workflowRunId: z.uuid() });
 
 /** Slack jobs retry for about two hours (an outage delays messages, never loses them). */
 const slackOptions = (): JobsOptions => ({
@@ -80,6 +81,13 @@ export const JOB_CATALOG = {
     queue: QUEUE_NAMES.heroku,
     schema: HerokuRunJobSchema,
     // Retries only finish what a run started (publish its result); they never start a second dyno.
+    options: (): JobsOptions => ({ attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } }),
+  },
+  'workflow.run': {
+    // Beside command runs: a workflow's actions may run a command for as long as a dyno lives.
+    queue: QUEUE_NAMES.heroku,
+    schema: WorkflowRunJobSchema,
+    // A retry resumes where the run stopped; an action that may have acted is never done twice.
     options: (): JobsOptions => ({ attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } }),
   },
 } as const;

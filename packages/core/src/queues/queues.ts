@@ -22,6 +22,8 @@ export interface Queues {
   heroku: Queue;
   /** A run's job (see `runJobId`); adding one that exists is a no-op. */
   enqueueRun(runId: string, purpose?: 'run' | 'orphaned'): Promise<void>;
+  /** Queues a workflow run; `attempt` > 0 makes a new job for a run whose job was lost. */
+  enqueueWorkflowRun(workflowRunId: string, attempt?: number): Promise<void>;
   byName(name: QueueName): Queue;
   /**
    * Jobs for stored events, in order: up to `eventsPerJob` events per job. An event alone gets
@@ -97,6 +99,9 @@ export function createQueues(options: { connection: Redis; prefix: string; event
     heroku,
     async enqueueRun(runId, purpose = 'run') {
       await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: runJobId(runId, purpose) });
+    },
+    async enqueueWorkflowRun(workflowRunId, attempt = 0) {
+      await heroku.add('workflow.run', { workflowRunId }, { ...JOB_CATALOG['workflow.run'].options(), jobId: attempt === 0 ? `workflow-${workflowRunId}` : `workflow-${workflowRunId}-${attempt}` });
     },
     async enqueueSlackIncidents(incidents) {
       await addJobs(slack, incidents.map(slackIncidentJob));

@@ -1,4 +1,5 @@
 import type { Liquid, Template } from 'liquidjs';
+import { compileWorkflows, loadWorkflows, type WorkflowSet } from '../workflows/workflow-config.js';
 import { z } from 'zod';
 import { compileTemplate, parseConfigYaml, readConfigFile, readPresetRules } from '../config-files.js';
 import { createRuleLiquid } from './liquid.js';
@@ -91,6 +92,8 @@ export interface RuleSet {
   rules: CompiledRule[];
   /** Drain rules (`drains.yaml`): their thresholds, and their incident side for drain events. */
   drains: DrainRuleSet;
+  /** Workflows (`workflows.yaml`): what runs by itself when incidents and pulses change. */
+  workflows: WorkflowSet;
   liquid: Liquid;
 }
 
@@ -167,7 +170,7 @@ export function compileRules(source: string, file: string, configDir?: string, d
     names.add(parsed.data.name);
     return compileRule(liquid, parsed.data, where);
   }));
-  return { file, preset: top.data.preset ?? null, rules, drains: compileDrainRules(drainsFile.source, drainsFile.file, liquid), liquid };
+  return { file, preset: top.data.preset ?? null, rules, drains: compileDrainRules(drainsFile.source, drainsFile.file, liquid), workflows: NO_WORKFLOWS(), liquid };
 }
 
 /**
@@ -176,5 +179,8 @@ export function compileRules(source: string, file: string, configDir?: string, d
  */
 export async function loadRuleSet(configDir: string): Promise<RuleSet> {
   const { file, source } = await readConfigFile(configDir, 'rules.yaml', (message) => new RuleError(`${message}; set CONFIG_DIR to a folder with rules.yaml`));
-  return compileRules(source, file, configDir, readDrainsFile(configDir));
+  return { ...compileRules(source, file, configDir, readDrainsFile(configDir)), workflows: loadWorkflows(configDir) };
 }
+
+/** A rule set made from text alone has no workflows. */
+const NO_WORKFLOWS = () => compileWorkflows('workflows: []\n', 'workflows.yaml');

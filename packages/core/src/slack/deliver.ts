@@ -33,7 +33,7 @@ export interface SlackDeliveryDeps {
 }
 
 /** Timeline kinds that become thread replies (the trigger is the message itself). */
-const THREAD_KINDS = ['alert', 'acknowledged', 'resolved', 'auto_resolved', 'action_run'];
+const THREAD_KINDS = ['alert', 'acknowledged', 'resolved', 'auto_resolved', 'action_run', 'workflow', 'severity'];
 const METADATA_EVENT = 'pulsebridge_message';
 const STATUS_LABEL: Record<string, string> = { triggered: 'Triggered', acknowledged: 'Acknowledged', resolved: 'Resolved' };
 
