@@ -166,7 +166,7 @@ describe('workflows', () => {
     const release = heroku.addRelease('wf-app', { description: 'Deploy 5e5e5e5' });
     await heroku.announceRelease(release);
     await waitFor(() => slack.messages('deploys').some((m) => m.text === '[Heroku][Release] Deploy 5e5e5e5'), { what: 'the workflow post in #deploys' });
-    const [run] = await stack.sql<{ status: string; trigger: string }>("SELECT status, trigger FROM workflow_runs WHERE workflow = 'announce-release'");
+    const run = await waitFor(async () => (await stack.sql<{ status: string; trigger: string }>("SELECT status, trigger FROM workflow_runs WHERE workflow = 'announce-release' AND status <> 'running'"))[0]);
     expect(run).toEqual({ status: 'succeeded', trigger: 'pulse.created' });
   });
 
