@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeHeroku, type FakeHeroku } from '../support/fake-heroku.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { CONFIG_DIR, herokuSettings, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { CONFIG_DIR, herokuSettings, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Workflows from config/workflows.yaml, run by two workers against fake Heroku and Slack.
 
@@ -177,5 +177,26 @@ describe('workflows', () => {
     expect(byName['post-nowhere']).toMatchObject({ status: 'failed' });
     expect(byName['post-nowhere']!.actions[0]).toMatchObject({ action: 'slack.post', status: 'failed', error: 'Slack has no channel #nowhere the bot is in' });
     expect(byName['restart-crashed-dyno']).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('admins see the workflows as written and their recent runs; the REST API shows the file', async () => {
+    const admin = await signInUi(stack);
+    const page = await (await fetch(`${stack.url}/workflows`, { headers: { cookie: admin.cookie } })).text();
+    expect(page).toContain('restart-crashed-dyno <span class="pill succeeded">enabled</span>');
+    expect(page).toContain('switched-off <span class="pill">off</span>');
+    expect(page).toContain('cool-down: it ran on wf-app');
+    expect(page).toContain('Acknowledged #{{ incident.number }} on {{ app.name }}: {{ incident.title }}');
+    const listed = await stack.call('GET', '/api/v1/workflows');
+    expect(listed.body.items.map((w: { name: string; enabled: boolean }) => `${w.name}:${w.enabled}`)).toEqual([
+      'restart-crashed-dyno:true',
+      'acknowledge-noise:true',
+      'note-acknowledged:true',
+      'announce-release:true',
+      'post-nowhere:true',
+      'switched-off:false',
+    ]);
+    const responderToken = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'wf responder', role: 'responder' } })).body.token;
+    const responder = await signInUi(stack, responderToken);
+    expect((await fetch(`${stack.url}/workflows`, { headers: { cookie: responder.cookie }, redirect: 'manual' })).status).toBe(403);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Liquid, Template } from 'liquidjs';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 /**
  * What every file in CONFIG_DIR shares: reading it, parsing its YAML and compiling its Liquid
@@ -57,4 +57,9 @@ export function registerCommonFilters(liquid: Liquid): Liquid {
   liquid.registerFilter('short_sha', (value: unknown) => (typeof value === 'string' ? value.slice(0, 7) : value));
   liquid.registerFilter('short_id', (value: unknown) => (typeof value === 'string' ? value.slice(0, 8) : value));
   return liquid;
+}
+
+/** A config value written back as YAML (the UI shows workflows as their file has them). */
+export function toYaml(value: unknown): string {
+  return stringifyYaml(value, { lineWidth: 0 });
 }

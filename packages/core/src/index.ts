@@ -61,7 +61,7 @@ export * from './workflows/workflow-executor.js';
 export * from './heroku/integrations.js';
 export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';
-export { registerCommonFilters } from './config-files.js';
+export { registerCommonFilters, toYaml } from './config-files.js';
 export { createLiquid, isTemplateLimitError, TEMPLATE_LIMITS, type TemplateLimits } from './create-liquid.js';
 export * from './drains/logplex.js';
 export * from './drains/signals.js';

@@ -15,6 +15,7 @@ import {
   restartTargetOf,
   startRestart,
   startRollback,
+  toYaml,
   type HerokuClientForApp,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
@@ -84,7 +85,7 @@ export interface UiDeps {
 }
 
 const PUBLIC = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../public');
-const UI_PATH = /^\/(?:$|incidents|deploys|events|services|integrations|logout)(?:\/|$)/;
+const UI_PATH = /^\/(?:$|incidents|deploys|events|services|integrations|workflows|logout)(?:\/|$)/;
 const STATUS_ORDER: Record<string, number> = { triggered: 0, acknowledged: 1, resolved: 2 };
 
 /**
@@ -456,6 +457,16 @@ export function registerUi(router: Router, deps: UiDeps) {
   }));
 
   // ---- Integrations (admins) --------------------------------------------------------------------
+  // ---- Workflows (read-only: they live in workflows.yaml) ----------------------------------------
+  ui.get('/workflows', adminOnly, async (req, res) => {
+    const runs = await prisma.workflowRun.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 50, include: { incident: { select: { number: true } } } });
+    await render(req, res, 'workflows', {
+      file: deps.rules.workflows.file,
+      workflows: deps.rules.workflows.all.map((w) => ({ name: w.name, enabled: w.enabled, definition: toYaml(w.source).trimEnd() })),
+      runs: runs.map((run) => ({ ...run, steps: (Array.isArray(run.actions) ? (run.actions as { action: string; status: string; result?: string; error?: string }[]) : []).map((a) => `${a.action} ${a.status}${a.result ? `: ${a.result}` : ''}${a.error ? `: ${a.error}` : ''}`) })),
+    });
+  });
+
   ui.get('/integrations', adminOnly, async (req, res) => {
     const page = await deps.integrationOps.list({ limit: 200 });
     const integrations = page.items.map(deps.integrationOps.present);
