@@ -58,6 +58,7 @@ export * from './workflows/workflow-config.js';
 export * from './workflows/workflow-match.js';
 export * from './workflows/workflow-dispatcher.js';
 export * from './workflows/workflow-executor.js';
+export * from './workflows/workflow-queries.js';
 export * from './heroku/integrations.js';
 export * from './heroku/orphaned-runs.js';
 export * from './heroku/output-keeper.js';

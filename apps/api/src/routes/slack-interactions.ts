@@ -5,6 +5,7 @@ import {
   changeIncidentStatus,
   confirmation,
   DynoNameSchema,
+  incidentAppName,
   ProcessTypeSchema,
   RESTART_ACTION,
   ROLLBACK_ACTION,
@@ -96,8 +97,7 @@ export function registerSlackInteractions(
       if (match === null || !isUuid(match[1])) return;
       const [, incidentId, kind, name] = match as unknown as [string, string, 'dyno' | 'type', string];
       if (!(kind === 'dyno' ? DynoNameSchema : ProcessTypeSchema).safeParse(name).success) return;
-      const { rows } = await deps.pool.query<{ app_name: string | null }>('SELECT app_name FROM incidents WHERE id = $1', [incidentId]);
-      const appName = rows[0]?.app_name ?? null;
+      const appName = await incidentAppName(deps.actions.db, incidentId);
       if (appName === null) return;
       const request: RestartRequest = kind === 'dyno' ? { appName, dyno: name } : { appName, processType: name };
       await startRestart(deps.actions, incidentId, request, user);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDate, newestFirst, toPage, type PrismaClient, type WorkflowSet } from '@pulsebridge/core';
+import { isoDate, listWorkflowRuns, type PrismaClient, type WorkflowSet } from '@pulsebridge/core';
 import { PageQuerySchema, pageOf, type RouteTable } from '../http/route-table.js';
 
 const WorkflowRunSchema = z.object({
@@ -38,18 +38,7 @@ export function registerWorkflowRoutes(routes: RouteTable, deps: { prisma: Prism
     query: PageQuerySchema.extend(WorkflowRunFilterSchema.shape),
     responses: { 200: { description: 'a page of workflow runs', schema: pageOf(WorkflowRunSchema) } },
     handler: async ({ query }) => {
-      const { where, ...page } = newestFirst('createdAt', query);
-      const rows = await deps.prisma.workflowRun.findMany({
-        where: {
-          ...(query.incidentId !== undefined && { incidentId: query.incidentId }),
-          ...(query.pulseId !== undefined && { pulseId: query.pulseId }),
-          ...(query.workflow !== undefined && { workflow: query.workflow }),
-          ...(query.status !== undefined && { status: query.status }),
-          ...where,
-        },
-        ...page,
-      });
-      const result = toPage(rows, query.limit, (row) => ({ at: row.createdAt, id: row.id }));
+      const result = await listWorkflowRuns(deps.prisma, query);
       return {
         status: 200,
         body: {

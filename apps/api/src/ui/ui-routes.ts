@@ -16,6 +16,7 @@ import {
   startRestart,
   startRollback,
   toYaml,
+  recentWorkflowRuns,
   type HerokuClientForApp,
   RUN_TIME_TO_LIVE_CAP,
   authenticateToken,
@@ -459,7 +460,7 @@ export function registerUi(router: Router, deps: UiDeps) {
   // ---- Integrations (admins) --------------------------------------------------------------------
   // ---- Workflows (read-only: they live in workflows.yaml) ----------------------------------------
   ui.get('/workflows', adminOnly, async (req, res) => {
-    const runs = await prisma.workflowRun.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 50, include: { incident: { select: { number: true } } } });
+    const runs = await recentWorkflowRuns(prisma, 50);
     await render(req, res, 'workflows', {
       file: deps.rules.workflows.file,
       workflows: deps.rules.workflows.all.map((w) => ({ name: w.name, enabled: w.enabled, definition: toYaml(w.source).trimEnd() })),

@@ -191,6 +191,11 @@ export async function startRollback(deps: AppActionDeps, incidentId: string, req
   });
 }
 
+/** The app an incident names (what its Restart button restarts on), or null. */
+export async function incidentAppName(db: Db, incidentId: string): Promise<string | null> {
+  return (await db.incident.findUnique({ where: { id: incidentId }, select: { appName: true } }))?.appName ?? null;
+}
+
 /** Checks a restart (the incident exists; an integration with credentials monitors the app) and queues it; returns the run's id. */
 export async function startRestart(deps: AppActionDeps, incidentId: string, request: RestartRequest, requestedBy: string): Promise<string> {
   const incident = await deps.db.incident.findUnique({ where: { id: incidentId }, select: { id: true } });
