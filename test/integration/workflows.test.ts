@@ -11,7 +11,7 @@ import { CONFIG_DIR, herokuSettings, postWebhook, signInUi, slackSettings, start
 // Workflows from config/workflows.yaml, run by two workers against fake Heroku and Slack.
 
 const TOKEN = 'heroku-token-workflow-tests';
-const FLEET = ['wf-app', 'wf-a', 'wf-b', 'wf-c', 'wf-d', 'wf-e', 'wf-noisy', 'wf-broken'];
+const FLEET = ['wf-app', 'wf-a', 'wf-b', 'wf-c', 'wf-d', 'wf-e', 'wf-noisy', 'wf-broken', 'wf-rb'];
 const WORKFLOWS = `
 workflows:
   - name: restart-crashed-dyno
@@ -57,6 +57,27 @@ workflows:
       - slack.post:
           channel: "#nowhere"
           text: "never posted"
+  - name: diagnose
+    on: incident.triggered
+    if:
+      app: wf-rb
+    actions:
+      - heroku.run:
+          command: "echo diagnosing {{ app.name }}"
+          time_to_live: 60
+  - name: rollback-on-repeat
+    on: incident.alert_grouped
+    if:
+      app: wf-rb
+    actions:
+      - heroku.rollback: {}
+  - name: note-resolved
+    on: incident.resolved
+    if:
+      app: wf-rb
+    actions:
+      - slack.post:
+          text: "Resolved: {{ incident.title }}"
   - name: switched-off
     enabled: false
     on: incident.triggered
@@ -71,7 +92,7 @@ let configDir: string;
 let integration: { id: string; secret: string };
 
 beforeAll(async () => {
-  heroku = await startFakeHeroku();
+  heroku = await startFakeHeroku({ rendezvous: { timeScale: 0.05 } });
   slack = await startFakeSlack();
   heroku.addToken(TOKEN, { apps: FLEET });
   for (const app of FLEET) heroku.setFormation(app, { web: 2 });
@@ -193,10 +214,38 @@ describe('workflows', () => {
       'note-acknowledged:true',
       'announce-release:true',
       'post-nowhere:true',
+      'diagnose:true',
+      'rollback-on-repeat:true',
+      'note-resolved:true',
       'switched-off:false',
     ]);
     const responderToken = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'wf responder', role: 'responder' } })).body.token;
     const responder = await signInUi(stack, responderToken);
     expect((await fetch(`${stack.url}/workflows`, { headers: { cookie: responder.cookie }, redirect: 'manual' })).status).toBe(403);
+  });
+
+  it('a command on a one-off dyno when triggered, a rollback of the suspect deploy when the alert repeats, a post when resolved', async () => {
+    const v1 = heroku.addRelease('wf-rb', { description: 'Deploy 0000001' });
+    await heroku.announceRelease(v1);
+    const v2 = heroku.addRelease('wf-rb', { description: 'Deploy 0000002' });
+    await heroku.announceRelease(v2);
+    await waitFor(async () => (await stack.sql("SELECT 1 FROM pulses WHERE app_name = 'wf-rb' AND kind = 'release'")).length === 2, { what: 'both release pulses' });
+    const incident = await crash('wf-rb');
+    const [diagnose] = await settled(incident.id, 1);
+    expect(diagnose).toMatchObject({ workflow: 'diagnose', status: 'succeeded' });
+    expect(diagnose!.actions[0]).toMatchObject({ action: 'heroku.run', status: 'succeeded' });
+    const [run] = await stack.sql<{ output: string; requested_by: string; workflow_run_id: string | null }>("SELECT output, requested_by, workflow_run_id FROM action_runs WHERE incident_id = $1 AND kind = 'run'", [incident.id]);
+    expect(run).toMatchObject({ output: 'diagnosing wf-rb\n', requested_by: 'workflow diagnose' });
+    expect(run!.workflow_run_id).not.toBeNull();
+
+    // The same dyno crashes again: the alert groups into the open incident, and its workflow rolls back.
+    await crash('wf-rb');
+    const runs = await settled(incident.id, 2);
+    expect(runs[1]).toMatchObject({ workflow: 'rollback-on-repeat', status: 'succeeded' });
+    expect(heroku.releases('wf-rb').at(-1)).toMatchObject({ version: 3, description: 'Rollback to v1' });
+
+    expect((await stack.call('POST', `/api/v1/incidents/${incident.id}/resolve`)).status).toBe(200);
+    expect((await settled(incident.id, 3))[2]).toMatchObject({ workflow: 'note-resolved', status: 'succeeded' });
+    await waitFor(() => slack.messages('ops').some((m) => m.text === 'Resolved: Dyno web.1 crashed on wf-rb (exit status 1)'), { what: 'the post on resolve' });
   });
 });
