@@ -84,6 +84,26 @@ describe('rules at start-up', () => {
   });
 });
 
+describe('workflows at start-up', () => {
+  it('a worker with a workflow naming an unknown action stops, naming the file, the workflow and the field', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pulsebridge-workflows-'));
+    copyFileSync(path.join(CONFIG_DIR, 'rules.yaml'), path.join(dir, 'rules.yaml'));
+    writeFileSync(path.join(dir, 'workflows.yaml'), 'workflows:\n  - name: fix-it\n    on: incident.triggered\n    actions:\n      - heroku.scale: {web: 0}\n');
+    const stack = await startTestStack();
+    try {
+      const worker = run(WORKER, { ADMIN_TOKEN, SECRET_KEY, DATABASE_URL: stack.config.databaseUrl, REDIS_URL, CONFIG_DIR: dir, WORKER_PORT: '0' });
+      const { code } = await worker.exited;
+      expect(code).toBe(1);
+      expect(worker.output().trim()).toBe(
+        `workflows: ${path.join(dir, 'workflows.yaml')}: workflow "fix-it": actions[0]: unknown action "heroku.scale" (one of heroku.run, heroku.restart, heroku.rollback, slack.post, incident.set_severity, incident.acknowledge)`,
+      );
+    } finally {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Slack templates at start-up', () => {
   it('a worker with a broken slack.yaml stops, naming the file and the template', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pulsebridge-slack-'));
