@@ -10,12 +10,14 @@ const readme = read('README.md');
 const appJson = JSON.parse(read('app.json')) as { env: Record<string, { description: string; required?: boolean; value?: string; generator?: string }> };
 const compose = read('docker-compose.yml');
 
-/** The variables of README's configuration table (first column). */
-const documented = () => {
-  const table = readme.slice(readme.indexOf('| variable | default | meaning |'));
+/** The variables of a document's first `| variable | default | meaning |` table (first column). */
+const variablesOf = (text: string) => {
+  const table = text.slice(text.indexOf('| variable | default | meaning |'));
   const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
   return rows.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
 };
+/** README's configuration table and the tuning table of docs/operations.md it points to. */
+const documented = () => [...variablesOf(readme), ...variablesOf(read('docs/operations.md').slice(read('docs/operations.md').indexOf('## Tuning')))];
 
 describe('app.json', () => {
   it('lets the first deploy go through without PUBLIC_URL', () => {
