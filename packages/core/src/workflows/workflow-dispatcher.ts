@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
 import { repeatEvery } from '../repeat.js';
-import type { WorkflowSet, WorkflowTrigger } from './workflow-config.js';
+import { RUN_TIME_TO_LIVE_CAP } from '../heroku/execute-run.js';
+import { MAX_ACTIONS, type WorkflowSet, type WorkflowTrigger } from './workflow-config.js';
 import { loadWorkflowSubjects, matchWorkflows, type WorkflowSubject } from './workflow-match.js';
 
 /** Outbox rows taken per pass. */
@@ -10,6 +11,8 @@ const BATCH = 100;
 /** A queued run whose job has not started it within this long is queued again (its job was lost). */
 const LOST_JOB_MS = 60_000;
 const SWEEP_EVERY_MS = 30_000;
+/** A run still running after this long has lost its worker: a command's dyno lives 30 min at most. */
+const STUCK_RUN_S = RUN_TIME_TO_LIVE_CAP * MAX_ACTIONS + 300;
 
 interface OutboxRow {
   id: string;
@@ -114,11 +117,18 @@ export class WorkflowDispatcher {
     return rows[0] !== undefined && skipped === null ? rows[0].id : null;
   }
 
-  /** Queues again the runs still queued a minute after they were made (their job was lost, e.g. with Redis). */
+  /**
+   * Queues again the runs still queued a minute after they were made, and those still running
+   * past the longest an action can take (their job was lost, e.g. with Redis, or its worker
+   * died): the new job resumes them, failing an action that may have acted.
+   */
   private async sweep(): Promise<void> {
     const { rows } = await this.deps.pool.query<{ id: string }>(
-      `SELECT id FROM workflow_runs WHERE status = 'queued' AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT 100`,
-      [LOST_JOB_MS / 1000],
+      `SELECT id FROM workflow_runs
+        WHERE (status = 'queued' AND created_at < now() - make_interval(secs => $1))
+           OR (status = 'running' AND started_at < now() - make_interval(secs => $2))
+        ORDER BY created_at LIMIT 100`,
+      [LOST_JOB_MS / 1000, STUCK_RUN_S],
     );
     if (rows.length === 0) return;
     this.attempt += 1;
