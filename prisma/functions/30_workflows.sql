@@ -20,7 +20,7 @@ AS $fn$
 DECLARE
   trigger_name text;
 BEGIN
-  IF NOT (SELECT s.enabled FROM workflow_settings s WHERE s.id = 1) THEN
+  IF NOT COALESCE((SELECT s.enabled FROM workflow_settings s WHERE s.id = 1), false) THEN
     RETURN NULL;
   END IF;
   trigger_name := CASE NEW.kind
@@ -40,7 +40,7 @@ CREATE OR REPLACE FUNCTION pulsebridge_workflow_outbox_pulse() RETURNS trigger
 LANGUAGE plpgsql
 AS $fn$
 BEGIN
-  IF NOT (SELECT s.enabled FROM workflow_settings s WHERE s.id = 1) THEN
+  IF NOT COALESCE((SELECT s.enabled FROM workflow_settings s WHERE s.id = 1), false) THEN
     RETURN NULL;
   END IF;
   INSERT INTO workflow_outbox (trigger, trigger_key, pulse_id) VALUES ('pulse.created', 'pulse.created:' || NEW.dedup_key, NEW.id);

@@ -172,6 +172,13 @@ describe('workflows', () => {
     expect(heroku.restarts('wf-app')).toHaveLength(1);
   });
 
+  it('a change an hour old when a worker first sees it starts nothing, and says so', async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'wf-a' AND entity = 'dyno'");
+    await stack.sql("INSERT INTO workflow_outbox (trigger, trigger_key, incident_id, created_at) VALUES ('incident.triggered', 'incident.triggered:long-ago', $1, now() - interval '2 hours')", [incident!.id]);
+    const run = await waitFor(async () => (await stack.sql<{ status: string; skipped_reason: string }>("SELECT status, skipped_reason FROM workflow_runs WHERE trigger_key = 'incident.triggered:long-ago'"))[0], { what: 'the stale run' });
+    expect(run).toEqual({ status: 'skipped', skipped_reason: 'stale: the change was 120 min old when a worker first saw it' });
+  });
+
   it('a workflow acknowledges known noise, and the acknowledgement runs the workflows on incident.acknowledged (payload text escaped in Slack)', async () => {
     // A dyno name no Heroku app has, holding a mention: it reaches Slack escaped.
     const noisy = await crash('wf-noisy', '<!here>.1');

@@ -14,8 +14,12 @@ const SWEEP_EVERY_MS = 30_000;
 /** A run still running after this long has lost its worker: a command's dyno lives 30 min at most. */
 const STUCK_RUN_S = RUN_TIME_TO_LIVE_CAP * MAX_ACTIONS + 300;
 
+/** A change older than this when a worker first sees it (no worker ran meanwhile) starts no automation: its runs are skipped, saying so. */
+export const STALE_CHANGE_MS = 60 * 60_000;
+
 interface OutboxRow {
   id: string;
+  age_ms: number;
   trigger: WorkflowTrigger;
   trigger_key: string;
   incident_id: string | null;
@@ -38,7 +42,8 @@ export interface WorkflowDispatcherDeps {
  * workflows, records one run per workflow and change (`workflow_runs_once`: a replayed event is
  * the same change, so nothing runs twice) and deletes the rows, in one transaction; then queues
  * the runs. A workflow in its cool-down for the app gets a `skipped` run saying so, decided
- * under a lock per workflow and app so two workers cannot both start one.
+ * under a lock per workflow and app so two workers cannot both start one; so does a change an
+ * hour old (no worker ran meanwhile), which no automation should act on any more.
  */
 export class WorkflowDispatcher {
   private lastSweepMs = 0;
@@ -71,7 +76,10 @@ export class WorkflowDispatcher {
     const client = await this.deps.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<OutboxRow>('SELECT id::text, trigger, trigger_key, incident_id, pulse_id FROM workflow_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED', [BATCH]);
+      const { rows } = await client.query<OutboxRow>(
+        'SELECT id::text, trigger, trigger_key, incident_id, pulse_id, (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms FROM workflow_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        [BATCH],
+      );
       const runs: string[] = [];
       if (rows.length > 0 && this.deps.workflows.workflows.length > 0) {
         const subjects = await loadWorkflowSubjects(client, rows.map((row) => ({ key: row.id, trigger: row.trigger, incidentId: row.incident_id, pulseId: row.pulse_id })), this.deps.publicUrl);
@@ -99,8 +107,8 @@ export class WorkflowDispatcher {
   /** Records a run (or a skipped one, in its cool-down); the id of a run to queue, else null. */
   private async record(client: pg.PoolClient, workflow: string, cooldownMinutes: number, row: OutboxRow, subject: WorkflowSubject): Promise<string | null> {
     const appName = subject.incident?.app_name ?? subject.pulse?.app_name ?? null;
-    let skipped: string | null = null;
-    if (cooldownMinutes > 0 && appName !== null) {
+    let skipped: string | null = row.age_ms > STALE_CHANGE_MS ? `stale: the change was ${Math.round(row.age_ms / 60_000)} min old when a worker first saw it` : null;
+    if (skipped === null && cooldownMinutes > 0 && appName !== null) {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`workflow-cooldown:${workflow}:${appName}`]);
       const { rows } = await client.query<{ created_at: Date }>(
         `SELECT created_at FROM workflow_runs WHERE workflow = $1 AND app_name = $2 AND status <> 'skipped' AND created_at > now() - make_interval(mins => $3) ORDER BY created_at DESC LIMIT 1`,
