@@ -65,7 +65,8 @@ export class SlackTemplateError extends Error {
 /**
  * Liquid for Slack: every `{{ value }}` is escaped for mrkdwn, so payload text (app names,
  * descriptions, commit messages, emails) can never become a mention, a link or markup; the
- * template's own literal text is the admin's and stays as written. Partials are `.liquid`
+ * template's own literal text is the admin's and stays as written (no `raw` filter to undo the
+ * escaping). Partials are `.liquid`
  * files in the config folder when one is given, no other file.
  */
 export function createSlackLiquid(configDir?: string): Liquid {
@@ -74,6 +75,8 @@ export function createSlackLiquid(configDir?: string): Liquid {
     limits: TEMPLATE_LIMITS.config,
     outputEscape: (value: unknown) => escapeMrkdwn(value === null || value === undefined ? '' : String(value).replaceAll(PART_SEPARATOR, '')),
   });
+  // `raw` would put a value into the message unescaped: a template that uses it does not parse.
+  delete (liquid.filters as Record<string, unknown>).raw;
   return registerCommonFilters(liquid);
 }
 

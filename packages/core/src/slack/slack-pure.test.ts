@@ -84,6 +84,7 @@ describe('message templates', () => {
   it.each([
     ['NUL in a text', 'incident: {text: "a\\0b", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: contains the NUL character/],
     ['missing section', 'incident: {text: a, header: b}\nthread_reply: {text: c}', /slack\.yaml: pulse: /],
+    ['raw, which would undo the escaping', 'incident: {text: "{{ incident.title | raw }}", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: undefined filter: raw/],
     ['bad filter', 'incident: {text: "{{ x | nope }}", header: b}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}', /slack\.yaml: incident\.text: undefined filter: nope/],
     ['too many fields', `incident: {text: a, header: b, fields: [${Array(11).fill('{label: l, value: v}').join(',')}]}\nthread_reply: {text: c}\npulse: {build: {text: a, header: b}, release: {text: a, header: b}, deploy: {text: a, header: b}}`, /incident\.fields/],
   ])('a broken template file fails naming it: %s', (_name, source, message) => {

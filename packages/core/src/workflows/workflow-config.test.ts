@@ -35,6 +35,7 @@ describe('workflows.yaml', () => {
     ['a bad severity', 'name: w\non: incident.triggered\nactions:\n  - incident.set_severity: {severity: urgent}', 'w.yaml: workflow "w": actions[0]: incident.set_severity: severity '],
     ['an incident action on pulses', 'name: w\non: pulse.created\nactions:\n  - incident.acknowledge: {}', 'w.yaml: workflow "w": on: pulse.created has no incident'],
     ['a Liquid condition that does not parse', 'name: w\non: incident.triggered\nif:\n  liquid: "{% if %}"\nactions:\n  - incident.acknowledge: {}', 'w.yaml: workflow "w": if.liquid: '],
+    ['a Slack text that undoes the escaping', 'name: w\non: incident.triggered\nactions:\n  - slack.post: {text: "{{ incident.title | raw }}"}', 'w.yaml: workflow "w": actions[0]: slack.post: text: undefined filter: raw'],
     ['a Slack text that reads a file', 'name: w\non: incident.triggered\nactions:\n  - slack.post: {text: "{% include \'secrets\' %}"}', 'w.yaml: workflow "w": actions[0]: slack.post: text: '],
     ['no actions', 'name: w\non: incident.triggered\nactions: []', 'w.yaml: workflow "w": actions '],
     ['a bad name', 'name: W!\non: incident.triggered\nactions:\n  - incident.acknowledge: {}', 'w.yaml: workflow "W!": name must be lowercase letters, digits and dashes'],
