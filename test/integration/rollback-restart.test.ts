@@ -189,7 +189,9 @@ describe('restarting dynos', () => {
   it("records Heroku's refusals (403, 404, 409) and rides out a 429", async () => {
     const outcome = async (body: unknown) => finished((await restart(body)).body.runId);
     expect((await outcome({ appName: 'fleet', dyno: 'web.9' })).error).toBe('Heroku has no dyno web.9 on fleet (not_found)');
-    expect((await outcome({ appName: 'locked' })).error).toBe('Heroku refused the restart: You do not have access to the app locked. (forbidden)');
+    const lockedIncident = await crash(integration, 'locked');
+    const forbidden = await stack.call('POST', `/api/v1/incidents/${lockedIncident}/actions/heroku-restart`, { body: { appName: 'locked' } });
+    expect((await finished(forbidden.body.runId)).error).toBe('Heroku refused the restart: You do not have access to the app locked. (forbidden)');
     heroku.failNext({ method: 'DELETE', path: /\/apps\/fleet\/dynos$/ }, 1, { status: 409, id: 'conflict', message: 'A release is in progress.' });
     expect((await outcome({ appName: 'fleet' })).error).toBe('Heroku refused the restart: A release is in progress. (conflict)');
     heroku.failNext({ method: 'DELETE', path: /\/apps\/fleet\/formations\/web$/ }, 1, { status: 429, id: 'rate_limit', message: 'Your account reached the API rate limit', retryAfter: 1 });
@@ -201,6 +203,10 @@ describe('restarting dynos', () => {
     expect((await restart({ appName: 'fleet', dyno: 'web' })).status).toBe(400);
     expect((await restart({ appName: 'fleet', processType: 'web; rm -rf /' })).status).toBe(400);
     expect((await restart({ appName: 'nobody-monitors' })).status).toBe(409);
+    // Another app the token reaches is still not this incident's to restart.
+    const other = await restart({ appName: 'shop' });
+    expect(other.status).toBe(409);
+    expect(other.body.error.message).toBe('shop is not an app of this incident (fleet)');
     const responder = await stack.call('POST', '/api/v1/tokens', { body: { name: 'on-call', role: 'responder' } });
     const asked = await stack.call('POST', `/api/v1/incidents/${incidentId}/actions/heroku-restart`, { token: responder.body.token, body: { appName: 'fleet', dyno: 'web.1' } });
     expect(asked.status).toBe(202);
@@ -249,10 +255,17 @@ describe('from Slack', () => {
     expect(await runsOf(incident!.id)).toHaveLength(before);
     const again = buttonsOf(asked.blocks)[0]!;
     const v1 = heroku.releases('slacky')[0]!;
-    expect(again).toMatchObject({ text: { text: 'Roll back to v1 anyway' }, value: `${incident!.id} ${v1.id}`, confirm: { title: { text: 'Roll back to v1 anyway?' } } });
+    expect(again).toMatchObject({ text: { text: 'Roll back to v1 anyway' }, value: `${incident!.id} ${v1.id} 3`, confirm: { title: { text: 'Roll back to v1 anyway?' } } });
+    // Clicked after the app moved on again: nothing is rolled back, and the person is asked again.
+    const fix = await release('slacky', 'Deploy fix0001');
     expect((await click(again)).status).toBe(200);
+    await waitFor(() => slack.ephemerals().some((e) => e.text.includes('slacky has moved on since v3: its current release is v4 (Deploy fix0001)')), { what: 'the second question' });
+    expect(await runsOf(incident!.id)).toHaveLength(before);
+    const askedAgain = buttonsOf(slack.ephemerals().at(-1)!.blocks)[0]!;
+    expect(askedAgain.value).toBe(`${incident!.id} ${v1.id} ${fix.version}`);
+    expect((await click(askedAgain)).status).toBe(200);
     await waitFor(async () => (await runsOf(incident!.id)).length === before + 1 && (await runsOf(incident!.id)).at(-1)!.status === 'succeeded');
-    expect(heroku.releases('slacky').at(-1)).toMatchObject({ version: 4, description: 'Rollback to v1' });
+    expect(heroku.releases('slacky').at(-1)).toMatchObject({ version: 5, description: 'Rollback to v1' });
   });
 
   it('buttons whose values were tampered with do nothing', async () => {

@@ -40,8 +40,11 @@ const BlockActionsSchema = z.object({
   actions: z.array(z.object({ action_id: z.string().optional(), value: z.string().optional() })),
 });
 
-/** A Roll back button's value: the incident, and the release when it was chosen ("roll back anyway"). */
-const ROLLBACK_VALUE = /^([0-9a-f-]{36})(?: ([0-9a-f-]{36}))?$/i;
+/**
+ * A Roll back button's value: the incident; for "roll back anyway", also the release chosen and
+ * the version the person was told is current (the rollback is refused if it no longer is).
+ */
+const ROLLBACK_VALUE = /^([0-9a-f-]{36})(?: ([0-9a-f-]{36}) (\d{1,9}))?$/i;
 /** A Restart button's value: the incident and what to restart. */
 const RESTART_VALUE = /^([0-9a-f-]{36}) (dyno|type):(\S{1,60})$/i;
 
@@ -90,7 +93,7 @@ export function registerSlackInteractions(
       if (action.action_id === ROLLBACK_ACTION) {
         const match = ROLLBACK_VALUE.exec(action.value ?? '');
         if (match === null || !isUuid(match[1]) || (match[2] !== undefined && !isUuid(match[2]))) return;
-        await startRollback(deps.actions, match[1]!, match[2] === undefined ? {} : { releaseId: match[2] }, user);
+        await startRollback(deps.actions, match[1]!, match[2] === undefined ? {} : { releaseId: match[2], expectedVersion: Number(match[3]) }, user);
         return;
       }
       const match = RESTART_VALUE.exec(action.value ?? '');
@@ -103,16 +106,16 @@ export function registerSlackInteractions(
       await startRestart(deps.actions, incidentId, request, user);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      const details = error.details as { targetRelease?: { id: string; version: number } } | undefined;
+      const details = error.details as { targetRelease?: { id: string; version: number }; currentRelease?: { version: number } } | undefined;
       const incidentId = (action.value ?? '').slice(0, 36);
-      if (error.code === 'moved_on' && details?.targetRelease !== undefined) {
+      if (error.code === 'moved_on' && details?.targetRelease !== undefined && details.currentRelease !== undefined) {
         // Ask again rather than rolling back blindly: the same rollback, now naming its release.
         const again = `Roll back to v${details.targetRelease.version} anyway`;
         await tell(payload, `Nothing was rolled back: ${error.message}.`, [
           { type: 'section', text: { type: 'plain_text', text: `Nothing was rolled back: ${error.message}.`.slice(0, 3000) } },
           {
             type: 'actions',
-            elements: [{ type: 'button', action_id: ROLLBACK_ACTION, style: 'danger', text: { type: 'plain_text', text: again }, value: `${incidentId} ${details.targetRelease.id}`, confirm: confirmation(`${again}?`, error.message, 'Roll back') }],
+            elements: [{ type: 'button', action_id: ROLLBACK_ACTION, style: 'danger', text: { type: 'plain_text', text: again }, value: `${incidentId} ${details.targetRelease.id} ${details.currentRelease.version}`, confirm: confirmation(`${again}?`, error.message, 'Roll back') }],
           },
         ]);
         return;

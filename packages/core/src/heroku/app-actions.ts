@@ -196,10 +196,18 @@ export async function incidentAppName(db: Db, incidentId: string): Promise<strin
   return (await db.incident.findUnique({ where: { id: incidentId }, select: { appName: true } }))?.appName ?? null;
 }
 
-/** Checks a restart (the incident exists; an integration with credentials monitors the app) and queues it; returns the run's id. */
+/**
+ * Checks a restart (the incident exists; the app is its app or one of its services'; an
+ * integration with credentials monitors it) and queues it; returns the run's id.
+ */
 export async function startRestart(deps: AppActionDeps, incidentId: string, request: RestartRequest, requestedBy: string): Promise<string> {
-  const incident = await deps.db.incident.findUnique({ where: { id: incidentId }, select: { id: true } });
+  const incident = await deps.db.incident.findUnique({ where: { id: incidentId }, select: { appName: true, services: { select: { service: { select: { herokuAppNames: true } } } } } });
   if (!incident) throw new AppError('not_found', 'no incident has this id');
+  // An incident's own apps: its app and its services' apps. Nothing else is restarted from it.
+  const apps = new Set([...(incident.appName === null ? [] : [incident.appName]), ...incident.services.flatMap((link) => link.service.herokuAppNames)]);
+  if (!apps.has(request.appName)) {
+    throw new AppError('conflict', apps.size === 0 ? 'this incident names no Heroku app to restart' : `${request.appName} is not an app of this incident (${[...apps].sort().join(', ')})`);
+  }
   await clientFor(deps, request.appName);
   return queueRun(deps, {
     incidentId,
