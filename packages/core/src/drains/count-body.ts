@@ -20,7 +20,8 @@ const AT_ERROR_CODE = ascii('at=error code=');
 const STATUS = ascii(' status=');
 const DYNO = ascii(' dyno=');
 const ERROR_R = ascii('Error R');
-const CRASH = /^State changed from \w+ to crashed\b/;
+/** A crash, as the runtime writes it. The state word is short, so 64 bytes always hold the whole match. */
+const CRASH = /^State changed from \w{1,32} to crashed\b/;
 
 /** Frame bounds written by `leanFrameBounds`: one array, since a body is counted in one go. */
 const at = new Int32Array(6);

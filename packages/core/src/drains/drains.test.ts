@@ -136,7 +136,7 @@ describe('countDrainBody', () => {
       }
       const error = /^Error (R\d\d) \(/.exec(frame.message);
       if (error && isRuntimeCode(error[1]!)) add(processTypeOf(frame.procId), error[1]!, true);
-      else if (/^State changed from \w+ to crashed\b/.test(frame.message)) add(processTypeOf(frame.procId), 'crashed', true);
+      else if (/^State changed from \w{1,32} to crashed\b/.test(frame.message)) add(processTypeOf(frame.procId), 'crashed', true);
     }
     return { lines: parsed.frames.length, skipped: parsed.skipped, dropped: parsed.dropped, fields, alarming };
   };
@@ -188,6 +188,8 @@ describe('what countDrainBody counts of one line', () => {
     ['a crash', count('State changed from up to crashed', 'heroku', 'web.1'), { 'web crashed': 1 }],
     ['a crash while booting', count('State changed from starting to crashed', 'heroku', 'web.1'), { 'web crashed': 1 }],
     ['a start', count('State changed from starting to up', 'heroku', 'web.1'), {}],
+    ['a state word longer than any the runtime writes', count(`State changed from ${'a'.repeat(40)} to crashed`, 'heroku', 'web.1'), {}],
+    ['a crash word that goes on', count(`State changed from ${'a'.repeat(32)} to crashedX`, 'heroku', 'web.1'), {}],
     ["the app's own line that looks like an error", count('Error R14 (Memory quota exceeded)', 'app', 'web.1'), {}],
     ['a router line an app prints', count('at=error code=H12 status=503', 'app', 'router'), {}],
     ['a metrics line', count('source=web.1 sample#memory_total=21.00MB', 'heroku', 'web.1'), {}],
