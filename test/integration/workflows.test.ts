@@ -155,6 +155,42 @@ describe('workflows', () => {
     expect(heroku.restarts().filter((r) => /^wf-[a-e]$/.test(r.app)).map((r) => r.app).sort()).toEqual(['wf-a', 'wf-b', 'wf-c', 'wf-d', 'wf-e']);
   });
 
+  it('two jobs of one run (a lost job queued again while the first waited) act once', async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'wf-c' AND entity = 'dyno'");
+    const before = heroku.restarts('wf-c').length;
+    const [run] = await stack.sql<{ id: string }>(
+      "INSERT INTO workflow_runs (workflow, trigger, trigger_key, incident_id, app_name) VALUES ('restart-crashed-dyno', 'incident.triggered', 'incident.triggered:twice', $1, 'wf-c') RETURNING id",
+      [incident!.id],
+    );
+    await Promise.all([stack.runtime.queues.enqueueWorkflowRun(run!.id), stack.runtime.queues.enqueueWorkflowRun(run!.id, 'resume-1'), stack.runtime.queues.enqueueWorkflowRun(run!.id, 'resume-2')]);
+    const done = await waitFor(async () => (await stack.sql<{ status: string }>("SELECT status FROM workflow_runs WHERE id = $1 AND status IN ('succeeded', 'failed')", [run!.id]))[0]);
+    expect(done.status).toBe('succeeded');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(heroku.restarts('wf-c')).toHaveLength(before + 1);
+    expect(await stack.sql("SELECT 1 FROM action_runs WHERE workflow_run_id = $1", [run!.id])).toHaveLength(1);
+  });
+
+  it("a run held by a live lease is left alone; one whose holder's lease ran out is resumed, and an action that may have acted is failed, not done again", async () => {
+    const [incident] = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE app_name = 'wf-d' AND entity = 'dyno'");
+    const before = heroku.restarts('wf-d').length;
+    const started = JSON.stringify([{ action: 'heroku.restart', status: 'started', startedAt: new Date().toISOString() }]);
+    const [held, orphaned] = await stack.sql<{ id: string }>(
+      `INSERT INTO workflow_runs (workflow, trigger, trigger_key, incident_id, app_name, status, actions, claim_token, claimed_until, started_at)
+       VALUES ('restart-crashed-dyno', 'incident.triggered', 'incident.triggered:held', $1, 'wf-d', 'running', $2, 'other-job', now() + interval '1 minute', now()),
+              ('restart-crashed-dyno', 'incident.triggered', 'incident.triggered:orphaned', $1, 'wf-d', 'running', $2, 'dead-job', now() - interval '1 second', now())
+       RETURNING id`,
+      [incident!.id, started],
+    );
+    await stack.runtime.queues.enqueueWorkflowRun(held!.id);
+    await stack.runtime.queues.enqueueWorkflowRun(orphaned!.id);
+    const failed = await waitFor(async () => (await stack.sql<{ status: string; error: string; actions: { error?: string }[] }>("SELECT status, error, actions FROM workflow_runs WHERE id = $1 AND status = 'failed'", [orphaned!.id]))[0]);
+    expect(failed.error).toBe('heroku.restart was interrupted');
+    expect(failed.actions[0]!.error).toBe('the worker stopped while it ran; it was not run again, since it may have acted');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await stack.sql<{ status: string }>('SELECT status FROM workflow_runs WHERE id = $1', [held!.id]))[0]!.status).toBe('running');
+    expect(heroku.restarts('wf-d')).toHaveLength(before);
+  });
+
   it('a replayed event runs nothing again', async () => {
     const restarts = heroku.restarts().length;
     expect((await stack.call('POST', `/api/v1/events/${first.event_id}/replay`)).status).toBe(202);

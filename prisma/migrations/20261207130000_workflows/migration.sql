@@ -33,6 +33,9 @@ CREATE TABLE "workflow_runs" (
     -- Per action, in order: {action, status, startedAt, finishedAt, result?, error?, runId?}.
     "actions"        JSONB NOT NULL DEFAULT '[]',
     "error"          TEXT,
+    -- The job carrying the run out holds it (a lease it renews); no other job acts on it meanwhile.
+    "claim_token"    TEXT,
+    "claimed_until"  TIMESTAMPTZ(3),
     "created_at"     TIMESTAMPTZ(3) NOT NULL DEFAULT now(),
     "started_at"     TIMESTAMPTZ(3),
     "finished_at"    TIMESTAMPTZ(3),

@@ -22,8 +22,10 @@ export interface Queues {
   heroku: Queue;
   /** A run's job (see `runJobId`); adding one that exists is a no-op. */
   enqueueRun(runId: string, purpose?: 'run' | 'orphaned'): Promise<void>;
-  /** Queues a workflow run; `attempt` > 0 makes a new job for a run whose job was lost. */
-  enqueueWorkflowRun(workflowRunId: string, attempt?: number): Promise<void>;
+  /** Queues a workflow run; with `resume`, a job of its own for a run whose job was lost (one per run and window). */
+  enqueueWorkflowRun(workflowRunId: string, resume?: string): Promise<void>;
+  /** Whether a job of the workflow run is waiting or running. */
+  workflowRunJobPending(workflowRunId: string, resume?: string): Promise<boolean>;
   byName(name: QueueName): Queue;
   /**
    * Jobs for stored events, in order: up to `eventsPerJob` events per job. An event alone gets
@@ -100,8 +102,16 @@ export function createQueues(options: { connection: Redis; prefix: string; event
     async enqueueRun(runId, purpose = 'run') {
       await heroku.add('heroku.run', { runId }, { ...JOB_CATALOG['heroku.run'].options(), jobId: runJobId(runId, purpose) });
     },
-    async enqueueWorkflowRun(workflowRunId, attempt = 0) {
-      await heroku.add('workflow.run', { workflowRunId }, { ...JOB_CATALOG['workflow.run'].options(), jobId: attempt === 0 ? `workflow-${workflowRunId}` : `workflow-${workflowRunId}-${attempt}` });
+    async enqueueWorkflowRun(workflowRunId, resume) {
+      await heroku.add('workflow.run', { workflowRunId }, { ...JOB_CATALOG['workflow.run'].options(), jobId: resume === undefined ? `workflow-${workflowRunId}` : `workflow-${workflowRunId}-${resume}` });
+    },
+    async workflowRunJobPending(workflowRunId, resume) {
+      const ids = [`workflow-${workflowRunId}`, ...(resume === undefined ? [] : [`workflow-${workflowRunId}-${resume}`])];
+      for (const id of ids) {
+        const state = await (await heroku.getJob(id))?.getState();
+        if (state !== undefined && state !== 'completed' && state !== 'failed' && state !== 'unknown') return true;
+      }
+      return false;
     },
     async enqueueSlackIncidents(incidents) {
       await addJobs(slack, incidents.map(slackIncidentJob));

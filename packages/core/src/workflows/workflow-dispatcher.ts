@@ -2,8 +2,7 @@ import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
 import { repeatEvery } from '../repeat.js';
-import { RUN_TIME_TO_LIVE_CAP } from '../heroku/execute-run.js';
-import { MAX_ACTIONS, type WorkflowSet, type WorkflowTrigger } from './workflow-config.js';
+import type { WorkflowSet, WorkflowTrigger } from './workflow-config.js';
 import { loadWorkflowSubjects, matchWorkflows, type WorkflowSubject } from './workflow-match.js';
 
 /** Outbox rows taken per pass. */
@@ -11,8 +10,6 @@ const BATCH = 100;
 /** A queued run whose job has not started it within this long is queued again (its job was lost). */
 const LOST_JOB_MS = 60_000;
 const SWEEP_EVERY_MS = 30_000;
-/** A run still running after this long has lost its worker: a command's dyno lives 30 min at most. */
-const STUCK_RUN_S = RUN_TIME_TO_LIVE_CAP * MAX_ACTIONS + 300;
 
 /** A change older than this when a worker first sees it (no worker ran meanwhile) starts no automation: its runs are skipped, saying so. */
 export const STALE_CHANGE_MS = 60 * 60_000;
@@ -29,7 +26,7 @@ interface OutboxRow {
 export interface WorkflowDispatcherDeps {
   pool: pg.Pool;
   workflows: WorkflowSet;
-  queues: Pick<Queues, 'enqueueWorkflowRun'>;
+  queues: Pick<Queues, 'enqueueWorkflowRun' | 'workflowRunJobPending'>;
   logger: Logger;
   /** Where incident pages are (their `url` in templates). */
   publicUrl: string;
@@ -47,7 +44,6 @@ export interface WorkflowDispatcherDeps {
  */
 export class WorkflowDispatcher {
   private lastSweepMs = 0;
-  private attempt = 0;
 
   constructor(private readonly deps: WorkflowDispatcherDeps) {}
 
@@ -126,21 +122,24 @@ export class WorkflowDispatcher {
   }
 
   /**
-   * Queues again the runs still queued a minute after they were made, and those still running
-   * past the longest an action can take (their job was lost, e.g. with Redis, or its worker
-   * died): the new job resumes them, failing an action that may have acted.
+   * Queues again the runs still queued a minute after they were made, and those running whose
+   * lease ran out (their job was lost, e.g. with Redis, or its worker died), unless a job of
+   * theirs is still waiting or running: the new job resumes them, failing an action that may
+   * have acted. One such job per run every ten minutes at most.
    */
   private async sweep(): Promise<void> {
     const { rows } = await this.deps.pool.query<{ id: string }>(
       `SELECT id FROM workflow_runs
         WHERE (status = 'queued' AND created_at < now() - make_interval(secs => $1))
-           OR (status = 'running' AND started_at < now() - make_interval(secs => $2))
+           OR (status = 'running' AND claimed_until < now())
         ORDER BY created_at LIMIT 100`,
-      [LOST_JOB_MS / 1000, STUCK_RUN_S],
+      [LOST_JOB_MS / 1000],
     );
-    if (rows.length === 0) return;
-    this.attempt += 1;
-    for (const row of rows) await this.deps.queues.enqueueWorkflowRun(row.id, Date.now() * 10 + (this.attempt % 10));
+    const window = `resume-${Math.floor(Date.now() / 600_000)}`;
+    for (const row of rows) {
+      if (await this.deps.queues.workflowRunJobPending(row.id, window)) continue;
+      await this.deps.queues.enqueueWorkflowRun(row.id, window);
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.js';
@@ -44,6 +45,15 @@ interface ActionState {
   attempts?: number;
 }
 
+/** How long a job holds a run without renewing its lease. */
+const LEASE_S = 120;
+
+interface HeldRun extends RunRow {
+  token: string;
+  /** Set when the lease could not be renewed: the run may be another job's now. */
+  lost: boolean;
+}
+
 interface RunRow {
   id: string;
   workflow: string;
@@ -66,12 +76,39 @@ class NotActed extends Error {}
  * the run. The outcome goes on the incident's timeline, and so to its Slack thread.
  */
 export async function executeWorkflowRun(deps: WorkflowExecutorDeps, workflowRunId: string): Promise<void> {
+  // A job takes the run for itself: a queued run, or a running one whose holder's lease ran out
+  // (its worker died). Any other job finds it taken and leaves it.
+  const token = randomUUID();
   const claimed = await deps.pool.query<RunRow>(
-    `UPDATE workflow_runs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status IN ('queued', 'running') RETURNING id, workflow, trigger, incident_id, pulse_id, status, actions`,
-    [workflowRunId],
+    `UPDATE workflow_runs SET status = 'running', started_at = COALESCE(started_at, now()), claim_token = $2, claimed_until = now() + make_interval(secs => $3)
+      WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (claimed_until IS NULL OR claimed_until < now())))
+      RETURNING id, workflow, trigger, incident_id, pulse_id, status, actions`,
+    [workflowRunId, token, LEASE_S],
   );
-  const run = claimed.rows[0];
-  if (run === undefined) return;
+  const found = claimed.rows[0];
+  if (found === undefined) return;
+  const run: HeldRun = { ...found, token, lost: false };
+  // The lease is renewed while the actions run (a command may run for half an hour); a holder
+  // that could not renew it stops writing, since another job may have taken the run.
+  const renew = setInterval(() => {
+    deps.pool
+      .query('UPDATE workflow_runs SET claimed_until = now() + make_interval(secs => $3) WHERE id = $1 AND claim_token = $2', [run.id, token, LEASE_S])
+      .then((result) => {
+        if (result.rowCount === 0) run.lost = true;
+      })
+      .catch(() => undefined);
+  }, (LEASE_S * 1000) / 4);
+  try {
+    await carryOut(deps, run);
+  } catch (error) {
+    if (!(error instanceof LostClaim)) throw error;
+    deps.logger.warn({ workflowRunId: run.id }, error.message);
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+async function carryOut(deps: WorkflowExecutorDeps, run: HeldRun): Promise<void> {
   const workflow = deps.workflows.workflows.find((w) => w.name === run.workflow);
   if (workflow === undefined) {
     await finishRun(deps, run, 'failed', `the workflow ${run.workflow} is no longer enabled in ${deps.workflows.file}`);
@@ -90,12 +127,12 @@ export async function executeWorkflowRun(deps: WorkflowExecutorDeps, workflowRun
     if (state?.status === 'failed') return finishRun(deps, run, 'failed', `${action.kind} failed`);
     if (state?.status === 'started' && !REPEATABLE.has(action.kind)) {
       states[index] = { ...state, status: 'failed', finishedAt: new Date().toISOString(), error: 'the worker stopped while it ran; it was not run again, since it may have acted' };
-      await saveStates(deps.pool, run.id, states);
+      await saveStates(deps.pool, run, states);
       return finishRun(deps, run, 'failed', `${action.kind} was interrupted`);
     }
     const started = Date.now();
     states[index] = { action: action.kind, status: 'started', startedAt: new Date(started).toISOString() };
-    await saveStates(deps.pool, run.id, states);
+    await saveStates(deps.pool, run, states);
     let outcome: { ok: true; result: string; runId?: string } | { ok: false; error: string; runId?: string };
     let attempts = 0;
     for (;;) {
@@ -120,7 +157,7 @@ export async function executeWorkflowRun(deps: WorkflowExecutorDeps, workflowRun
       ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
       ...(outcome.runId !== undefined && { runId: outcome.runId }),
     };
-    await saveStates(deps.pool, run.id, states);
+    await saveStates(deps.pool, run, states);
     if (!outcome.ok) return finishRun(deps, run, 'failed', `${action.kind} failed: ${outcome.error}`, states);
   }
   await finishRun(deps, run, 'succeeded', null, states);
@@ -129,8 +166,18 @@ export async function executeWorkflowRun(deps: WorkflowExecutorDeps, workflowRun
 /** Actions that may be done again when a retry finds them started: they change nothing a second time. */
 const REPEATABLE = new Set<WorkflowAction['kind']>(['incident.set_severity', 'incident.acknowledge']);
 
-async function saveStates(pool: pg.Pool, runId: string, states: ActionState[]) {
-  await pool.query('UPDATE workflow_runs SET actions = $2 WHERE id = $1', [runId, JSON.stringify(states)]);
+/** Records the actions' states while the run is still this job's; throws when it is not (another job took it over). */
+async function saveStates(pool: pg.Pool, run: HeldRun, states: ActionState[]) {
+  const { rowCount } = await pool.query('UPDATE workflow_runs SET actions = $3 WHERE id = $1 AND claim_token = $2', [run.id, run.token, JSON.stringify(states)]);
+  if (rowCount === 0) run.lost = true;
+  if (run.lost) throw new LostClaim();
+}
+
+/** The run passed to another job (this one's lease ran out): this job stops without another write. */
+class LostClaim extends Error {
+  constructor() {
+    super('the workflow run was taken over by another job after this one could not renew its lease');
+  }
 }
 
 async function loadSubject(deps: WorkflowExecutorDeps, run: RunRow): Promise<WorkflowSubject | null> {
@@ -234,8 +281,11 @@ async function createActionRun(deps: WorkflowExecutorDeps, action: WorkflowActio
 }
 
 /** Records the run's outcome and, for an incident, one timeline entry saying what each action did. */
-async function finishRun(deps: WorkflowExecutorDeps, run: RunRow, status: 'succeeded' | 'failed', error: string | null, states: ActionState[] = run.actions): Promise<void> {
-  const { rowCount } = await deps.pool.query(`UPDATE workflow_runs SET status = $2, error = $3, finished_at = now() WHERE id = $1 AND status = 'running'`, [run.id, status, error]);
+async function finishRun(deps: WorkflowExecutorDeps, run: HeldRun, status: 'succeeded' | 'failed', error: string | null, states: ActionState[] = run.actions): Promise<void> {
+  const { rowCount } = await deps.pool.query(
+    `UPDATE workflow_runs SET status = $3, error = $4, finished_at = now(), claimed_until = NULL WHERE id = $1 AND status = 'running' AND claim_token = $2`,
+    [run.id, run.token, status, error],
+  );
   if (!rowCount || run.incident_id === null) return;
   const steps = states.map((state) => `${state.action} ${state.status}${state.ms !== undefined ? ` (${(state.ms / 1000).toFixed(1)} s)` : ''}${state.result ? `: ${state.result}` : ''}${state.error ? `: ${state.error}` : ''}`);
   const message = `Workflow ${run.workflow} ${status === 'succeeded' ? 'ran' : 'failed'} on ${run.trigger}${steps.length > 0 ? `: ${steps.join('; ')}` : ''}${status === 'failed' && error !== null && steps.length === 0 ? `: ${error}` : ''}`;
