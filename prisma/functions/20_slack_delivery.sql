@@ -119,7 +119,7 @@ BEGIN
          i.app_name IS NOT NULL AND EXISTS (SELECT 1 FROM heroku_integrations h WHERE i.app_name = ANY(h.monitored_apps)
                                               AND (h.api_token_ciphertext IS NOT NULL OR h.oauth_refresh_token_ciphertext IS NOT NULL)),
          (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
-                                   'minutes_before', (t.data->>'minutes')::int, 'kind', p.kind::text)
+                                   'minutes_before', (t.data->>'minutes')::int, 'kind', p.kind::text, 'app_name', p.app_name)
             FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
            WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1),
          (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')

@@ -94,13 +94,17 @@ function fromHeroku(error: unknown, notFound: string): never {
   throw error;
 }
 
-/** The release of the incident's suspect deploy: the release pulse its `suspect_deploy` timeline entry names. */
-async function suspectReleaseId(db: Db, incidentId: string): Promise<string | null> {
+/**
+ * The release of the incident's suspect deploy: the release pulse its `suspect_deploy` timeline
+ * entry names, when it is a release of the incident's own app (one found through a shared service
+ * may be another app's).
+ */
+async function suspectReleaseId(db: Db, incidentId: string, appName: string): Promise<string | null> {
   const entry = await db.timelineEntry.findFirst({ where: { incidentId, kind: 'suspect_deploy' }, select: { data: true }, orderBy: { seq: 'desc' } });
   const pulseId = (entry?.data as { pulseId?: unknown } | undefined)?.pulseId;
   if (typeof pulseId !== 'string') return null;
-  const pulse = await db.pulse.findUnique({ where: { id: pulseId }, select: { kind: true, externalId: true } });
-  return pulse?.kind === 'release' && pulse.externalId ? pulse.externalId : null;
+  const pulse = await db.pulse.findUnique({ where: { id: pulseId }, select: { kind: true, externalId: true, appName: true } });
+  return pulse?.kind === 'release' && pulse.appName === appName && pulse.externalId ? pulse.externalId : null;
 }
 
 /** What a rollback request resolves to before it is queued: the release to go back to, and what is current now. */
@@ -124,7 +128,7 @@ export async function planRollback(deps: AppActionDeps, incidentId: string, requ
   const appName = incident.appName;
   if (appName === null) throw new AppError('conflict', 'this incident names no Heroku app to roll back');
   const client = await clientFor(deps, appName);
-  const suspectId = request.releaseId === undefined ? await suspectReleaseId(deps.db, incidentId) : null;
+  const suspectId = request.releaseId === undefined ? await suspectReleaseId(deps.db, incidentId, appName) : null;
   if (request.releaseId === undefined && suspectId === null) {
     throw new AppError('conflict', `this incident has no suspect release of ${appName} to roll back (none went out in the hour before it); give releaseId to roll back to a release of your choice`);
   }

@@ -219,7 +219,7 @@ interface ThreadEntry {
 interface LoadedIncident {
   incident: IncidentState;
   services: RoutedService[];
-  suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number; kind: string } | null;
+  suspect: { summary: string; version: string | null; commit_sha: string | null; actor_email: string | null; minutes_before: number; kind: string; app_name: string | null } | null;
   /** Timeline entries that become thread replies, in order. */
   entries: ThreadEntry[];
   /** The channels the incident is routed to, in order. */
@@ -459,7 +459,8 @@ function actionButtons(incident: IncidentState, suspect: LoadedIncident['suspect
   elements.push({ type: 'button', action_id: 'incident_resolve', text: { type: 'plain_text', text: 'Resolve' }, style: 'primary', value: incident.id });
   const app = incident.app_name;
   if (incident.actionable && app !== null) {
-    if (suspect?.kind === 'release') {
+    // A suspect found through a shared service may be another app's release: only the incident's own app's is rolled back.
+    if (suspect?.kind === 'release' && suspect.app_name === app) {
       const version = /^v?(\d+)$/.exec(suspect.version ?? '')?.[1];
       const to = version !== undefined && Number(version) > 1 ? `v${Number(version) - 1}` : 'the release before';
       elements.push({
