@@ -104,7 +104,8 @@ BEGIN
         raised := new_severity <> open_incident.severity;
         -- updated_at only ever grows per incident (NEXT_UPDATED_AT in incident-actions.ts).
         UPDATE incidents SET alert_count = alert_count + 1, updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 millisecond'), severity = new_severity,
-               title = CASE WHEN raised THEN cmd ->> 'title' ELSE title END
+               title = CASE WHEN raised THEN cmd ->> 'title' ELSE title END,
+               last_alert_at = clock_timestamp(), auto_resolve_minutes = (cmd ->> 'autoResolveMinutes')::integer
          WHERE id = open_incident.id RETURNING updated_at INTO incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', open_incident.id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint);
         INSERT INTO timeline_entries (incident_id, kind, message, data, event_id)
@@ -117,11 +118,11 @@ BEGIN
         grouped_count := grouped_count + 1;
       ELSE
         -- A new incident; one whose recovery was already reported is recorded as resolved.
-        INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at, status, resolved_at, resolved_by, resolved_event_at)
+        INSERT INTO incidents (title, severity, dedup_key, app_name, entity, triggered_at, status, resolved_at, resolved_by, resolved_event_at, last_alert_at, auto_resolve_minutes)
           VALUES (cmd ->> 'title', (cmd ->> 'severity')::"Severity", cmd ->> 'dedupKey', ev.app_name, ev.entity, event_time,
                   CASE WHEN late THEN 'resolved'::"IncidentStatus" ELSE 'triggered'::"IncidentStatus" END,
                   CASE WHEN late THEN now() END, CASE WHEN late THEN 'heroku (recovered before this alert was applied)' END,
-                  CASE WHEN late THEN last_resolved END)
+                  CASE WHEN late THEN last_resolved END, clock_timestamp(), (cmd ->> 'autoResolveMinutes')::integer)
           RETURNING id, updated_at INTO new_incident_id, incident_updated;
         touched_incidents := touched_incidents || jsonb_build_object('id', new_incident_id, 'updatedAt', (extract(epoch FROM incident_updated) * 1000)::bigint, 'opened', true);
         INSERT INTO incident_services (incident_id, service_id) SELECT new_incident_id, unnest(service_ids) ON CONFLICT DO NOTHING;

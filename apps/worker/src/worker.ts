@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import {
   JOB_CATALOG,
   executeAppAction,
+  startAutoResolver,
   executeWorkflowRun,
   startWorkflowDispatcher,
   WorkflowDispatcher,
@@ -222,8 +223,21 @@ export function startWorkers(
   void dispatcher.configure().catch((err: unknown) => logger.warn({ err }, 'could not record whether workflows are enabled'));
   const workflowDispatcher = options.rules.workflows.workflows.length === 0 ? undefined : startWorkflowDispatcher(dispatcher, { intervalMs: config.workflows.dispatchIntervalMs, logger });
 
+  // Incidents whose rule gives auto_resolve_minutes resolve themselves once quiet that long.
+  const autoResolver =
+    options.reconcile === false
+      ? undefined
+      : startAutoResolver(db.pool, {
+          intervalMs: config.autoResolveIntervalMs,
+          logger,
+          onResolved: async (incidents) => {
+            if (slack !== null) await runtime.queues.enqueueSlackIncidents(incidents);
+          },
+        });
+
   return {
     async close() {
+      await autoResolver?.stop();
       await workflowDispatcher?.stop();
       await drainEvaluator?.stop();
       await reconciler?.stop();

@@ -74,6 +74,8 @@ export const ConfigSchema = z
     DRAIN_EVALUATE_INTERVAL_MS: positiveInt(1_000),
     /** How often a worker looks for incident and pulse changes workflows run on. */
     WORKFLOW_DISPATCH_INTERVAL_MS: positiveInt(500),
+    /** How often a worker resolves incidents whose rule's auto_resolve_minutes have passed. */
+    AUTO_RESOLVE_INTERVAL_MS: positiveInt(15_000),
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
@@ -148,6 +150,7 @@ export const ConfigSchema = z
     reconcile: { graceMs: env.RECONCILE_GRACE_MS, intervalMs: env.RECONCILE_INTERVAL_MS },
     drains: { evaluateIntervalMs: env.DRAIN_EVALUATE_INTERVAL_MS },
     workflows: { dispatchIntervalMs: env.WORKFLOW_DISPATCH_INTERVAL_MS },
+    autoResolveIntervalMs: env.AUTO_RESOLVE_INTERVAL_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ingest: { maxBatch: env.INGEST_MAX_BATCH, eventsPerJob: env.EVENT_JOB_MAX_EVENTS, eventJobLingerMs: env.EVENT_JOB_LINGER_MS },
   }));

@@ -54,6 +54,7 @@ export * from './heroku/execute-run.js';
 export * from './heroku/run-requests.js';
 export * from './heroku/app-clients.js';
 export * from './heroku/app-actions.js';
+export * from './incidents/auto-resolve.js';
 export * from './workflows/workflow-config.js';
 export * from './workflows/workflow-match.js';
 export * from './workflows/workflow-dispatcher.js';

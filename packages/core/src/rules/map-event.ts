@@ -15,7 +15,7 @@ export interface MappableEvent {
 }
 
 export type EventCommand =
-  | { type: 'incident.trigger'; rule: string; dedupKey: string; title: string; severity: Severity }
+  | { type: 'incident.trigger'; rule: string; dedupKey: string; title: string; severity: Severity; autoResolveMinutes?: number }
   /** `timelineKind: 'auto_resolved'`: pulsebridge resolved it itself (a drain signal's quiet period). */
   /** `quietSince`: resolves only an incident with no alert after that time (a quiet period's last window). */
   | { type: 'incident.resolve'; rule: string; dedupKey: string; message: string | null; timelineKind?: 'auto_resolved'; quietSince?: string }
@@ -114,6 +114,7 @@ export function mapEvent(event: MappableEvent, ruleSet: RuleSet): EventCommand[]
         dedupKey: key(rule.name, incident.dedupKey),
         title: required(rule.name, 'title', incident.title),
         severity: severity as Severity,
+        ...(incident.action === 'trigger' && incident.autoResolveMinutes !== undefined && { autoResolveMinutes: incident.autoResolveMinutes }),
       });
     } else if (incident?.action === 'resolve') {
       commands.push({

@@ -15,12 +15,23 @@ export const PULSE_KINDS = ['build', 'release', 'deploy'] as const;
 /** Rule sets shipped in `config/presets/<name>.yaml` that `rules.yaml` can select with `preset: <name>`. */
 export const RULE_PRESETS = ['squadcast', 'failures-only'] as const;
 export type RulePreset = (typeof RULE_PRESETS)[number];
+/** The longest `auto_resolve_minutes` a rule may give: a week. */
+export const MAX_AUTO_RESOLVE_MINUTES = 7 * 24 * 60;
 
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]));
 const template = z.string();
 
 const IncidentSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('trigger'), severity: SeverityTemplateSchema, dedup_key: template.min(1), title: template.min(1) }).strict(),
+  z
+    .object({
+      action: z.literal('trigger'),
+      severity: SeverityTemplateSchema,
+      dedup_key: template.min(1),
+      title: template.min(1),
+      /** Resolves the incident after this many minutes without a new alert (for incidents nothing else resolves). */
+      auto_resolve_minutes: z.number().int().min(1).max(MAX_AUTO_RESOLVE_MINUTES).optional(),
+    })
+    .strict(),
   z.object({ action: z.literal('resolve'), dedup_key: template.min(1), message: template.optional() }).strict(),
   // An incident recorded already resolved: a change worth a record, not a page.
   z.object({ action: z.literal('note'), severity: SeverityTemplateSchema.default('info'), dedup_key: template.min(1), title: template.min(1) }).strict(),
@@ -67,7 +78,7 @@ export interface CompiledRule {
   actions: ReadonlySet<string> | null;
   when: Template[] | null;
   incident:
-    | { action: 'trigger'; severity: Template[]; dedupKey: Template[]; title: Template[] }
+    | { action: 'trigger'; severity: Template[]; dedupKey: Template[]; title: Template[]; autoResolveMinutes?: number }
     | { action: 'resolve'; dedupKey: Template[]; message: Template[] | null; /** Resolved by pulsebridge itself (a quiet period). */ auto?: boolean }
     | { action: 'note'; severity: Template[]; dedupKey: Template[]; title: Template[] }
     | null;
@@ -124,6 +135,7 @@ function compileRule(liquid: Liquid, rule: RuleInput, where: string): CompiledRu
               severity: parse('incident.severity', incident.severity),
               dedupKey: parse('incident.dedup_key', incident.dedup_key),
               title: parse('incident.title', incident.title),
+              ...(incident.action === 'trigger' && incident.auto_resolve_minutes !== undefined && { autoResolveMinutes: incident.auto_resolve_minutes }),
             }
           : { action: 'resolve', dedupKey: parse('incident.dedup_key', incident.dedup_key), message: optional('incident.message', incident.message) },
     pulse:
