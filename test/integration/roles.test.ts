@@ -49,6 +49,10 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
 
   'GET /api/v1/pulses': 'responder',
 
+  'PUT /api/v1/services/:id/escalation': 'admin',
+  'GET /api/v1/services/:id/escalation': 'responder',
+  'DELETE /api/v1/services/:id/escalation': 'admin',
+
   'GET /api/v1/workflow-runs': 'responder',
   'GET /api/v1/workflows': 'admin',
 };
@@ -66,6 +70,7 @@ const sampleBody = (key: string, app: string): unknown => {
     'POST /api/v1/tokens': { name: `created-${tag}`, role: 'admin' },
     'POST /api/v1/incidents/:id/actions/heroku-run': { command: 'echo hi', appName: app },
     'POST /api/v1/incidents/:id/actions/heroku-rollback': {},
+    'PUT /api/v1/services/:id/escalation': { minSeverity: 'high', levels: [{ targets: [`U${tag.toUpperCase()}`], delayMinutes: 5 }] },
     'POST /api/v1/incidents/:id/actions/heroku-restart': { appName: app },
   };
   return bodies[key];
@@ -74,6 +79,8 @@ const sampleBody = (key: string, app: string): unknown => {
 /** Drift a route's resource first where the admin's request would otherwise have nothing to do. */
 const prepare: Record<string, (id: string) => Promise<unknown>> = {
   'POST /api/v1/integrations/heroku/:id/sync-webhooks': (id) => stack.sql("UPDATE managed_webhooks SET state = 'failed', webhook_id = NULL WHERE integration_id = $1", [id]),
+  'DELETE /api/v1/services/:id/escalation': (id) =>
+    stack.sql(`INSERT INTO escalation_policies (service_id, min_severity, levels) VALUES ($1, 'high', '[{"targets": ["U0AAAAAA1"], "delayMinutes": 5}]') ON CONFLICT (service_id) DO UPDATE SET updated_at = now()`, [id]),
 };
 
 /** The database, the queues, and what was asked of Heroku. */

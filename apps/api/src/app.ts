@@ -15,6 +15,7 @@ import { RouteTable } from './http/route-table.js';
 import { describeOtherEndpoints } from './http/documented-endpoints.js';
 import { registerActionRunRoutes } from './routes/action-runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
+import { registerEscalationRoutes } from './routes/escalation.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   const routes = new RouteTable(api);
   registerServiceRoutes(routes, { prisma: deps.db.prisma });
+  registerEscalationRoutes(routes, { prisma: deps.db.prisma });
   const integrationDeps: IntegrationDeps = {
     prisma: deps.db.prisma,
     pool: deps.db.pool,

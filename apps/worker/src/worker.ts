@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import {
   JOB_CATALOG,
   executeAppAction,
+  startEscalator,
   startAutoResolver,
   executeWorkflowRun,
   startWorkflowDispatcher,
@@ -235,8 +236,12 @@ export function startWorkers(
           },
         });
 
+  // Escalation until acknowledged: mentions in the incident's Slack threads (Slack on only).
+  const escalator = options.reconcile === false || slackClient === null ? undefined : startEscalator({ pool: db.pool, slack: slackClient, logger }, { intervalMs: config.escalationIntervalMs });
+
   return {
     async close() {
+      await escalator?.stop();
       await autoResolver?.stop();
       await workflowDispatcher?.stop();
       await drainEvaluator?.stop();

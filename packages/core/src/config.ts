@@ -76,6 +76,8 @@ export const ConfigSchema = z
     WORKFLOW_DISPATCH_INTERVAL_MS: positiveInt(500),
     /** How often a worker resolves incidents whose rule's auto_resolve_minutes have passed. */
     AUTO_RESOLVE_INTERVAL_MS: positiveInt(15_000),
+    /** How often a worker mentions the escalation levels that fell due. */
+    ESCALATION_INTERVAL_MS: positiveInt(5_000),
     EVENT_JOB_ATTEMPTS: positiveInt(8),
     SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     INGEST_MAX_BATCH: positiveInt(200),
@@ -151,6 +153,7 @@ export const ConfigSchema = z
     drains: { evaluateIntervalMs: env.DRAIN_EVALUATE_INTERVAL_MS },
     workflows: { dispatchIntervalMs: env.WORKFLOW_DISPATCH_INTERVAL_MS },
     autoResolveIntervalMs: env.AUTO_RESOLVE_INTERVAL_MS,
+    escalationIntervalMs: env.ESCALATION_INTERVAL_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ingest: { maxBatch: env.INGEST_MAX_BATCH, eventsPerJob: env.EVENT_JOB_MAX_EVENTS, eventJobLingerMs: env.EVENT_JOB_LINGER_MS },
   }));

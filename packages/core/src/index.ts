@@ -55,6 +55,8 @@ export * from './heroku/run-requests.js';
 export * from './heroku/app-clients.js';
 export * from './heroku/app-actions.js';
 export * from './incidents/auto-resolve.js';
+export * from './escalation/escalation-policies.js';
+export * from './escalation/escalator.js';
 export * from './workflows/workflow-config.js';
 export * from './workflows/workflow-match.js';
 export * from './workflows/workflow-dispatcher.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, type Principal } from '@pulsebridge/core';
 import { requireRole, type Role } from './auth.js';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface RouteContext<P, Q, B> {
   params: P;

@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from '../logger.js';
+import { repeatEvery } from '../repeat.js';
+import type { EscalationLevel } from './escalation-policies.js';
+
+/** Incidents older than this when a worker first sees them start no escalation (it would page about the past). */
+const START_WINDOW_HOURS = 24;
+/** How long to wait for an incident's Slack thread before mentioning anyone in it. */
+const THREAD_WAIT_MS = 10_000;
+
+/** `<@U…>` for a user, `<!subteam^S…>` for a user group: ids only (validated), never text from a payload. */
+export const mention = (target: string): string => (target.startsWith('S') ? `<!subteam^${target}>` : `<@${target}>`);
+
+interface DueRow {
+  incident_id: string;
+  next_level: number;
+  notified: number;
+  status: string | null;
+  levels: EscalationLevel[] | null;
+  repeat_every_minutes: number | null;
+}
+
+export interface EscalatorDeps {
+  pool: pg.Pool;
+  slack: WebClient;
+  logger: Logger;
+}
+
+/**
+ * Escalation until someone acknowledges, in the workers, with PostgreSQL as the record of what is
+ * due (a worker restart or a Redis loss loses nothing; any number of workers share the work).
+ *
+ * - An open, unacknowledged incident at or above a linked service's `minSeverity` starts at level
+ *   1 (its service: the first by name that has a policy).
+ * - A due level is mentioned in the incident's Slack threads, recorded on the timeline
+ *   ("Escalated to level 2: <@U…>"), and the next level falls due after this level's delay; after
+ *   the last, the last again every `repeatEveryMinutes`, or nothing more.
+ * - The incident's row is locked while a level is mentioned: an acknowledgement or resolution
+ *   waits for the mention to be recorded, and one committed first stops the escalation before any
+ *   mention. So no one is mentioned after an acknowledgement is committed.
+ */
+export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
+  await startEscalations(deps.pool);
+  let mentioned = 0;
+  for (;;) {
+    const client = await deps.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<DueRow>(
+        `SELECT e.incident_id, e.next_level, e.notified, i.status::text AS status, p.levels, p.repeat_every_minutes
+           FROM incident_escalations e
+           LEFT JOIN incidents i ON i.id = e.incident_id
+           LEFT JOIN escalation_policies p ON p.service_id = e.service_id
+          WHERE e.stopped_at IS NULL AND e.next_at <= now()
+          ORDER BY e.next_at LIMIT 1
+          FOR UPDATE OF e SKIP LOCKED`,
+      );
+      const due = rows[0];
+      if (due === undefined) {
+        await client.query('COMMIT');
+        return mentioned;
+      }
+      // The incident as of now, held until this commits (an acknowledgement waits for it).
+      const { rows: current } = await client.query<{ status: string }>('SELECT status::text FROM incidents WHERE id = $1 FOR SHARE', [due.incident_id]);
+      const status = current[0]?.status ?? null;
+      if (status !== 'triggered' || due.levels === null || due.next_level >= due.levels.length) {
+        const reason = status === null ? 'incident deleted' : status !== 'triggered' ? status : due.levels === null ? 'policy removed' : 'levels exhausted';
+        await client.query('UPDATE incident_escalations SET stopped_at = now(), stop_reason = $2 WHERE incident_id = $1', [due.incident_id, reason]);
+        await client.query('COMMIT');
+        continue;
+      }
+      const { rows: threads } = await client.query<{ channel: string; ts: string }>('SELECT channel, ts FROM slack_messages WHERE incident_id = $1 AND ts IS NOT NULL ORDER BY created_at', [due.incident_id]);
+      if (threads.length === 0) {
+        // Its message is not posted yet: the mention goes in its thread, so wait for it.
+        await client.query('UPDATE incident_escalations SET next_at = now() + make_interval(secs => $2) WHERE incident_id = $1', [due.incident_id, THREAD_WAIT_MS / 1000]);
+        await client.query('COMMIT');
+        continue;
+      }
+      const level = due.levels[due.next_level]!;
+      const who = level.targets.map(mention).join(' ');
+      const text = `Escalated to level ${due.next_level + 1}: ${who}${due.notified >= due.levels.length ? ' (again: no one has acknowledged)' : ''}`;
+      for (const thread of threads) await deps.slack.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, link_names: false });
+      await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'escalated', $2, $3, 'pulsebridge')`, [
+        due.incident_id,
+        text,
+        JSON.stringify({ level: due.next_level + 1, targets: level.targets }),
+      ]);
+      const last = due.next_level + 1 >= due.levels.length;
+      const next = last ? (due.repeat_every_minutes === null ? null : { level: due.next_level, minutes: due.repeat_every_minutes }) : { level: due.next_level + 1, minutes: level.delayMinutes };
+      if (next === null) {
+        await client.query(`UPDATE incident_escalations SET notified = notified + 1, next_level = $2, stopped_at = now(), stop_reason = 'levels exhausted' WHERE incident_id = $1`, [due.incident_id, due.next_level + 1]);
+      } else {
+        await client.query('UPDATE incident_escalations SET notified = notified + 1, next_level = $2, next_at = now() + make_interval(mins => $3) WHERE incident_id = $1', [due.incident_id, next.level, next.minutes]);
+      }
+      await client.query('COMMIT');
+      mentioned += 1;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** Starts level 1 for open, unacknowledged incidents at or above a linked service's policy's severity. */
+async function startEscalations(pool: pg.Pool): Promise<void> {
+  await pool.query(
+    `INSERT INTO incident_escalations (incident_id, service_id, next_at)
+     SELECT DISTINCT ON (i.id) i.id, p.service_id, now()
+       FROM incidents i
+       JOIN incident_services l ON l.incident_id = i.id
+       JOIN escalation_policies p ON p.service_id = l.service_id
+       JOIN services s ON s.id = p.service_id
+      WHERE i.status = 'triggered' AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= p.min_severity
+        AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
+      ORDER BY i.id, s.name
+     ON CONFLICT (incident_id) DO NOTHING`,
+    [START_WINDOW_HOURS],
+  );
+}
+
+/** Runs escalation passes every `intervalMs` until stopped. */
+export function startEscalator(deps: EscalatorDeps, options: { intervalMs: number }) {
+  return repeatEvery(options.intervalMs, () => escalateOnce(deps), (error) => deps.logger.warn({ err: error }, 'escalation pass failed; will retry'));
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackClient, escalateOnce, type EscalatorDeps } from '@pulsebridge/core';
+import { dynoCrashBody } from '../support/fixtures.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+
+// Escalation until acknowledged, against a fake Slack: the passes are run by the test (the
+// worker's own loop is off), so "the delay passed" is a row set due.
+
+let slack: FakeSlack;
+let stack: TestStack;
+let integration: { id: string; secret: string };
+let escalator: EscalatorDeps;
+let serviceId: string;
+
+beforeAll(async () => {
+  slack = await startFakeSlack();
+  stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20' }) });
+  stack.startWorker({ reconcile: false });
+  integration = await createIntegration(stack, ['esc-app']);
+  const service = await stack.call('POST', '/api/v1/services', { body: { name: `checkout ${randomUUID().slice(0, 6)}`, herokuAppNames: ['esc-app'], slackChannels: ['#ops'] } });
+  serviceId = service.body.id;
+  const put = await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, {
+    body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }, { targets: ['S0BBBBBB2', 'W0CCCCCC3'], delayMinutes: 15 }], repeatEveryMinutes: 30 },
+  });
+  expect(put.status).toBe(200);
+  escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
+});
+afterAll(async () => {
+  await stack?.stop();
+  await slack?.close();
+});
+
+/** A crash of `dyno` (web: critical, else high) whose message is in #ops; returns the incident id. */
+async function crash(dyno: string) {
+  expect((await postWebhook(stack, integration.id, dynoCrashBody('esc-app', dyno), { secret: integration.secret })).status).toBe(202);
+  const [incident] = await waitFor(async () => {
+    const rows = await stack.sql<{ id: string }>("SELECT i.id FROM incidents i JOIN slack_messages m ON m.incident_id = i.id WHERE i.dedup_key = $1 AND m.ts IS NOT NULL", [`heroku:esc-app:dyno:${dyno}`]);
+    return rows.length > 0 && rows;
+  }, { what: `the message of ${dyno}'s incident` });
+  return incident!.id;
+}
+const makeDue = (incidentId: string) => stack.sql('UPDATE incident_escalations SET next_at = now() WHERE incident_id = $1', [incidentId]);
+const mentionsOf = async (incidentId: string) => {
+  const [thread] = await stack.sql<{ ts: string }>('SELECT ts FROM slack_messages WHERE incident_id = $1', [incidentId]);
+  return slack.messages('ops').filter((m) => m.thread_ts === thread!.ts && m.text.startsWith('Escalated')).map((m) => m.text);
+};
+
+describe('escalation', () => {
+  it('mentions level 1 in the thread at once, level 2 when the delay passes unacknowledged, then the last level again', async () => {
+    const incident = await crash('web.1');
+    expect(await escalateOnce(escalator)).toBe(1);
+    expect(await mentionsOf(incident)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
+    expect(await escalateOnce(escalator)).toBe(0);
+    const [state] = await stack.sql<{ due_in: number }>('SELECT extract(epoch FROM next_at - now())::int AS due_in FROM incident_escalations WHERE incident_id = $1', [incident]);
+    expect(state!.due_in).toBeGreaterThan(9 * 60);
+    await makeDue(incident);
+    await escalateOnce(escalator);
+    await makeDue(incident);
+    await escalateOnce(escalator);
+    expect(await mentionsOf(incident)).toEqual([
+      'Escalated to level 1: <@U0AAAAAA1>',
+      'Escalated to level 2: <!subteam^S0BBBBBB2> <@W0CCCCCC3>',
+      'Escalated to level 2: <!subteam^S0BBBBBB2> <@W0CCCCCC3> (again: no one has acknowledged)',
+    ]);
+    const timeline = await stack.sql<{ message: string }>("SELECT message FROM timeline_entries WHERE incident_id = $1 AND kind = 'escalated' ORDER BY seq", [incident]);
+    expect(timeline).toHaveLength(3);
+  });
+
+  it('an acknowledgement stops it: nobody is mentioned after it', async () => {
+    const incident = await crash('web.2');
+    await escalateOnce(escalator);
+    expect((await stack.call('POST', `/api/v1/incidents/${incident}/acknowledge`)).status).toBe(200);
+    await makeDue(incident);
+    await escalateOnce(escalator);
+    expect(await mentionsOf(incident)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
+    expect((await stack.sql<{ stop_reason: string }>('SELECT stop_reason FROM incident_escalations WHERE incident_id = $1', [incident]))[0]!.stop_reason).toBe('acknowledged');
+  });
+
+  it('an acknowledgement racing a due level waits for the mention being posted, and none comes after it', async () => {
+    const incident = await crash('web.3');
+    await escalateOnce(escalator);
+    await makeDue(incident);
+    slack.delayNextResponse('chat.postMessage', 600);
+    const pass = escalateOnce(escalator);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const ack = await stack.call('POST', `/api/v1/incidents/${incident}/acknowledge`);
+    expect(ack.status).toBe(200);
+    await pass;
+    // The acknowledgement waited for the level-2 mention to be recorded: it comes after it.
+    const order = await stack.sql<{ kind: string }>("SELECT kind FROM timeline_entries WHERE incident_id = $1 AND kind IN ('escalated', 'acknowledged') ORDER BY seq", [incident]);
+    expect(order.map((e) => e.kind)).toEqual(['escalated', 'escalated', 'acknowledged']);
+    await makeDue(incident);
+    await escalateOnce(escalator);
+    expect(await mentionsOf(incident)).toHaveLength(2);
+  });
+
+  it('a pass that fails mid-way (Slack down, or the worker killed) leaves the level due, and the next pass mentions it once', async () => {
+    const incident = await crash('web.4');
+    slack.failNext('chat.postMessage', 1, { kind: 'http', status: 500 });
+    await expect(escalateOnce(escalator)).rejects.toThrow();
+    expect(await stack.sql("SELECT 1 FROM timeline_entries WHERE incident_id = $1 AND kind = 'escalated'", [incident])).toEqual([]);
+    await escalateOnce(escalator);
+    expect(await mentionsOf(incident)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
+  });
+
+  it('only incidents at or above the policy’s severity escalate', async () => {
+    await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, { body: { minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }] } });
+    const worker = await crash('worker.1'); // high: below critical
+    await escalateOnce(escalator);
+    expect(await stack.sql('SELECT 1 FROM incident_escalations WHERE incident_id = $1', [worker])).toEqual([]);
+  });
+
+  it('refuses ids that are not Slack user or group ids, and unknown services', async () => {
+    for (const targets of [['@here'], ['<!channel>'], ['u0aaaaaa1'], ['C0AAAAAA1'], []]) {
+      const refused = await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, { body: { minSeverity: 'high', levels: [{ targets, delayMinutes: 5 }] } });
+      expect(refused.status, JSON.stringify(targets)).toBe(400);
+    }
+    expect((await stack.call('PUT', `/api/v1/services/${randomUUID()}/escalation`, { body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }] } })).status).toBe(404);
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toMatchObject({ minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }], repeatEveryMinutes: null });
+    expect((await stack.call('DELETE', `/api/v1/services/${serviceId}/escalation`)).status).toBe(204);
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toBeNull();
+  });
+});
