@@ -21,6 +21,8 @@ const FORMS: Record<string, 'admin' | 'responder' | { exempt: string }> = {
   'POST /events/:id/replay': 'admin',
   'POST /services': 'admin',
   'POST /services/:id': 'admin',
+  'POST /services/:id/escalation': 'admin',
+  'POST /services/:id/escalation/delete': 'admin',
   'POST /services/:id/delete': 'admin',
   'POST /integrations': 'admin',
   'POST /integrations/:id/apps': 'admin',
@@ -44,6 +46,7 @@ const fields = (key: string): Record<string, string> => {
     'POST /incidents/:id/restart': { appName: APP, scope: 'all' },
     'POST /services': { name: `created-${tag}`, herokuAppNames: APP },
     'POST /services/:id': { name: `renamed-${tag}`, herokuAppNames: APP },
+    'POST /services/:id/escalation': { minSeverity: 'high', levels: `U${tag.toUpperCase()} after 5 min` },
     'POST /integrations': { name: `created-${tag}`, monitoredApps: APP, apiToken: HEROKU_TOKEN },
     'POST /integrations/:id/apps': { monitoredApps: `${APP} another-app` },
   };
@@ -68,6 +71,8 @@ async function post(route: ExpressRoute, path: string, session: UiSession, csrf:
 
 /** Drift a form's resource first where the form would otherwise have nothing to do. */
 const prepare: Record<string, (id: string) => Promise<unknown>> = {
+  'POST /services/:id/escalation/delete': (id) =>
+    stack.sql(`INSERT INTO escalation_policies (service_id, min_severity, levels) VALUES ($1, 'high', '[{"targets": ["U0AAAAAA1"], "delayMinutes": 5}]') ON CONFLICT (service_id) DO UPDATE SET updated_at = now()`, [id]),
   'POST /integrations/:id/sync': (id) => stack.sql("UPDATE managed_webhooks SET state = 'failed', webhook_id = NULL WHERE integration_id = $1", [id]),
 };
 const idIn = (path: string) => /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(path)?.[0];

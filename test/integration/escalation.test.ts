@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackClient, escalateOnce, type EscalatorDeps } from '@pulsebridge/core';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Escalation until acknowledged, against a fake Slack: the passes are run by the test (the
 // worker's own loop is off), so "the delay passed" is a row set due.
@@ -120,6 +120,26 @@ describe('escalation', () => {
     expect((await stack.call('PUT', `/api/v1/services/${randomUUID()}/escalation`, { body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }] } })).status).toBe(404);
     expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toMatchObject({ minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }], repeatEveryMinutes: null });
     expect((await stack.call('DELETE', `/api/v1/services/${serviceId}/escalation`)).status).toBe(204);
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toBeNull();
+  });
+
+  it('admins set and remove it on the service page, one level a line', async () => {
+    const admin = await signInUi(stack);
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(`${stack.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: admin.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: admin.csrf, ...fields }) });
+    const notice = async (response: Response) => decodeURIComponent(response.headers.get('location') ?? '');
+    expect(await notice(await post(`/services/${serviceId}/escalation`, { minSeverity: 'high', levels: 'U0AAAAAA1 soon' }))).toContain('Write one level a line');
+    expect(await notice(await post(`/services/${serviceId}/escalation`, { minSeverity: 'high', levels: '<!channel> after 5 min' }))).toContain('Escalation not saved: levels.0.targets.0 is not a Slack user id');
+    expect(await notice(await post(`/services/${serviceId}/escalation`, { minSeverity: 'medium', levels: 'U0AAAAAA1 after 10 min\nS0BBBBBB2, W0CCCCCC3 after 20', repeatEveryMinutes: '30' }))).toContain('Escalation saved.');
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toMatchObject({
+      minSeverity: 'medium',
+      levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }, { targets: ['S0BBBBBB2', 'W0CCCCCC3'], delayMinutes: 20 }],
+      repeatEveryMinutes: 30,
+    });
+    const page = await (await fetch(`${stack.url}/services/${serviceId}`, { headers: { cookie: admin.cookie } })).text();
+    expect(page).toContain('S0BBBBBB2, W0CCCCCC3 · then 20 min to acknowledge');
+    expect(page).toContain('U0AAAAAA1 after 10 min\nS0BBBBBB2 W0CCCCCC3 after 20 min</textarea>');
+    expect(await notice(await post(`/services/${serviceId}/escalation/delete`, {}))).toContain('Escalation removed');
     expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toBeNull();
   });
 });

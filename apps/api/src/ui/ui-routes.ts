@@ -16,6 +16,11 @@ import {
   startRestart,
   startRollback,
   toYaml,
+  EscalationPolicySchema,
+  SEVERITIES,
+  deleteEscalationPolicy,
+  findEscalationPolicy,
+  putEscalationPolicy,
   recentWorkflowRuns,
   type HerokuClientForApp,
   RUN_TIME_TO_LIVE_CAP,
@@ -412,11 +417,47 @@ export function registerUi(router: Router, deps: UiDeps) {
     const id = String(req.params.id);
     const service = await findService(prisma, id);
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
-    const [incidents, pulses] = await Promise.all([
+    const [incidents, pulses, escalation] = await Promise.all([
       openIncidentsOfService(prisma, id, 200),
       listPulses(prisma, { serviceId: id, limit: 50 }),
+      findEscalationPolicy(prisma, id),
     ]);
-    await render(req, res, 'service', { service, incidents, pulses: pulses.items });
+    const levelsText = escalation === null ? '' : escalation.levels.map((level) => `${level.targets.join(' ')} after ${level.delayMinutes} min`).join('\n');
+    await render(req, res, 'service', { service, incidents, pulses: pulses.items, escalation, levelsText, severities: SEVERITIES });
+  });
+
+  // An escalation policy as a form writes it: one level a line, `U0123 S0456 after 10 min`.
+  ui.post('/services/:id/escalation', adminOnly, async (req, res) => {
+    const id = String(req.params.id);
+    const lines = String(req.body.levels ?? '').split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+    const levels = lines.map((line) => {
+      const match = /^(.+?)\s+after\s+(\d{1,5})(?:\s*min(?:utes)?)?$/i.exec(line);
+      return match === null ? null : { targets: match[1]!.split(/[\s,]+/).filter(Boolean), delayMinutes: Number(match[2]) };
+    });
+    if (levels.length === 0 || levels.some((level) => level === null)) return back(res, `/services/${id}#escalation`, 'Write one level a line: Slack user or group ids, then "after N min" (e.g. U0123ABCD S0456EFGH after 10 min).');
+    const repeat = String(req.body.repeatEveryMinutes ?? '').trim();
+    const parsed = EscalationPolicySchema.safeParse({ minSeverity: String(req.body.minSeverity ?? ''), levels, ...(repeat !== '' && { repeatEveryMinutes: Number(repeat) }) });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return back(res, `/services/${id}#escalation`, `Escalation not saved: ${issue.path.join('.')} ${issue.message}.`);
+    }
+    try {
+      await putEscalationPolicy(prisma, id, parsed.data);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, '/services', error.message);
+      throw error;
+    }
+    back(res, `/services/${id}#escalation`, 'Escalation saved.');
+  });
+  ui.post('/services/:id/escalation/delete', adminOnly, async (req, res) => {
+    const id = String(req.params.id);
+    try {
+      await deleteEscalationPolicy(prisma, id);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, '/services', error.message);
+      throw error;
+    }
+    back(res, `/services/${id}#escalation`, 'Escalation removed: its incidents stop escalating.');
   });
 
   /** A service form, read with the REST API's schema; the first problem is the message. */
