@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackClient, escalateOnce, type EscalatorDeps } from '@pulsebridge/core';
+import { compileDefaultEscalation, createSlackClient, escalateOnce, loadDefaultEscalation, type EscalatorDeps } from '@pulsebridge/core';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { CONFIG_DIR, createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Escalation until acknowledged, against a fake Slack: the passes are run by the test (the
 // worker's own loop is off), so "the delay passed" is a row set due.
@@ -18,7 +18,7 @@ beforeAll(async () => {
   slack = await startFakeSlack();
   stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20' }) });
   stack.startWorker({ reconcile: false });
-  integration = await createIntegration(stack, ['esc-app']);
+  integration = await createIntegration(stack, ['esc-app', 'esc-unclaimed']);
   const service = await stack.call('POST', '/api/v1/services', { body: { name: `checkout ${randomUUID().slice(0, 6)}`, herokuAppNames: ['esc-app'], slackChannels: ['#ops'] } });
   serviceId = service.body.id;
   const put = await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, {
@@ -141,5 +141,20 @@ describe('escalation', () => {
     expect(page).toContain('U0AAAAAA1 after 10 min\nS0BBBBBB2 W0CCCCCC3 after 20 min</textarea>');
     expect(await notice(await post(`/services/${serviceId}/escalation/delete`, {}))).toContain('Escalation removed');
     expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toBeNull();
+  });
+
+  it("escalation.yaml's default covers incidents no service policy covers, and a bad file names the field", async () => {
+    expect(loadDefaultEscalation(CONFIG_DIR).policy).toBeNull();
+    const fallback = compileDefaultEscalation('default:\n  min_severity: critical\n  levels:\n    - {targets: [S0DDDDDD4], delay_minutes: 5}\n', 'escalation.yaml');
+    expect(() => compileDefaultEscalation('default:\n  min_severity: critical\n  levels:\n    - {targets: ["@here"], delay_minutes: 5}\n', 'escalation.yaml')).toThrow(
+      'escalation.yaml: default.levels.0.targets.0 is not a Slack user id (U…, W…) or user group id (S…)',
+    );
+    expect((await postWebhook(stack, integration.id, dynoCrashBody('esc-unclaimed', 'web.1'), { secret: integration.secret })).status).toBe(202);
+    const [incident] = await waitFor(async () => {
+      const rows = await stack.sql<{ id: string; ts: string }>("SELECT i.id, m.ts FROM incidents i JOIN slack_messages m ON m.incident_id = i.id WHERE i.app_name = 'esc-unclaimed' AND m.ts IS NOT NULL");
+      return rows.length > 0 && rows;
+    });
+    await escalateOnce({ ...escalator, defaultPolicy: fallback.policy });
+    expect(slack.messages('general').filter((m) => m.thread_ts === incident!.ts).map((m) => m.text)).toEqual(['Escalated to level 1: <!subteam^S0DDDDDD4>']);
   });
 });

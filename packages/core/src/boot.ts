@@ -1,4 +1,5 @@
 import { WorkflowConfigError } from './workflows/workflow-config.js';
+import { EscalationConfigError } from './escalation/escalation-policies.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { checkPostgres, checkRedis } from './connectivity.js';
 import { RuleError, loadRuleSet, type RuleSet } from './rules/rule-set.js';
@@ -37,6 +38,10 @@ export async function loadRulesOrExit(configDir: string): Promise<RuleSet> {
   } catch (error) {
     if (error instanceof WorkflowConfigError) {
       process.stderr.write(`workflows: ${error.message}\n`);
+      process.exit(1);
+    }
+    if (error instanceof EscalationConfigError) {
+      process.stderr.write(`escalation: ${error.message}\n`);
       process.exit(1);
     }
     if (!(error instanceof RuleError)) throw error;

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
+import { parseConfigYaml } from '../config-files.js';
 import type { Db } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { SEVERITIES } from '../rules/severity.js';
@@ -54,4 +57,63 @@ export async function deleteEscalationPolicy(db: Db, serviceId: string): Promise
   const service = await db.service.findUnique({ where: { id: serviceId }, select: { id: true } });
   if (!service) throw new AppError('not_found', 'no service has this id');
   await db.escalationPolicy.deleteMany({ where: { serviceId } });
+}
+
+/** `escalation.yaml`: the policy of incidents none of whose services has one. */
+const EscalationFileSchema = z
+  .object({
+    default: z
+      .object({
+        min_severity: z.enum(SEVERITIES),
+        levels: z.array(z.object({ targets: z.array(SlackTargetSchema).min(1).max(20), delay_minutes: z.number().int().min(1).max(24 * 60) }).strict()).min(1).max(10),
+        repeat_every_minutes: z.number().int().min(1).max(24 * 60).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** Invalid `escalation.yaml`: the message names the file and the field. */
+export class EscalationConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EscalationConfigError';
+  }
+}
+
+export interface DefaultEscalation {
+  file: string;
+  /** Null: incidents without a service policy mention nobody. */
+  policy: { minSeverity: (typeof SEVERITIES)[number]; levels: EscalationLevel[]; repeatEveryMinutes: number | null } | null;
+}
+
+/** Reads `<configDir>/escalation.yaml` (none when the folder has no such file). */
+export function loadDefaultEscalation(configDir: string): DefaultEscalation {
+  const file = path.join(configDir, 'escalation.yaml');
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { file: `${file} (absent: no default)`, policy: null };
+    throw new EscalationConfigError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return compileDefaultEscalation(source, file);
+}
+
+export function compileDefaultEscalation(source: string, file: string): DefaultEscalation {
+  const parsed = EscalationFileSchema.safeParse(parseConfigYaml(source, file, (message) => new EscalationConfigError(message)) ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') throw new EscalationConfigError(`${file}: ${field ? `${field}: ` : ''}unknown key ${issue.keys.join(', ')}`);
+    throw new EscalationConfigError(`${file}: ${field ? `${field} ` : ''}${issue.message}`);
+  }
+  const policy = parsed.data.default;
+  return {
+    file,
+    policy:
+      policy === undefined
+        ? null
+        : { minSeverity: policy.min_severity, levels: policy.levels.map((level) => ({ targets: level.targets, delayMinutes: level.delay_minutes })), repeatEveryMinutes: policy.repeat_every_minutes ?? null },
+  };
 }

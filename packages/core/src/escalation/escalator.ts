@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.js';
 import { repeatEvery } from '../repeat.js';
-import type { EscalationLevel } from './escalation-policies.js';
+import type { DefaultEscalation, EscalationLevel } from './escalation-policies.js';
 
 /** Incidents older than this when a worker first sees them start no escalation (it would page about the past). */
 const START_WINDOW_HOURS = 24;
@@ -14,6 +14,7 @@ export const mention = (target: string): string => (target.startsWith('S') ? `<!
 
 interface DueRow {
   incident_id: string;
+  service_id: string | null;
   next_level: number;
   notified: number;
   status: string | null;
@@ -25,6 +26,8 @@ export interface EscalatorDeps {
   pool: pg.Pool;
   slack: WebClient;
   logger: Logger;
+  /** `escalation.yaml`'s default: the policy of incidents none of whose services has one. */
+  defaultPolicy?: DefaultEscalation['policy'];
 }
 
 /**
@@ -41,14 +44,14 @@ export interface EscalatorDeps {
  *   mention. So no one is mentioned after an acknowledgement is committed.
  */
 export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
-  await startEscalations(deps.pool);
+  await startEscalations(deps.pool, deps.defaultPolicy ?? null);
   let mentioned = 0;
   for (;;) {
     const client = await deps.pool.connect();
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<DueRow>(
-        `SELECT e.incident_id, e.next_level, e.notified, i.status::text AS status, p.levels, p.repeat_every_minutes
+        `SELECT e.incident_id, e.service_id, e.next_level, e.notified, i.status::text AS status, p.levels, p.repeat_every_minutes
            FROM incident_escalations e
            LEFT JOIN incidents i ON i.id = e.incident_id
            LEFT JOIN escalation_policies p ON p.service_id = e.service_id
@@ -56,16 +59,19 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
           ORDER BY e.next_at LIMIT 1
           FOR UPDATE OF e SKIP LOCKED`,
       );
-      const due = rows[0];
-      if (due === undefined) {
+      const found = rows[0];
+      if (found === undefined) {
         await client.query('COMMIT');
         return mentioned;
       }
+      // A row without a service follows the default policy (as the workers have it now).
+      const fallback = found.service_id === null ? (deps.defaultPolicy ?? null) : null;
+      const due: DueRow = fallback === null ? found : { ...found, levels: fallback.levels, repeat_every_minutes: fallback.repeatEveryMinutes };
       // The incident as of now, held until this commits (an acknowledgement waits for it).
       const { rows: current } = await client.query<{ status: string }>('SELECT status::text FROM incidents WHERE id = $1 FOR SHARE', [due.incident_id]);
       const status = current[0]?.status ?? null;
       if (status !== 'triggered' || due.levels === null || due.next_level >= due.levels.length) {
-        const reason = status === null ? 'incident deleted' : status !== 'triggered' ? status : due.levels === null ? 'policy removed' : 'levels exhausted';
+        const reason = status === null ? 'incident deleted' : status !== 'triggered' ? status : due.levels === null ? (due.service_id === null ? 'no default policy' : 'policy removed') : 'levels exhausted';
         await client.query('UPDATE incident_escalations SET stopped_at = now(), stop_reason = $2 WHERE incident_id = $1', [due.incident_id, reason]);
         await client.query('COMMIT');
         continue;
@@ -104,8 +110,12 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
   }
 }
 
-/** Starts level 1 for open, unacknowledged incidents at or above a linked service's policy's severity. */
-async function startEscalations(pool: pg.Pool): Promise<void> {
+/**
+ * Starts level 1 for open, unacknowledged incidents at or above a linked service's policy's
+ * severity; then, with a default policy, for those at or above its severity none of whose
+ * services has a policy (incidents of apps no service claims included).
+ */
+async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation['policy']): Promise<void> {
   await pool.query(
     `INSERT INTO incident_escalations (incident_id, service_id, next_at)
      SELECT DISTINCT ON (i.id) i.id, p.service_id, now()
@@ -118,6 +128,17 @@ async function startEscalations(pool: pg.Pool): Promise<void> {
       ORDER BY i.id, s.name
      ON CONFLICT (incident_id) DO NOTHING`,
     [START_WINDOW_HOURS],
+  );
+  if (defaultPolicy === null) return;
+  await pool.query(
+    `INSERT INTO incident_escalations (incident_id, service_id, next_at)
+     SELECT i.id, NULL, now()
+       FROM incidents i
+      WHERE i.status = 'triggered' AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= $2::"Severity"
+        AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
+        AND NOT EXISTS (SELECT 1 FROM incident_services l JOIN escalation_policies p ON p.service_id = l.service_id WHERE l.incident_id = i.id)
+     ON CONFLICT (incident_id) DO NOTHING`,
+    [START_WINDOW_HOURS, defaultPolicy.minSeverity],
   );
 }
 

@@ -1,5 +1,6 @@
 import type { Liquid, Template } from 'liquidjs';
 import { compileWorkflows, loadWorkflows, type WorkflowSet } from '../workflows/workflow-config.js';
+import { loadDefaultEscalation, type DefaultEscalation } from '../escalation/escalation-policies.js';
 import { z } from 'zod';
 import { compileTemplate, parseConfigYaml, readConfigFile, readPresetRules } from '../config-files.js';
 import { createRuleLiquid } from './liquid.js';
@@ -105,6 +106,8 @@ export interface RuleSet {
   drains: DrainRuleSet;
   /** Workflows (`workflows.yaml`): what runs by itself when incidents and pulses change. */
   workflows: WorkflowSet;
+  /** The escalation of incidents none of whose services has a policy (`escalation.yaml`). */
+  escalation: DefaultEscalation;
   liquid: Liquid;
 }
 
@@ -182,7 +185,7 @@ export function compileRules(source: string, file: string, configDir?: string, d
     names.add(parsed.data.name);
     return compileRule(liquid, parsed.data, where);
   }));
-  return { file, preset: top.data.preset ?? null, rules, drains: compileDrainRules(drainsFile.source, drainsFile.file, liquid), workflows: NO_WORKFLOWS(), liquid };
+  return { file, preset: top.data.preset ?? null, rules, drains: compileDrainRules(drainsFile.source, drainsFile.file, liquid), workflows: NO_WORKFLOWS(), escalation: { file: 'escalation.yaml', policy: null }, liquid };
 }
 
 /**
@@ -191,7 +194,7 @@ export function compileRules(source: string, file: string, configDir?: string, d
  */
 export async function loadRuleSet(configDir: string): Promise<RuleSet> {
   const { file, source } = await readConfigFile(configDir, 'rules.yaml', (message) => new RuleError(`${message}; set CONFIG_DIR to a folder with rules.yaml`));
-  return { ...compileRules(source, file, configDir, readDrainsFile(configDir)), workflows: loadWorkflows(configDir) };
+  return { ...compileRules(source, file, configDir, readDrainsFile(configDir)), workflows: loadWorkflows(configDir), escalation: loadDefaultEscalation(configDir) };
 }
 
 /** A rule set made from text alone has no workflows. */
