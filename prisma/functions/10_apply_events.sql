@@ -48,6 +48,7 @@ DECLARE
   new_pulse_id uuid;
   suspect RECORD;
   suspect_minutes integer;
+  maintenance RECORD;
   touched_incidents jsonb := '[]'::jsonb;
   touched_pulses jsonb := '[]'::jsonb;
   opened_count integer := 0;
@@ -130,6 +131,22 @@ BEGIN
           VALUES (new_incident_id, 'triggered', 'Triggered: ' || (cmd ->> 'title'),
                   jsonb_build_object('rule', cmd ->> 'rule', 'severity', cmd ->> 'severity', 'occurredAt', event_time_text), p_event)
           ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
+        -- Opened during a maintenance window of its app or one of its services: suppressed (not
+        -- posted or escalated) until the window ends.
+        IF NOT late THEN
+          SELECT w.id, w.ends_at INTO maintenance FROM maintenance_windows w
+           WHERE w.ended_at IS NULL AND w.starts_at <= event_time AND w.ends_at > event_time
+             AND ((ev.app_name IS NOT NULL AND ev.app_name = ANY(w.app_names)) OR w.service_ids && ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = new_incident_id))
+           ORDER BY w.ends_at DESC LIMIT 1;
+          IF FOUND THEN
+            UPDATE incidents SET suppressed = true, maintenance_window_id = maintenance.id WHERE id = new_incident_id;
+            INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)
+              VALUES (new_incident_id, 'suppressed',
+                      'Suppressed: opened during a maintenance window (until ' || to_char(maintenance.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') || '): not posted or escalated',
+                      jsonb_build_object('maintenanceWindowId', maintenance.id), 'pulsebridge', p_event)
+              ON CONFLICT (incident_id, event_id, kind) DO NOTHING;
+          END IF;
+        END IF;
         IF late THEN
           INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)
             VALUES (new_incident_id, 'resolved', 'Resolved: Heroku had already reported recovery when this alert was applied',

@@ -34,7 +34,7 @@
 -- The lock function's first form (20261124180000_slack_sync_lock), before it took the default
 -- channel: nothing calls it.
 DROP FUNCTION IF EXISTS pulsebridge_slack_lock_incident(uuid, text[]);
--- Its return type gained `actionable` (rollback and restart buttons): re-created whole.
+-- Its return type gained `actionable` (rollback and restart buttons) and `suppressed`: re-created whole.
 DROP FUNCTION IF EXISTS pulsebridge_slack_lock_incident(uuid, text[], text);
 
 CREATE OR REPLACE FUNCTION pulsebridge_slack_route(p_services jsonb, p_kind text, p_default_channel text)
@@ -102,7 +102,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION pulsebridge_slack_lock_incident(p_incident uuid, p_thread_kinds text[], p_default_channel text)
 RETURNS TABLE (
   id uuid, number integer, title text, status text, severity text, app_name text, alert_count integer, dedup_key text,
-  entity text, triggered_at timestamptz, updated_at timestamptz, acknowledged_by text, resolved_by text, actionable boolean,
+  entity text, triggered_at timestamptz, updated_at timestamptz, acknowledged_by text, resolved_by text, actionable boolean, suppressed boolean,
   services json, suspect json, entries json, targets json, messages json
 )
 LANGUAGE plpgsql
@@ -118,6 +118,7 @@ BEGIN
          i.acknowledged_by, i.resolved_by,
          i.app_name IS NOT NULL AND EXISTS (SELECT 1 FROM heroku_integrations h WHERE i.app_name = ANY(h.monitored_apps)
                                               AND (h.api_token_ciphertext IS NOT NULL OR h.oauth_refresh_token_ciphertext IS NOT NULL)),
+         i.suppressed,
          (SELECT json_build_object('summary', p.summary, 'version', p.version, 'commit_sha', p.commit_sha, 'actor_email', p.actor_email,
                                    'minutes_before', (t.data->>'minutes')::int, 'kind', p.kind::text, 'app_name', p.app_name)
             FROM timeline_entries t JOIN pulses p ON p.id = (t.data->>'pulseId')::uuid
@@ -127,13 +128,14 @@ BEGIN
          (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
             FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id)
     INTO id, number, title, status, severity, app_name, alert_count, dedup_key, entity, triggered_at, updated_at, acknowledged_by, resolved_by,
-         actionable, suspect, entries, linked
+         actionable, suppressed, suspect, entries, linked
     FROM incidents i WHERE i.id = p_incident;
   IF NOT FOUND THEN
     RETURN;
   END IF;
   services := linked::json;
-  routed := pulsebridge_slack_route(linked, 'incident', p_default_channel);
+  -- A suppressed incident (opened in a maintenance window) goes nowhere until it is raised again.
+  routed := CASE WHEN suppressed THEN '{}'::text[] ELSE pulsebridge_slack_route(linked, 'incident', p_default_channel) END;
   targets := to_json(routed);
   messages := pulsebridge_slack_message_rows(p_incident, NULL, routed);
   RETURN NEXT;

@@ -53,6 +53,11 @@ const EXPECTED_ROLES: Record<string, 'admin' | 'responder' | 'public'> = {
   'GET /api/v1/services/:id/escalation': 'responder',
   'DELETE /api/v1/services/:id/escalation': 'admin',
 
+  'POST /api/v1/maintenance-windows': 'responder',
+  'GET /api/v1/maintenance-windows': 'responder',
+  'GET /api/v1/maintenance-windows/:id': 'responder',
+  'DELETE /api/v1/maintenance-windows/:id': 'responder',
+
   'GET /api/v1/workflow-runs': 'responder',
   'GET /api/v1/workflows': 'admin',
 };
@@ -70,6 +75,7 @@ const sampleBody = (key: string, app: string): unknown => {
     'POST /api/v1/tokens': { name: `created-${tag}`, role: 'admin' },
     'POST /api/v1/incidents/:id/actions/heroku-run': { command: 'echo hi', appName: app },
     'POST /api/v1/incidents/:id/actions/heroku-rollback': {},
+    'POST /api/v1/maintenance-windows': { appNames: [`${app}-${tag}`], minutes: 30, onEnd: 'reraise' },
     'PUT /api/v1/services/:id/escalation': { minSeverity: 'high', levels: [{ targets: [`U${tag.toUpperCase()}`], delayMinutes: 5 }] },
     'POST /api/v1/incidents/:id/actions/heroku-restart': { appName: app },
   };

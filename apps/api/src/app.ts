@@ -16,6 +16,7 @@ import { describeOtherEndpoints } from './http/documented-endpoints.js';
 import { registerActionRunRoutes } from './routes/action-runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
 import { registerEscalationRoutes } from './routes/escalation.js';
+import { registerMaintenanceWindowRoutes } from './routes/maintenance-windows.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): Express {
   const routes = new RouteTable(api);
   registerServiceRoutes(routes, { prisma: deps.db.prisma });
   registerEscalationRoutes(routes, { prisma: deps.db.prisma });
+  registerMaintenanceWindowRoutes(routes, { prisma: deps.db.prisma });
   const integrationDeps: IntegrationDeps = {
     prisma: deps.db.prisma,
     pool: deps.db.pool,

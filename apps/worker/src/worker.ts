@@ -5,7 +5,10 @@ import {
   JOB_CATALOG,
   executeAppAction,
   startEscalator,
-  startAutoResolver,
+  autoResolveDueIncidents,
+  endDueMaintenanceWindows,
+  startIncidentPass,
+  type ChangedIncident,
   executeWorkflowRun,
   startWorkflowDispatcher,
   WorkflowDispatcher,
@@ -224,17 +227,18 @@ export function startWorkers(
   void dispatcher.configure().catch((err: unknown) => logger.warn({ err }, 'could not record whether workflows are enabled'));
   const workflowDispatcher = options.rules.workflows.workflows.length === 0 ? undefined : startWorkflowDispatcher(dispatcher, { intervalMs: config.workflows.dispatchIntervalMs, logger });
 
-  // Incidents whose rule gives auto_resolve_minutes resolve themselves once quiet that long.
-  const autoResolver =
+  // Incidents whose rule gives auto_resolve_minutes resolve themselves once quiet that long, and
+  // maintenance windows that ended resolve or raise again what they suppressed.
+  const slackCatchUp = async (incidents: ChangedIncident[]) => {
+    if (slack !== null) await runtime.queues.enqueueSlackIncidents(incidents);
+  };
+  const incidentPasses =
     options.reconcile === false
-      ? undefined
-      : startAutoResolver(db.pool, {
-          intervalMs: config.autoResolveIntervalMs,
-          logger,
-          onResolved: async (incidents) => {
-            if (slack !== null) await runtime.queues.enqueueSlackIncidents(incidents);
-          },
-        });
+      ? []
+      : [
+          startIncidentPass({ intervalMs: config.autoResolveIntervalMs, logger, what: 'auto-resolve', pass: () => autoResolveDueIncidents(db.pool), onChanged: slackCatchUp }),
+          startIncidentPass({ intervalMs: config.autoResolveIntervalMs, logger, what: 'ending maintenance windows', pass: () => endDueMaintenanceWindows(db.pool), onChanged: slackCatchUp }),
+        ];
 
   // Escalation until acknowledged: mentions in the incident's Slack threads (Slack on only).
   const escalator = options.reconcile === false || slackClient === null ? undefined : startEscalator({ pool: db.pool, slack: slackClient, logger, defaultPolicy: options.rules.escalation.policy }, { intervalMs: config.escalationIntervalMs });
@@ -242,7 +246,7 @@ export function startWorkers(
   return {
     async close() {
       await escalator?.stop();
-      await autoResolver?.stop();
+      for (const pass of incidentPasses) await pass.stop();
       await workflowDispatcher?.stop();
       await drainEvaluator?.stop();
       await reconciler?.stop();

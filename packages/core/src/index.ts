@@ -57,6 +57,7 @@ export * from './heroku/app-actions.js';
 export * from './incidents/auto-resolve.js';
 export * from './escalation/escalation-policies.js';
 export * from './escalation/escalator.js';
+export * from './maintenance/maintenance-windows.js';
 export * from './workflows/workflow-config.js';
 export * from './workflows/workflow-match.js';
 export * from './workflows/workflow-dispatcher.js';

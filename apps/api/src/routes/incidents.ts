@@ -27,6 +27,9 @@ export const IncidentSchema = z.object({
   entity: z.string(),
   serviceIds: z.array(z.string()),
   alertCount: z.number().int(),
+  /** Opened during a maintenance window: not posted or escalated while it lasts. */
+  suppressed: z.boolean(),
+  maintenanceWindowId: z.string().nullable(),
   /** Times are null when the database holds one that cannot be read (see `isoDate`). */
   triggeredAt: z.string().nullable(),
   createdAt: z.string().nullable(),

@@ -123,7 +123,7 @@ async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation[
        JOIN incident_services l ON l.incident_id = i.id
        JOIN escalation_policies p ON p.service_id = l.service_id
        JOIN services s ON s.id = p.service_id
-      WHERE i.status = 'triggered' AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= p.min_severity
+      WHERE i.status = 'triggered' AND NOT i.suppressed AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= p.min_severity
         AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
       ORDER BY i.id, s.name
      ON CONFLICT (incident_id) DO NOTHING`,
@@ -134,7 +134,7 @@ async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation[
     `INSERT INTO incident_escalations (incident_id, service_id, next_at)
      SELECT i.id, NULL, now()
        FROM incidents i
-      WHERE i.status = 'triggered' AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= $2::"Severity"
+      WHERE i.status = 'triggered' AND NOT i.suppressed AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= $2::"Severity"
         AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
         AND NOT EXISTS (SELECT 1 FROM incident_services l JOIN escalation_policies p ON p.service_id = l.service_id WHERE l.incident_id = i.id)
      ON CONFLICT (incident_id) DO NOTHING`,

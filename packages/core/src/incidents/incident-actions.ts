@@ -1,3 +1,5 @@
+import type { Logger } from '../logger.js';
+import { repeatEvery } from '../repeat.js';
 import type pg from 'pg';
 
 /**
@@ -52,4 +54,43 @@ export async function changeIncidentStatus(pool: pg.Pool, incidentId: string, ch
   } finally {
     client.release();
   }
+}
+
+/** An incident changed by a worker's pass, for its Slack messages. */
+export interface ChangedIncident {
+  id: string;
+  updatedAt: Date;
+}
+
+/**
+ * Runs `change` in a transaction that holds the incident's dedup key lock, taken first as every
+ * change of an incident takes it (so it waits for, and sees, alerts being applied).
+ */
+export async function withIncidentKeyLock<T>(pool: pg.Pool, dedupKey: string, change: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('INSERT INTO incident_keys (dedup_key) VALUES ($1) ON CONFLICT DO NOTHING', [dedupKey]);
+    await client.query('SELECT 1 FROM incident_keys WHERE dedup_key = $1 FOR UPDATE', [dedupKey]);
+    const result = await change(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs a worker's pass over incidents every `intervalMs` until stopped; `onChanged` hears of those it changed. */
+export function startIncidentPass(options: { intervalMs: number; logger: Logger; what: string; pass: () => Promise<ChangedIncident[]>; onChanged: (incidents: ChangedIncident[]) => Promise<void> }) {
+  return repeatEvery(
+    options.intervalMs,
+    async () => {
+      const changed = await options.pass();
+      if (changed.length > 0) await options.onChanged(changed);
+    },
+    (error) => options.logger.warn({ err: error }, `${options.what} failed; will retry`),
+  );
 }

@@ -30,6 +30,8 @@ export const INCIDENT_SELECT = {
   appName: true,
   entity: true,
   alertCount: true,
+  suppressed: true,
+  maintenanceWindowId: true,
   triggeredAt: true,
   createdAt: true,
   updatedAt: true,

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackClient, endDueMaintenanceWindows, escalateOnce } from '@pulsebridge/core';
+import { dynoCrashBody } from '../support/fixtures.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+
+// Maintenance windows: incidents opening in one are recorded but not posted or escalated; when it
+// ends they are raised again or resolved, as the window says. The test runs the end passes itself.
+
+let slack: FakeSlack;
+let stack: TestStack;
+let integration: { id: string; secret: string };
+let serviceId: string;
+
+beforeAll(async () => {
+  slack = await startFakeSlack();
+  stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20' }) });
+  stack.startWorker({ reconcile: false });
+  integration = await createIntegration(stack, ['mw-app', 'mw-other', 'mw-svc-app']);
+  serviceId = (await stack.call('POST', '/api/v1/services', { body: { name: `storefront ${randomUUID().slice(0, 6)}`, herokuAppNames: ['mw-svc-app'], slackChannels: ['#ops'] } })).body.id;
+});
+afterAll(async () => {
+  await stack?.stop();
+  await slack?.close();
+});
+
+async function crash(app: string, dyno = 'web.1') {
+  expect((await postWebhook(stack, integration.id, dynoCrashBody(app, dyno), { secret: integration.secret })).status).toBe(202);
+  const [incident] = await waitFor(async () => {
+    const rows = await stack.sql<{ id: string; suppressed: boolean }>('SELECT id, suppressed FROM incidents WHERE dedup_key = $1', [`heroku:${app}:dyno:${dyno}`]);
+    return rows.length > 0 && rows;
+  }, { what: `the incident on ${app}: ${JSON.stringify(await stack.sql("SELECT status, error FROM events ORDER BY received_at DESC LIMIT 2"))}` });
+  return incident!;
+}
+const posted = (incidentId: string) => stack.sql('SELECT 1 FROM slack_messages WHERE incident_id = $1 AND ts IS NOT NULL', [incidentId]);
+const kinds = async (incidentId: string) => (await stack.sql<{ kind: string }>('SELECT kind FROM timeline_entries WHERE incident_id = $1 ORDER BY seq', [incidentId])).map((e) => e.kind);
+
+describe('maintenance windows', () => {
+  it('an incident opening in a window is recorded, suppressed and not posted or escalated; raised again when the window ends', async () => {
+    const window = await stack.call('POST', '/api/v1/maintenance-windows', { body: { appNames: ['mw-app'], minutes: 30, onEnd: 'reraise' } });
+    expect(window.status).toBe(201);
+    expect(window.body).toMatchObject({ appNames: ['mw-app'], onEnd: 'reraise', createdBy: 'admin (ADMIN_TOKEN)', endedAt: null });
+
+    const quiet = await crash('mw-app');
+    const control = await crash('mw-other');
+    await waitFor(async () => (await posted(control.id)).length > 0, { what: "the other app's message" });
+    expect(quiet.suppressed).toBe(true);
+    expect(await kinds(quiet.id)).toEqual(['triggered', 'suppressed']);
+    expect(await posted(quiet.id)).toEqual([]);
+    expect((await stack.call('GET', `/api/v1/incidents/${quiet.id}`)).body).toMatchObject({ suppressed: true, maintenanceWindowId: window.body.id });
+    // Not escalated either, even under a default policy that covers it.
+    const escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
+    await escalateOnce({ ...escalator, defaultPolicy: { minSeverity: 'info', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }], repeatEveryMinutes: null } });
+    expect(await stack.sql('SELECT 1 FROM incident_escalations WHERE incident_id = $1', [quiet.id])).toEqual([]);
+
+    expect(await endDueMaintenanceWindows(stack.runtime.db.pool)).toEqual([]);
+    expect((await stack.call('DELETE', `/api/v1/maintenance-windows/${window.body.id}`)).status).toBe(204);
+    const raised = await endDueMaintenanceWindows(stack.runtime.db.pool);
+    expect(raised.map((r) => r.id)).toEqual([quiet.id]);
+    await stack.runtime.queues.enqueueSlackIncidents(raised);
+    await waitFor(async () => (await posted(quiet.id)).length > 0, { what: 'the raised incident posted' });
+    expect(await kinds(quiet.id)).toEqual(['triggered', 'suppressed', 'raised']);
+    expect((await stack.call('GET', `/api/v1/maintenance-windows/${window.body.id}`)).body.endedAt).not.toBeNull();
+  });
+
+  it("a service's window that resolves on its end resolves what opened in it, never posting it", async () => {
+    const window = await stack.call('POST', '/api/v1/maintenance-windows', { body: { serviceIds: [serviceId], startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), onEnd: 'resolve' } });
+    expect(window.status).toBe(201);
+    const quiet = await crash('mw-svc-app');
+    expect(quiet.suppressed).toBe(true);
+    await stack.call('DELETE', `/api/v1/maintenance-windows/${window.body.id}`);
+    await endDueMaintenanceWindows(stack.runtime.db.pool);
+    const [row] = await stack.sql<{ status: string; resolved_by: string }>('SELECT status::text, resolved_by FROM incidents WHERE id = $1', [quiet.id]);
+    expect(row).toEqual({ status: 'resolved', resolved_by: 'pulsebridge (maintenance window ended)' });
+    expect(await kinds(quiet.id)).toEqual(['triggered', 'suppressed', 'resolved']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await posted(quiet.id)).toEqual([]);
+  });
+
+  it('refuses a window that ends before it starts, is in the past, covers nothing, names an unknown service, or overlaps another', async () => {
+    const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+    const create = (body: Record<string, unknown>) => stack.call('POST', '/api/v1/maintenance-windows', { body: { onEnd: 'resolve', ...body } });
+    expect((await create({ appNames: ['mw-other'], startsAt: at(30), endsAt: at(10) })).body.error).toMatchObject({ code: 'validation_failed', message: 'endsAt must be after startsAt' });
+    expect((await create({ appNames: ['mw-other'], startsAt: at(-30), endsAt: at(-10) })).body.error.message).toBe('endsAt is in the past');
+    expect((await create({ minutes: 10 })).body.error.message).toBe('give at least one app name or service id');
+    expect((await create({ serviceIds: [randomUUID()], minutes: 10 })).status).toBe(400);
+    expect((await create({ appNames: ['mw-other'], minutes: 10, startsAt: at(1) })).status).toBe(400);
+    expect((await create({ appNames: ['mw-other'], startsAt: 'tomorrow', endsAt: at(10) })).status).toBe(400);
+    const first = await create({ appNames: ['mw-other', 'mw-app'], startsAt: at(60), endsAt: at(120) });
+    expect(first.status).toBe(201);
+    const overlapping = await create({ appNames: ['mw-app'], startsAt: at(90), endsAt: at(150) });
+    expect(overlapping.status).toBe(409);
+    expect(overlapping.body.error.message).toContain(`it overlaps maintenance window ${first.body.id}`);
+    expect((await create({ appNames: ['mw-app'], startsAt: at(120), endsAt: at(150) })).status).toBe(201);
+    expect((await stack.call('GET', '/api/v1/maintenance-windows')).body.items.length).toBeGreaterThanOrEqual(2);
+  });
+});
