@@ -3,11 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackClient, endDueMaintenanceWindows, escalateOnce } from '@pulsebridge/core';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { createIntegration, postWebhook, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { WEBHOOK_EXAMPLES_DIR } from '../support/fixtures.js';
+import { sendSlackInteraction } from '../support/slack-clicks.js';
+import { createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 // Maintenance windows: incidents opening in one are recorded but not posted or escalated; when it
 // ends they are raised again or resolved, as the window says. The test runs the end passes itself.
 
+const SLACK_SIGNING_SECRET = 'signing-secret-maintenance';
 let slack: FakeSlack;
 let stack: TestStack;
 let integration: { id: string; secret: string };
@@ -15,9 +20,9 @@ let serviceId: string;
 
 beforeAll(async () => {
   slack = await startFakeSlack();
-  stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20' }) });
+  stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20', SLACK_SIGNING_SECRET }) });
   stack.startWorker({ reconcile: false });
-  integration = await createIntegration(stack, ['mw-app', 'mw-other', 'mw-svc-app']);
+  integration = await createIntegration(stack, ['mw-app', 'mw-other', 'mw-svc-app', 'mw-deploying']);
   serviceId = (await stack.call('POST', '/api/v1/services', { body: { name: `storefront ${randomUUID().slice(0, 6)}`, herokuAppNames: ['mw-svc-app'], slackChannels: ['#ops'] } })).body.id;
 });
 afterAll(async () => {
@@ -49,6 +54,8 @@ describe('maintenance windows', () => {
     expect(await kinds(quiet.id)).toEqual(['triggered', 'suppressed']);
     expect(await posted(quiet.id)).toEqual([]);
     expect((await stack.call('GET', `/api/v1/incidents/${quiet.id}`)).body).toMatchObject({ suppressed: true, maintenanceWindowId: window.body.id });
+    const session = await signInUi(stack);
+    expect(await (await fetch(`${stack.url}/incidents/${quiet.id}`, { headers: { cookie: session.cookie } })).text()).toContain('<dt>Suppressed</dt>');
     // Not escalated either, even under a default policy that covers it.
     const escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
     await escalateOnce({ ...escalator, defaultPolicy: { minSeverity: 'info', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }], repeatEveryMinutes: null } });
@@ -94,5 +101,26 @@ describe('maintenance windows', () => {
     expect(overlapping.body.error.message).toContain(`it overlaps maintenance window ${first.body.id}`);
     expect((await create({ appNames: ['mw-app'], startsAt: at(120), endsAt: at(150) })).status).toBe(201);
     expect((await stack.call('GET', '/api/v1/maintenance-windows')).body.items.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a deploy's Slack message has a Silence button: a click silences its app for 30 minutes, and tells the person", async () => {
+    const release = JSON.parse(readFileSync(path.join(WEBHOOK_EXAMPLES_DIR, 'real/api-release-create-succeeded.json'), 'utf8'));
+    release.id = randomUUID();
+    release.data.id = randomUUID();
+    release.data.app.name = 'mw-deploying';
+    expect((await postWebhook(stack, integration.id, JSON.stringify(release), { secret: integration.secret })).status).toBe(202);
+    const message = await waitFor(() => slack.messages('general').find((m) => (JSON.stringify(m.blocks) ?? '').includes('Silence mw-deploying')), { what: 'the pulse message' });
+    const button = (message.blocks as { type: string; elements?: { action_id: string; value: string; text: { text: string }; confirm?: unknown }[] }[]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'pulse_silence')!;
+    expect(button).toMatchObject({ value: 'mw-deploying', text: { text: 'Silence mw-deploying for 30 min' } });
+    expect(button.confirm).toBeDefined();
+    const click = () => sendSlackInteraction(stack.url, SLACK_SIGNING_SECRET, { type: 'block_actions', trigger_id: randomUUID(), user: { id: 'U42', name: 'dana' }, channel: { id: slack.channelId('general') }, actions: [{ action_id: 'pulse_silence', value: 'mw-deploying' }] });
+    expect((await click()).status).toBe(200);
+    await waitFor(() => slack.ephemerals().some((e) => e.user === 'U42' && e.text.startsWith('Silenced mw-deploying until ')), { what: 'the confirmation' });
+    const [window] = await stack.sql<{ created_by: string; on_end: string; minutes: number }>("SELECT created_by, on_end, round(extract(epoch FROM ends_at - starts_at) / 60)::int AS minutes FROM maintenance_windows WHERE 'mw-deploying' = ANY(app_names)");
+    expect(window).toEqual({ created_by: 'dana (Slack)', on_end: 'reraise', minutes: 30 });
+    expect((await crash('mw-deploying')).suppressed).toBe(true);
+    // A second click while it lasts is told why nothing changed.
+    expect((await click()).status).toBe(200);
+    await waitFor(() => slack.ephemerals().some((e) => e.text.startsWith('Not silenced: it overlaps maintenance window')), { what: 'the refusal' });
   });
 });

@@ -8,6 +8,10 @@ import {
   incidentAppName,
   ProcessTypeSchema,
   RESTART_ACTION,
+  SILENCE_ACTION,
+  SILENCE_MINUTES,
+  HerokuAppNameSchema,
+  createMaintenanceWindow,
   ROLLBACK_ACTION,
   startRestart,
   startRollback,
@@ -87,6 +91,18 @@ export function registerSlackInteractions(
     await deps.slack.chat.postEphemeral({ channel, user, text, ...(blocks !== undefined && { blocks }) }).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not tell a Slack user why their action was refused'));
   };
 
+  /** A pulse's Silence click: a maintenance window over its app from now, told to the person who clicked. */
+  const silence = async (payload: z.infer<typeof BlockActionsSchema>, appName: string | undefined, user: string) => {
+    if (!HerokuAppNameSchema.safeParse(appName).success) return;
+    try {
+      const window = await createMaintenanceWindow(deps.actions.db, { appNames: [appName!], serviceIds: [], minutes: SILENCE_MINUTES, onEnd: 'reraise' }, user);
+      await tell(payload, `Silenced ${appName} until ${window.endsAt.toISOString().slice(11, 16)} UTC: incidents that open on it meanwhile are recorded but not posted or escalated; those still open then are raised.`);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await tell(payload, `Not silenced: ${error.message}.`);
+    }
+  };
+
   /** A Roll back or Restart click: queued like the REST API's, or refused with the reason. */
   const act = async (payload: z.infer<typeof BlockActionsSchema>, action: { action_id?: string | undefined; value?: string | undefined }, user: string) => {
     try {
@@ -162,6 +178,10 @@ export function registerSlackInteractions(
     const payload = parsed.data;
     const user = payload.user?.name ?? payload.user?.username ?? payload.user?.id ?? 'someone';
     for (const action of payload.actions) {
+      if (action.action_id === SILENCE_ACTION) {
+        await silence(payload, action.value, `${user} (Slack)`);
+        continue;
+      }
       if (action.action_id === ROLLBACK_ACTION || action.action_id === RESTART_ACTION) {
         await act(payload, action, `${user} (Slack)`);
         continue;

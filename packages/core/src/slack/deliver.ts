@@ -498,6 +498,30 @@ export function confirmation(title: string, text: string, confirm: string): Reco
   };
 }
 
+/** How long the Silence button of a pulse silences its app. */
+export const SILENCE_MINUTES = 30;
+export const SILENCE_ACTION = 'pulse_silence';
+
+/** "Silence <app> for 30 min": a maintenance window over the app, whose still-open incidents are raised when it ends. */
+function silenceButton(appName: string): Block {
+  return {
+    type: 'actions',
+    elements: [
+      {
+        type: 'button',
+        action_id: SILENCE_ACTION,
+        text: { type: 'plain_text', text: truncateText(`Silence ${appName} for ${SILENCE_MINUTES} min`, 75) },
+        value: appName,
+        confirm: confirmation(
+          `Silence ${appName} for ${SILENCE_MINUTES} min?`,
+          `Incidents that open on ${appName} in the next ${SILENCE_MINUTES} minutes are recorded but not posted or escalated; those still open when it ends are raised then.`,
+          'Silence',
+        ),
+      },
+    ],
+  };
+}
+
 /** Action ids of the buttons that act on Heroku. */
 export const ROLLBACK_ACTION = 'incident_rollback';
 export const RESTART_ACTION = 'incident_restart';
@@ -542,8 +566,10 @@ export async function postPulseToSlack(deps: SlackDeliveryDeps, pulseId: string)
       pulse: { ...pulse, occurred_at: pulse.occurred_at.toISOString() },
       services: services.filter((s) => s.postPulses).map((s) => s.name).join(', '),
     };
-    const message = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope, { title: pulse.summary });
-    if (message.renderError !== undefined) deps.logger.warn({ pulseId: pulse.id, reason: message.renderError }, 'the pulse template could not be rendered; posted the plain message');
+    const rendered = renderMessage(deps.templates, deps.templates.pulse[pulse.kind], scope, { title: pulse.summary });
+    if (rendered.renderError !== undefined) deps.logger.warn({ pulseId: pulse.id, reason: rendered.renderError }, 'the pulse template could not be rendered; posted the plain message');
+    // A deploy is when pages are least wanted: a button silences its app for a while.
+    const message = pulse.app_name === null ? rendered : { ...rendered, blocks: [...rendered.blocks, silenceButton(pulse.app_name)] };
     const result = { status: 'synced' as const, posted: 0, updated: 0, replies: 0, failed: 0 };
     for (const [index, target] of targets.entries()) {
       const row = messageRow(messages, target);
