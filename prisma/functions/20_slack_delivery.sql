@@ -125,7 +125,8 @@ BEGIN
            WHERE t.incident_id = i.id AND t.kind = 'suspect_deploy' LIMIT 1),
          (SELECT COALESCE(json_agg(json_build_object('seq', t.seq::text, 'kind', t.kind, 'message', t.message) ORDER BY t.seq), '[]')
             FROM timeline_entries t WHERE t.incident_id = i.id AND t.kind = ANY(p_thread_kinds)),
-         (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses) ORDER BY s.name), '[]')
+         (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', s.name, 'slackChannels', s.slack_channels, 'postPulses', s.post_pulses,
+                                                       'posts', i.severity <= s.post_min_severity) ORDER BY s.name), '[]')
             FROM services s JOIN incident_services l ON l.service_id = s.id WHERE l.incident_id = i.id)
     INTO id, number, title, status, severity, app_name, alert_count, dedup_key, entity, triggered_at, updated_at, acknowledged_by, resolved_by,
          actionable, suppressed, suspect, entries, linked
@@ -134,8 +135,14 @@ BEGIN
     RETURN;
   END IF;
   services := linked::json;
-  -- A suppressed incident (opened in a maintenance window) goes nowhere until it is raised again.
-  routed := CASE WHEN suppressed THEN '{}'::text[] ELSE pulsebridge_slack_route(linked, 'incident', p_default_channel) END;
+  -- A suppressed incident (opened in a maintenance window) goes nowhere until it is raised again;
+  -- one below the severity every linked service posts stays in the UI. Otherwise the channels of
+  -- the services that post it (or the default channel when they have none).
+  routed := CASE
+    WHEN suppressed THEN '{}'::text[]
+    WHEN jsonb_array_length(linked) > 0 AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(linked) AS x(s) WHERE (x.s ->> 'posts')::boolean) THEN '{}'::text[]
+    ELSE pulsebridge_slack_route((SELECT COALESCE(jsonb_agg(x.s ORDER BY x.n), '[]'::jsonb) FROM jsonb_array_elements(linked) WITH ORDINALITY AS x(s, n) WHERE (x.s ->> 'posts')::boolean), 'incident', p_default_channel)
+  END;
   targets := to_json(routed);
   messages := pulsebridge_slack_message_rows(p_incident, NULL, routed);
   RETURN NEXT;

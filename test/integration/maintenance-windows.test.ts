@@ -22,7 +22,7 @@ beforeAll(async () => {
   slack = await startFakeSlack();
   stack = await startTestStack({ config: slackSettings(slack, { SLACK_CHANNEL_INTERVAL_MS: '20', SLACK_SIGNING_SECRET }) });
   stack.startWorker({ reconcile: false });
-  integration = await createIntegration(stack, ['mw-app', 'mw-other', 'mw-svc-app', 'mw-deploying']);
+  integration = await createIntegration(stack, ['mw-app', 'mw-other', 'mw-svc-app', 'mw-deploying', 'np-app']);
   serviceId = (await stack.call('POST', '/api/v1/services', { body: { name: `storefront ${randomUUID().slice(0, 6)}`, herokuAppNames: ['mw-svc-app'], slackChannels: ['#ops'] } })).body.id;
 });
 afterAll(async () => {
@@ -122,5 +122,18 @@ describe('maintenance windows', () => {
     // A second click while it lasts is told why nothing changed.
     expect((await click()).status).toBe(200);
     await waitFor(() => slack.ephemerals().some((e) => e.text.startsWith('Not silenced: it overlaps maintenance window')), { what: 'the refusal' });
+  });
+});
+
+describe('notification preferences', () => {
+  it('a service posts incidents from its severity up; those below stay in the UI', async () => {
+    const created = await stack.call('POST', '/api/v1/services', { body: { name: `quiet service ${randomUUID().slice(0, 6)}`, herokuAppNames: ['np-app'], slackChannels: ['#ops'], postMinSeverity: 'critical' } });
+    expect(created.body).toMatchObject({ postMinSeverity: 'critical' });
+    const high = await crash('np-app', 'worker.1');
+    const critical = await crash('np-app', 'web.1');
+    await waitFor(async () => (await posted(critical.id)).length > 0, { what: 'the critical incident posted' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await posted(high.id)).toEqual([]);
+    expect((await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { postMinSeverity: 'urgent' } })).status).toBe(400);
   });
 });

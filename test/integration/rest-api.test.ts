@@ -204,7 +204,7 @@ describe('OpenAPI, health and metrics', () => {
     const create = doc.paths['/api/v1/services'].post;
     const schema = create.requestBody.content['application/json'].schema;
     expect(schema.required).toContain('name');
-    expect(Object.keys(schema.properties)).toEqual(['name', 'herokuAppNames', 'slackChannels', 'postPulses']);
+    expect(Object.keys(schema.properties)).toEqual(['name', 'herokuAppNames', 'slackChannels', 'postPulses', 'postMinSeverity']);
     expect(doc.paths['/api/v1/events'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['status', 'resource', 'limit', 'cursor']));
     // The endpoints that take no bearer token are described too, with the authentication they use.
     const webhook = doc.paths['/webhooks/heroku/{integrationId}'].post;

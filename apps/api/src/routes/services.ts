@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AppError,
+  SEVERITIES,
   CreateServiceSchema,
   UpdateServiceSchema,
   createService,
@@ -20,6 +21,8 @@ export const ServiceSchema = z.object({
   herokuAppNames: z.array(z.string()),
   slackChannels: z.array(z.string()),
   postPulses: z.boolean(),
+  /** Incidents below this severity stay in the UI (no Slack message). */
+  postMinSeverity: z.enum(SEVERITIES),
   /** Times are null when the database holds one that cannot be read (see `isoDate`). */
   createdAt: z.string().nullable(),
   updatedAt: z.string().nullable(),

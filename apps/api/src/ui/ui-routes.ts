@@ -409,6 +409,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     const [services, monitored] = await Promise.all([servicesByName(prisma), monitoredAppNames(prisma)]);
     await render(req, res, 'services', {
       services: services.map((s) => ({ ...s, unmonitored: s.herokuAppNames.filter((app) => !monitored.has(app)) })),
+      severities: SEVERITIES,
     });
   });
 
@@ -467,6 +468,7 @@ export function registerUi(router: Router, deps: UiDeps) {
       herokuAppNames: list(body.herokuAppNames),
       slackChannels: list(body.slackChannels),
       postPulses: body.postPulses === 'on',
+      postMinSeverity: typeof body.postMinSeverity === 'string' && body.postMinSeverity !== '' ? body.postMinSeverity : 'info',
     });
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0]!;

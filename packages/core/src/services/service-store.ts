@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SEVERITIES } from '../rules/severity.js';
 import { Prisma, type Db, type PrismaClient } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { TEST_APP_PREFIX, isTestAppName } from '../events/test-events.js';
@@ -31,8 +32,10 @@ export const ServiceFieldsSchema = z.object({
   name: z.string().trim().min(1, { error: 'a service needs a name' }).max(100, { error: 'is longer than 100 characters' }),
   herokuAppNames: unique(HerokuAppNameSchema),
   slackChannels: unique(SlackChannelSchema),
-  /** Whether deployment pulses of the service's apps go to its channels (incidents always do). */
+  /** Whether deployment pulses of the service's apps go to its channels. */
   postPulses: z.boolean(),
+  /** Incidents below this severity stay in the UI (no Slack message); `info`: every incident is posted. */
+  postMinSeverity: z.enum(SEVERITIES),
 });
 
 // Defaults only on create: a change that omits a field leaves it alone.
@@ -40,13 +43,14 @@ export const CreateServiceSchema = ServiceFieldsSchema.extend({
   herokuAppNames: ServiceFieldsSchema.shape.herokuAppNames.default([]),
   slackChannels: ServiceFieldsSchema.shape.slackChannels.default([]),
   postPulses: ServiceFieldsSchema.shape.postPulses.default(true),
+  postMinSeverity: ServiceFieldsSchema.shape.postMinSeverity.default('info'),
 });
 export const UpdateServiceSchema = ServiceFieldsSchema.partial().refine((value) => Object.keys(value).length > 0, { error: 'name at least one field to change' });
 
 export type ServiceInput = z.output<typeof CreateServiceSchema>;
 export type ServiceChange = z.output<typeof UpdateServiceSchema>;
 
-export const SERVICE_SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, postPulses: true, createdAt: true, updatedAt: true } as const;
+export const SERVICE_SELECT = { id: true, name: true, herokuAppNames: true, slackChannels: true, postPulses: true, postMinSeverity: true, createdAt: true, updatedAt: true } as const;
 export type ServiceRow = Prisma.ServiceGetPayload<{ select: typeof SERVICE_SELECT }>;
 export type ClaimedHistory = Awaited<ReturnType<typeof claimServiceHistory>>;
 
