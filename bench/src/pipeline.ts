@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** Write V8 CPU profiles of the API and the worker into this folder. */
     profile: { type: 'string' },
+    /** Give every service an escalation policy (critical incidents mention an on-call user in their thread). */
+    escalation: { type: 'boolean', default: false },
   },
 });
 const RATE = Number(args.rate);
@@ -274,7 +276,12 @@ async function main() {
     }
     // One service and channel per app, as a team with many apps would set it up.
     for (let i = 0; i < allApps.length; i += 50) {
-      await Promise.all(allApps.slice(i, i + 50).map((app) => call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] })));
+      await Promise.all(
+        allApps.slice(i, i + 50).map(async (app) => {
+          const service = await call('POST', '/api/v1/services', { name: app, herokuAppNames: [app], slackChannels: [`#${app}`] });
+          if (args.escalation) await call('PUT', `/api/v1/services/${service.id}/escalation`, { minSeverity: 'critical', levels: [{ targets: ['U0ONCALL1'], delayMinutes: 30 }, { targets: ['S0LEADS01'], delayMinutes: 30 }] });
+        }),
+      );
     }
     await db.connect();
 
@@ -421,7 +428,11 @@ async function main() {
     if (roots !== expected.slackRoots) problems.push(`Slack messages: expected ${expected.slackRoots}, got ${roots}`);
     // Each incident's thread holds every alert, acknowledgement and resolution once, in order.
     const replies = new Map<string, string[]>();
-    for (const post of slack.posts) if (post.threadTs) replies.set(post.threadTs, [...(replies.get(post.threadTs) ?? []), ...post.text.split('\n')]);
+    // Escalation mentions are posts of their own, checked against the timeline's `escalated` entries.
+    const mentions = slack.posts.filter((post) => post.threadTs && post.text.startsWith('Escalated to level '));
+    const escalated = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM timeline_entries WHERE kind = 'escalated'")).rows[0]!.n;
+    if (mentions.length !== escalated) problems.push(`escalation: ${mentions.length} mentions posted, ${escalated} on timelines`);
+    for (const post of slack.posts) if (post.threadTs && !post.text.startsWith('Escalated to level ')) replies.set(post.threadTs, [...(replies.get(post.threadTs) ?? []), ...post.text.split('\n')]);
     const threads = await db.query<{ ts: string; lines: string[] }>(
       `SELECT m.ts, array_agg(t.message ORDER BY t.seq) AS lines FROM slack_messages m
          JOIN timeline_entries t ON t.incident_id = m.incident_id AND t.kind = ANY($1::text[])
@@ -462,6 +473,7 @@ async function main() {
     );
     console.log(`peak RSS: api ${apiRss.toFixed(0)} MB, worker ${workerRss.toFixed(0)} MB (target worker < ${TARGETS.workerRssMb} MB)`);
     console.log(`Slack calls: ${[...slack.calls].sort(([a], [b]) => a.localeCompare(b)).map(([method, n]) => `${method} ${n}`).join(', ')}`);
+    if (args.escalation) console.log(`escalation: ${mentions.length} mentions posted for ${escalated} escalation entries`);
     console.log(`correctness: ${incidents.rows.length} incidents, ${pulses} pulses, ${roots} Slack messages, ${slack.posts.length - roots} thread replies (${threads.rows.length} threads checked): ${problems.length === 0 ? 'exact' : problems.slice(0, 10).join('; ')}`);
 
     mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
