@@ -22,6 +22,8 @@ const FORMS: Record<string, 'admin' | 'responder' | { exempt: string }> = {
   'POST /services': 'admin',
   'POST /services/:id': 'admin',
   'POST /services/:id/escalation': 'admin',
+  'POST /services/:id/maintenance': 'responder',
+  'POST /services/:id/maintenance/:windowId/end': 'responder',
   'POST /services/:id/escalation/delete': 'admin',
   'POST /services/:id/delete': 'admin',
   'POST /integrations': 'admin',
@@ -47,6 +49,7 @@ const fields = (key: string): Record<string, string> => {
     'POST /services': { name: `created-${tag}`, herokuAppNames: APP },
     'POST /services/:id': { name: `renamed-${tag}`, herokuAppNames: APP },
     'POST /services/:id/escalation': { minSeverity: 'high', levels: `U${tag.toUpperCase()} after 5 min` },
+    'POST /services/:id/maintenance': { minutes: '30', onEnd: 'reraise' },
     'POST /integrations': { name: `created-${tag}`, monitoredApps: APP, apiToken: HEROKU_TOKEN },
     'POST /integrations/:id/apps': { monitoredApps: `${APP} another-app` },
   };

@@ -137,3 +137,21 @@ describe('notification preferences', () => {
     expect((await stack.call('PATCH', `/api/v1/services/${created.body.id}`, { body: { postMinSeverity: 'urgent' } })).status).toBe(400);
   });
 });
+
+describe('maintenance from the service page', () => {
+  it('silences the service for the next N minutes and ends it, for responders too', async () => {
+    const responderToken = (await stack.call('POST', '/api/v1/tokens', { body: { name: 'mw responder', role: 'responder' } })).body.token;
+    const session = await signInUi(stack, responderToken);
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(`${stack.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: session.csrf, ...fields }) });
+    const notice = async (response: Response) => decodeURIComponent(response.headers.get('location') ?? '');
+    expect(await notice(await post(`/services/${serviceId}/maintenance`, { minutes: 'soon', onEnd: 'reraise' }))).toContain('Give how many minutes');
+    expect(await notice(await post(`/services/${serviceId}/maintenance`, { minutes: '45', onEnd: 'resolve' }))).toContain('Silenced until ');
+    const page = await (await fetch(`${stack.url}/services/${serviceId}`, { headers: { cookie: session.cookie } })).text();
+    expect(page).toContain('(by mw responder; then resolve what opened in it)');
+    const [window] = await stack.sql<{ id: string; on_end: string }>("SELECT id, on_end FROM maintenance_windows WHERE $1 = ANY(service_ids) AND ended_at IS NULL AND ends_at > now()", [serviceId]);
+    expect(window!.on_end).toBe('resolve');
+    expect(await notice(await post(`/services/${serviceId}/maintenance/${window!.id}/end`, {}))).toContain('Maintenance window ended');
+    expect((await stack.sql<{ ended: boolean }>('SELECT ends_at <= now() AS ended FROM maintenance_windows WHERE id = $1', [window!.id]))[0]!.ended).toBe(true);
+  });
+});

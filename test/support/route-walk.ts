@@ -134,5 +134,11 @@ export async function fillPath(stack: TestStack, path: string, resources: { admi
   };
   const collection = match[1]!;
   const id = makers[collection] ? await makers[collection]() : randomUUID();
-  return path.replace(match[0], `/${collection}/${id}`);
+  const filled = path.replace(match[0], `/${collection}/${id}`);
+  // A service's maintenance window: one over that service.
+  if (collection === 'services' && filled.includes('/maintenance/:windowId')) {
+    const window = await create('/api/v1/maintenance-windows', { serviceIds: [id], minutes: 30, onEnd: 'reraise' }, 201);
+    return filled.replace(':windowId', window.id as string);
+  }
+  return filled;
 }

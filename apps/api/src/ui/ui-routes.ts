@@ -16,6 +16,10 @@ import {
   startRestart,
   startRollback,
   toYaml,
+  MaintenanceWindowSchema,
+  createMaintenanceWindow,
+  endMaintenanceWindowNow,
+  listMaintenanceWindows,
   EscalationPolicySchema,
   SEVERITIES,
   deleteEscalationPolicy,
@@ -418,13 +422,44 @@ export function registerUi(router: Router, deps: UiDeps) {
     const id = String(req.params.id);
     const service = await findService(prisma, id);
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
-    const [incidents, pulses, escalation] = await Promise.all([
+    const [incidents, pulses, escalation, windows] = await Promise.all([
       openIncidentsOfService(prisma, id, 200),
       listPulses(prisma, { serviceId: id, limit: 50 }),
       findEscalationPolicy(prisma, id),
+      listMaintenanceWindows(prisma),
     ]);
+    // Windows over the service or one of its apps, not yet ended.
+    const maintenance = windows.filter((w) => w.endedAt === null && (w.serviceIds.includes(id) || w.appNames.some((app) => service.herokuAppNames.includes(app))));
     const levelsText = escalation === null ? '' : escalation.levels.map((level) => `${level.targets.join(' ')} after ${level.delayMinutes} min`).join('\n');
-    await render(req, res, 'service', { service, incidents, pulses: pulses.items, escalation, levelsText, severities: SEVERITIES });
+    await render(req, res, 'service', { service, incidents, pulses: pulses.items, escalation, levelsText, severities: SEVERITIES, maintenance });
+  });
+
+  // "Silence for the next N minutes": a maintenance window over the service from now.
+  ui.post('/services/:id/maintenance', async (req, res) => {
+    const id = String(req.params.id);
+    const session = res.locals.session as Session;
+    const minutes = Number.parseInt(String(req.body.minutes ?? ''), 10);
+    const parsed = MaintenanceWindowSchema.safeParse({ serviceIds: [id], minutes: Number.isInteger(minutes) ? minutes : undefined, onEnd: req.body.onEnd === 'resolve' ? 'resolve' : 'reraise' });
+    if (!parsed.success || parsed.data.minutes === undefined) return back(res, `/services/${id}#maintenance`, 'Give how many minutes to silence it for (1 to 44,640).');
+    try {
+      const window = await createMaintenanceWindow(prisma, parsed.data, session.name);
+      back(res, `/services/${id}#maintenance`, `Silenced until ${window.endsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, `/services/${id}#maintenance`, sentence(error.message));
+      throw error;
+    }
+  });
+  ui.post('/services/:id/maintenance/:windowId/end', async (req, res) => {
+    const id = String(req.params.id);
+    const windowId = String(req.params.windowId);
+    if (!isUuid(windowId)) return back(res, `/services/${id}#maintenance`, 'No such maintenance window.');
+    try {
+      await endMaintenanceWindowNow(prisma, windowId);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, `/services/${id}#maintenance`, sentence(error.message));
+      throw error;
+    }
+    back(res, `/services/${id}#maintenance`, 'Maintenance window ended: what it suppressed is resolved or raised within seconds.');
   });
 
   // An escalation policy as a form writes it: one level a line, `U0123 S0456 after 10 min`.
