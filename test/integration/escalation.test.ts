@@ -25,7 +25,7 @@ beforeAll(async () => {
     body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }, { targets: ['S0BBBBBB2', 'W0CCCCCC3'], delayMinutes: 15 }], repeatEveryMinutes: 30 },
   });
   expect(put.status).toBe(200);
-  escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
+  escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger, publicUrl: 'http://pulsebridge.test' };
 });
 afterAll(async () => {
   await stack?.stop();
@@ -105,6 +105,15 @@ describe('escalation', () => {
     expect(await mentionsOf(incident)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
   });
 
+  it('with directMessages, each mentioned user (not a group) is also told directly, the title escaped', async () => {
+    await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, { body: { minSeverity: 'high', levels: [{ targets: ['U0DMDMDM1', 'S0GROUP01'], delayMinutes: 10 }], directMessages: true } });
+    const incident = await crash('<!channel>.1');
+    await escalateOnce(escalator);
+    const [row] = await stack.sql<{ number: number }>('SELECT number FROM incidents WHERE id = $1', [incident]);
+    expect(slack.messages('U0DMDMDM1').map((m) => m.text)).toEqual([`You are on call for incident #${row!.number}: Dyno &lt;!channel&gt;.1 crashed on esc-app (exit status 1). Nobody has acknowledged it yet. <http://pulsebridge.test/incidents/${incident}|Open it>`]);
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body.directMessages).toBe(true);
+  });
+
   it('only incidents at or above the policy’s severity escalate', async () => {
     await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, { body: { minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }] } });
     const worker = await crash('worker.1'); // high: below critical
@@ -118,7 +127,7 @@ describe('escalation', () => {
       expect(refused.status, JSON.stringify(targets)).toBe(400);
     }
     expect((await stack.call('PUT', `/api/v1/services/${randomUUID()}/escalation`, { body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }] } })).status).toBe(404);
-    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toMatchObject({ minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }], repeatEveryMinutes: null });
+    expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toMatchObject({ minSeverity: 'critical', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }], repeatEveryMinutes: null, directMessages: false });
     expect((await stack.call('DELETE', `/api/v1/services/${serviceId}/escalation`)).status).toBe(204);
     expect((await stack.call('GET', `/api/v1/services/${serviceId}/escalation`)).body).toBeNull();
   });

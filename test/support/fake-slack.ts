@@ -348,6 +348,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   /** The channel id for '#name', 'name' or an id; undefined when unknown. */
   const lookup = (value: string): string | undefined => {
     if (channelIds.has(value)) return value;
+    // A user id (as chat.postMessage takes it) is the bot's direct message channel with them.
+    if (/^[UW][A-Z0-9]{2,}$/.test(value)) return `D${value.slice(1)}`;
     return channels.get(value.startsWith('#') ? value.slice(1) : value);
   };
   const notInChannel = new Set((options.notInChannel ?? []).map((c) => lookup(c) ?? c));

@@ -241,7 +241,7 @@ export function startWorkers(
         ];
 
   // Escalation until acknowledged: mentions in the incident's Slack threads (Slack on only).
-  const escalator = options.reconcile === false || slackClient === null ? undefined : startEscalator({ pool: db.pool, slack: slackClient, logger, defaultPolicy: options.rules.escalation.policy }, { intervalMs: config.escalationIntervalMs });
+  const escalator = options.reconcile === false || slackClient === null ? undefined : startEscalator({ pool: db.pool, slack: slackClient, logger, defaultPolicy: options.rules.escalation.policy, publicUrl: config.publicUrl }, { intervalMs: config.escalationIntervalMs });
 
   return {
     async close() {

@@ -8,6 +8,8 @@ CREATE TABLE "escalation_policies" (
     -- [{targets: ["U0123ABCD", "S0123ABCD"], delayMinutes: 10}, ...]
     "levels"               JSONB NOT NULL,
     "repeat_every_minutes" INTEGER,
+    -- Also tell each mentioned user in a direct message.
+    "direct_messages"      BOOLEAN NOT NULL DEFAULT false,
     "updated_at"           TIMESTAMPTZ(3) NOT NULL DEFAULT now()
 );
 

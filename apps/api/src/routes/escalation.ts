@@ -6,6 +6,7 @@ const PolicySchema = z.object({
   minSeverity: z.enum(SEVERITIES),
   levels: z.array(z.object({ targets: z.array(z.string()), delayMinutes: z.number().int() })),
   repeatEveryMinutes: z.number().int().nullable(),
+  directMessages: z.boolean(),
   updatedAt: z.string().nullable(),
 });
 

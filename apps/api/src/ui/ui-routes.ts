@@ -472,7 +472,7 @@ export function registerUi(router: Router, deps: UiDeps) {
     });
     if (levels.length === 0 || levels.some((level) => level === null)) return back(res, `/services/${id}#escalation`, 'Write one level a line: Slack user or group ids, then "after N min" (e.g. U0123ABCD S0456EFGH after 10 min).');
     const repeat = String(req.body.repeatEveryMinutes ?? '').trim();
-    const parsed = EscalationPolicySchema.safeParse({ minSeverity: String(req.body.minSeverity ?? ''), levels, ...(repeat !== '' && { repeatEveryMinutes: Number(repeat) }) });
+    const parsed = EscalationPolicySchema.safeParse({ minSeverity: String(req.body.minSeverity ?? ''), levels, directMessages: req.body.directMessages === 'on', ...(repeat !== '' && { repeatEveryMinutes: Number(repeat) }) });
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       return back(res, `/services/${id}#escalation`, `Escalation not saved: ${issue.path.join('.')} ${issue.message}.`);

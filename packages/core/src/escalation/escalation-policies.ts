@@ -27,6 +27,8 @@ export const EscalationPolicySchema = z.object({
     .max(10),
   /** Mention the last level again this often until someone acknowledges; absent: once. */
   repeatEveryMinutes: z.number().int().min(1).max(24 * 60).nullable().optional(),
+  /** Also tell each mentioned user (not a group) in a direct message. */
+  directMessages: z.boolean().default(false),
 }).strict();
 export type EscalationPolicyInput = z.output<typeof EscalationPolicySchema>;
 
@@ -40,14 +42,16 @@ export async function findEscalationPolicy(db: Db, serviceId: string) {
   const service = await db.service.findUnique({ where: { id: serviceId }, select: { id: true, escalationPolicy: true } });
   if (!service) throw new AppError('not_found', 'no service has this id');
   const policy = service.escalationPolicy;
-  return policy === null ? null : { minSeverity: policy.minSeverity, levels: policy.levels as unknown as EscalationLevel[], repeatEveryMinutes: policy.repeatEveryMinutes, updatedAt: policy.updatedAt };
+  return policy === null
+    ? null
+    : { minSeverity: policy.minSeverity, levels: policy.levels as unknown as EscalationLevel[], repeatEveryMinutes: policy.repeatEveryMinutes, directMessages: policy.directMessages, updatedAt: policy.updatedAt };
 }
 
 /** Sets a service's policy (replacing any); incidents already escalating follow the new levels. */
 export async function putEscalationPolicy(db: Db, serviceId: string, input: EscalationPolicyInput) {
   const service = await db.service.findUnique({ where: { id: serviceId }, select: { id: true } });
   if (!service) throw new AppError('not_found', 'no service has this id');
-  const data = { minSeverity: input.minSeverity, levels: input.levels, repeatEveryMinutes: input.repeatEveryMinutes ?? null, updatedAt: new Date() };
+  const data = { minSeverity: input.minSeverity, levels: input.levels, repeatEveryMinutes: input.repeatEveryMinutes ?? null, directMessages: input.directMessages, updatedAt: new Date() };
   await db.escalationPolicy.upsert({ where: { serviceId }, create: { serviceId, ...data }, update: data });
   return findEscalationPolicy(db, serviceId);
 }
@@ -67,6 +71,7 @@ const EscalationFileSchema = z
         min_severity: z.enum(SEVERITIES),
         levels: z.array(z.object({ targets: z.array(SlackTargetSchema).min(1).max(20), delay_minutes: z.number().int().min(1).max(24 * 60) }).strict()).min(1).max(10),
         repeat_every_minutes: z.number().int().min(1).max(24 * 60).optional(),
+        direct_messages: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -84,7 +89,7 @@ export class EscalationConfigError extends Error {
 export interface DefaultEscalation {
   file: string;
   /** Null: incidents without a service policy mention nobody. */
-  policy: { minSeverity: (typeof SEVERITIES)[number]; levels: EscalationLevel[]; repeatEveryMinutes: number | null } | null;
+  policy: { minSeverity: (typeof SEVERITIES)[number]; levels: EscalationLevel[]; repeatEveryMinutes: number | null; directMessages: boolean } | null;
 }
 
 /** Reads `<configDir>/escalation.yaml` (none when the folder has no such file). */
@@ -114,6 +119,11 @@ export function compileDefaultEscalation(source: string, file: string): DefaultE
     policy:
       policy === undefined
         ? null
-        : { minSeverity: policy.min_severity, levels: policy.levels.map((level) => ({ targets: level.targets, delayMinutes: level.delay_minutes })), repeatEveryMinutes: policy.repeat_every_minutes ?? null },
+        : {
+            minSeverity: policy.min_severity,
+            levels: policy.levels.map((level) => ({ targets: level.targets, delayMinutes: level.delay_minutes })),
+            repeatEveryMinutes: policy.repeat_every_minutes ?? null,
+            directMessages: policy.direct_messages ?? false,
+          },
   };
 }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.js';
 import { repeatEvery } from '../repeat.js';
+import { escapeMrkdwn, truncateText } from '../slack/mrkdwn.js';
 import type { DefaultEscalation, EscalationLevel } from './escalation-policies.js';
 
 /** Incidents older than this when a worker first sees them start no escalation (it would page about the past). */
@@ -20,12 +21,17 @@ interface DueRow {
   status: string | null;
   levels: EscalationLevel[] | null;
   repeat_every_minutes: number | null;
+  direct_messages: boolean | null;
+  number: number | null;
+  title: string | null;
 }
 
 export interface EscalatorDeps {
   pool: pg.Pool;
   slack: WebClient;
   logger: Logger;
+  /** Where incident pages are (the link in direct messages). */
+  publicUrl?: string;
   /** `escalation.yaml`'s default: the policy of incidents none of whose services has one. */
   defaultPolicy?: DefaultEscalation['policy'];
 }
@@ -51,7 +57,7 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<DueRow>(
-        `SELECT e.incident_id, e.service_id, e.next_level, e.notified, i.status::text AS status, p.levels, p.repeat_every_minutes
+        `SELECT e.incident_id, e.service_id, e.next_level, e.notified, i.status::text AS status, i.number, i.title, p.levels, p.repeat_every_minutes, p.direct_messages
            FROM incident_escalations e
            LEFT JOIN incidents i ON i.id = e.incident_id
            LEFT JOIN escalation_policies p ON p.service_id = e.service_id
@@ -66,7 +72,7 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
       }
       // A row without a service follows the default policy (as the workers have it now).
       const fallback = found.service_id === null ? (deps.defaultPolicy ?? null) : null;
-      const due: DueRow = fallback === null ? found : { ...found, levels: fallback.levels, repeat_every_minutes: fallback.repeatEveryMinutes };
+      const due: DueRow = fallback === null ? found : { ...found, levels: fallback.levels, repeat_every_minutes: fallback.repeatEveryMinutes, direct_messages: fallback.directMessages };
       // The incident as of now, held until this commits (an acknowledgement waits for it).
       const { rows: current } = await client.query<{ status: string }>('SELECT status::text FROM incidents WHERE id = $1 FOR SHARE', [due.incident_id]);
       const status = current[0]?.status ?? null;
@@ -87,6 +93,7 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
       const who = level.targets.map(mention).join(' ');
       const text = `Escalated to level ${due.next_level + 1}: ${who}${due.notified >= due.levels.length ? ' (again: no one has acknowledged)' : ''}`;
       for (const thread of threads) await deps.slack.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, link_names: false });
+      if (due.direct_messages === true) await directMessages(deps, level.targets, due);
       await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'escalated', $2, $3, 'pulsebridge')`, [
         due.incident_id,
         text,
@@ -107,6 +114,19 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
     } finally {
       client.release();
     }
+  }
+}
+
+/**
+ * Tells each mentioned user (groups cannot be messaged) in a direct message, with the incident's
+ * title escaped. The mention in the thread is the page: a direct message Slack refuses is logged,
+ * not retried.
+ */
+async function directMessages(deps: EscalatorDeps, targets: string[], due: DueRow): Promise<void> {
+  const link = deps.publicUrl === undefined ? '' : ` <${deps.publicUrl}/incidents/${due.incident_id}|Open it>`;
+  const text = truncateText(`You are on call for incident #${due.number}: ${escapeMrkdwn(due.title ?? '')}. Nobody has acknowledged it yet.${link}`, 3_000);
+  for (const user of targets.filter((target) => !target.startsWith('S'))) {
+    await deps.slack.chat.postMessage({ channel: user, text }).catch((error: unknown) => deps.logger.warn({ err: error, user, incidentId: due.incident_id }, 'could not send an escalation direct message'));
   }
 }
 
