@@ -1,9 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileDefaultEscalation, createSlackClient, escalateOnce, loadDefaultEscalation, type EscalatorDeps } from '@pulsebridge/core';
 import { dynoCrashBody } from '../support/fixtures.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { CONFIG_DIR, createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { CONFIG_DIR, createIntegration, postWebhook, signInUi, slackSettings, startTestStack, waitFor, workerProcessEnv, type TestStack } from '../support/stack.js';
 
 // Escalation until acknowledged, against a fake Slack: the passes are run by the test (the
 // worker's own loop is off), so "the delay passed" is a row set due.
@@ -165,5 +167,29 @@ describe('escalation', () => {
     });
     await escalateOnce({ ...escalator, defaultPolicy: fallback.policy });
     expect(slack.messages('general').filter((m) => m.thread_ts === incident!.ts).map((m) => m.text)).toEqual(['Escalated to level 1: <!subteam^S0DDDDDD4>']);
+  });
+
+  it('a worker killed while mentioning a due level: the next worker mentions it, recorded once', async () => {
+    await stack.call('PUT', `/api/v1/services/${serviceId}/escalation`, { body: { minSeverity: 'high', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 10 }, { targets: ['U0KILLED2'], delayMinutes: 10 }] } });
+    const incident = await crash('web.9');
+    await escalateOnce(escalator);
+    await makeDue(incident);
+    const WORKER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../apps/worker/dist/main.js');
+    const env = workerProcessEnv(stack, { SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.apiUrl, SLACK_DEFAULT_CHANNEL: '#general', ESCALATION_INTERVAL_MS: '100' });
+    const start = () => spawn(process.execPath, [WORKER], { env, stdio: 'ignore' });
+    let worker: ChildProcess = start();
+    try {
+      // Slack takes long to answer the mention: the worker is killed while it waits.
+      slack.delayNextResponse('chat.postMessage', 10_000);
+      await waitFor(() => slack.callsOf('chat.postMessage').some((c) => String(c.params.text).includes('U0KILLED2')), { what: 'the first worker posting', timeoutMs: 15_000 });
+      worker.kill('SIGKILL');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      expect(await stack.sql("SELECT 1 FROM timeline_entries WHERE incident_id = $1 AND message LIKE '%U0KILLED2%'", [incident])).toEqual([]);
+      worker = start();
+      await waitFor(async () => (await stack.sql("SELECT 1 FROM timeline_entries WHERE incident_id = $1 AND message LIKE '%U0KILLED2%'", [incident])).length === 1, { what: 'the next worker mentioning it', timeoutMs: 15_000 });
+      expect((await mentionsOf(incident)).filter((text) => text.includes('U0KILLED2')).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      worker.kill('SIGKILL');
+    }
   });
 });
