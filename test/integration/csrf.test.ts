@@ -18,6 +18,7 @@ const FORMS: Record<string, 'admin' | 'responder' | { exempt: string }> = {
   'POST /incidents/:id/run': 'responder',
   'POST /incidents/:id/rollback': 'responder',
   'POST /incidents/:id/restart': 'responder',
+  'POST /incidents/:id/silence': 'responder',
   'POST /events/:id/replay': 'admin',
   'POST /services': 'admin',
   'POST /services/:id': 'admin',
@@ -46,6 +47,7 @@ const fields = (key: string): Record<string, string> => {
     // A rollback to a release of the app (refused as moved on once an earlier post rolled back: Heroku is still asked).
     'POST /incidents/:id/rollback': { releaseId: firstRelease?.id ?? '', expectedVersion: '2' },
     'POST /incidents/:id/restart': { appName: APP, scope: 'all' },
+    'POST /incidents/:id/silence': { minutes: '30' },
     'POST /services': { name: `created-${tag}`, herokuAppNames: APP },
     'POST /services/:id': { name: `renamed-${tag}`, herokuAppNames: APP },
     'POST /services/:id/escalation': { minSeverity: 'high', levels: `U${tag.toUpperCase()} after 5 min` },
@@ -74,6 +76,8 @@ async function post(route: ExpressRoute, path: string, session: UiSession, csrf:
 
 /** Drift a form's resource first where the form would otherwise have nothing to do. */
 const prepare: Record<string, (id: string) => Promise<unknown>> = {
+  // A window over the app from an earlier post would make the next one overlap it.
+  'POST /incidents/:id/silence': () => stack.sql('UPDATE maintenance_windows SET ended_at = now() WHERE ended_at IS NULL'),
   'POST /services/:id/escalation/delete': (id) =>
     stack.sql(`INSERT INTO escalation_policies (service_id, min_severity, levels) VALUES ($1, 'high', '[{"targets": ["U0AAAAAA1"], "delayMinutes": 5}]') ON CONFLICT (service_id) DO UPDATE SET updated_at = now()`, [id]),
   'POST /integrations/:id/sync': (id) => stack.sql("UPDATE managed_webhooks SET state = 'failed', webhook_id = NULL WHERE integration_id = $1", [id]),

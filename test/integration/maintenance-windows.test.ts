@@ -55,7 +55,8 @@ describe('maintenance windows', () => {
     expect(await posted(quiet.id)).toEqual([]);
     expect((await stack.call('GET', `/api/v1/incidents/${quiet.id}`)).body).toMatchObject({ suppressed: true, maintenanceWindowId: window.body.id });
     const session = await signInUi(stack);
-    expect(await (await fetch(`${stack.url}/incidents/${quiet.id}`, { headers: { cookie: session.cookie } })).text()).toContain('<dt>Suppressed</dt>');
+    const page = await (await fetch(`${stack.url}/incidents/${quiet.id}`, { headers: { cookie: session.cookie } })).text();
+    expect(page).toMatch(/<dt>Suppressed<\/dt><dd>opened during a maintenance window until <time datetime="[^"]+">[^<]+<\/time> \(by admin \(ADMIN_TOKEN\)\)/);
     // Not escalated either, even under a default policy that covers it.
     const escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
     await escalateOnce({ ...escalator, defaultPolicy: { minSeverity: 'info', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }], repeatEveryMinutes: null } });
@@ -153,5 +154,13 @@ describe('maintenance from the service page', () => {
     expect(window!.on_end).toBe('resolve');
     expect(await notice(await post(`/services/${serviceId}/maintenance/${window!.id}/end`, {}))).toContain('Maintenance window ended');
     expect((await stack.sql<{ ended: boolean }>('SELECT ends_at <= now() AS ended FROM maintenance_windows WHERE id = $1', [window!.id]))[0]!.ended).toBe(true);
+  });
+
+  it("silences an incident's app for the next N minutes from its page", async () => {
+    const admin = await signInUi(stack);
+    const incident = await crash('np-app', 'web.7');
+    const response = await fetch(`${stack.url}/incidents/${incident.id}/silence`, { method: 'POST', redirect: 'manual', headers: { cookie: admin.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: admin.csrf, minutes: '20' }) });
+    expect(decodeURIComponent(response.headers.get('location') ?? '')).toContain('Silenced np-app until ');
+    expect(await stack.sql("SELECT 1 FROM maintenance_windows WHERE 'np-app' = ANY(app_names) AND ended_at IS NULL")).toHaveLength(1);
   });
 });

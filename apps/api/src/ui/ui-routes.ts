@@ -20,6 +20,8 @@ import {
   createMaintenanceWindow,
   endMaintenanceWindowNow,
   listMaintenanceWindows,
+  findMaintenanceWindow,
+  incidentAppName,
   EscalationPolicySchema,
   SEVERITIES,
   deleteEscalationPolicy,
@@ -231,7 +233,9 @@ export function registerUi(router: Router, deps: UiDeps) {
       isDrainEntity(incident.entity) ? drainSignalSeries(pool, deps.drainWindows, incident) : null,
     ]);
     const target = restartTargetOf(incident);
+    const window = incident.maintenanceWindowId === null ? null : await findMaintenanceWindow(prisma, incident.maintenanceWindowId).catch(() => null);
     const view = {
+      maintenanceWindow: window,
       incident: { ...incident, timeline, slackMessages, serviceNames: incident.services.map((s) => s.service.name).join(', ') },
       restart: target === null ? { scope: 'all', name: '' } : 'dyno' in target ? { scope: 'dyno', name: target.dyno } : { scope: 'processType', name: target.processType },
       chart: series === null ? null : chartModel(series),
@@ -432,6 +436,24 @@ export function registerUi(router: Router, deps: UiDeps) {
     const maintenance = windows.filter((w) => w.endedAt === null && (w.serviceIds.includes(id) || w.appNames.some((app) => service.herokuAppNames.includes(app))));
     const levelsText = escalation === null ? '' : escalation.levels.map((level) => `${level.targets.join(' ')} after ${level.delayMinutes} min`).join('\n');
     await render(req, res, 'service', { service, incidents, pulses: pulses.items, escalation, levelsText, severities: SEVERITIES, maintenance });
+  });
+
+  // "Silence <app> for the next N minutes", from an incident: a maintenance window over its app.
+  ui.post('/incidents/:id/silence', async (req, res) => {
+    const id = String(req.params.id);
+    const session = res.locals.session as Session;
+    const appName = await incidentAppName(prisma, id);
+    if (appName === null) return back(res, `/incidents/${id}`, 'This incident names no app to silence.');
+    const minutes = Number.parseInt(String(req.body.minutes ?? ''), 10);
+    const parsed = MaintenanceWindowSchema.safeParse({ appNames: [appName], minutes: Number.isInteger(minutes) ? minutes : undefined, onEnd: 'reraise' });
+    if (!parsed.success || parsed.data.minutes === undefined) return back(res, `/incidents/${id}`, 'Give how many minutes to silence it for (1 to 44,640).');
+    try {
+      const window = await createMaintenanceWindow(prisma, parsed.data, session.name);
+      back(res, `/incidents/${id}`, `Silenced ${appName} until ${window.endsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: incidents that open on it meanwhile are recorded but not posted or escalated.`);
+    } catch (error) {
+      if (error instanceof AppError) return back(res, `/incidents/${id}`, sentence(error.message));
+      throw error;
+    }
   });
 
   // "Silence for the next N minutes": a maintenance window over the service from now.
