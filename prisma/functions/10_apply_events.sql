@@ -137,7 +137,9 @@ BEGIN
           SELECT w.id, w.ends_at INTO maintenance FROM maintenance_windows w
            WHERE w.ended_at IS NULL AND w.starts_at <= event_time AND w.ends_at > event_time
              AND ((ev.app_name IS NOT NULL AND ev.app_name = ANY(w.app_names)) OR w.service_ids && ARRAY(SELECT l.service_id FROM incident_services l WHERE l.incident_id = new_incident_id))
-           ORDER BY w.ends_at DESC LIMIT 1;
+           ORDER BY w.ends_at DESC LIMIT 1
+           -- Held until this commits: the pass that ends the window waits, then finds this incident.
+           FOR SHARE OF w;
           IF FOUND THEN
             UPDATE incidents SET suppressed = true, maintenance_window_id = maintenance.id WHERE id = new_incident_id;
             INSERT INTO timeline_entries (incident_id, kind, message, data, actor, event_id)

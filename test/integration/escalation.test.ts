@@ -98,13 +98,39 @@ describe('escalation', () => {
     expect(await mentionsOf(incident)).toHaveLength(2);
   });
 
-  it('a pass that fails mid-way (Slack down, or the worker killed) leaves the level due, and the next pass mentions it once', async () => {
+  it('a pass Slack fails (a 5xx) leaves the level due a little later, and the next pass mentions it once', async () => {
     const incident = await crash('web.4');
     slack.failNext('chat.postMessage', 1, { kind: 'http', status: 500 });
-    await expect(escalateOnce(escalator)).rejects.toThrow();
+    expect(await escalateOnce(escalator)).toBe(0);
     expect(await stack.sql("SELECT 1 FROM timeline_entries WHERE incident_id = $1 AND kind = 'escalated'", [incident])).toEqual([]);
+    expect(await escalateOnce(escalator)).toBe(0);
+    await makeDue(incident);
     await escalateOnce(escalator);
     expect(await mentionsOf(incident)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
+  });
+
+  it('a thread Slack will never take stops that escalation alone: the others go on', async () => {
+    const broken = await crash('web.5');
+    await stack.sql("UPDATE slack_messages SET channel = 'C0GONE0001' WHERE incident_id = $1", [broken]);
+    const fine = await crash('web.6');
+    await escalateOnce(escalator);
+    expect(await mentionsOf(fine)).toEqual(['Escalated to level 1: <@U0AAAAAA1>']);
+    expect((await stack.sql<{ stop_reason: string }>('SELECT stop_reason FROM incident_escalations WHERE incident_id = $1', [broken]))[0]!.stop_reason).toBe('Slack refused every thread (channel_not_found)');
+  });
+
+  it('an incident its service does not post (below postMinSeverity) starts no escalation', async () => {
+    await stack.call('PATCH', `/api/v1/services/${serviceId}`, { body: { postMinSeverity: 'critical' } });
+    try {
+      expect((await postWebhook(stack, integration.id, dynoCrashBody('esc-app', 'worker.5'), { secret: integration.secret })).status).toBe(202);
+      const [quiet] = await waitFor(async () => {
+        const rows = await stack.sql<{ id: string }>("SELECT id FROM incidents WHERE dedup_key = 'heroku:esc-app:dyno:worker.5'");
+        return rows.length > 0 && rows;
+      });
+      await escalateOnce(escalator);
+      expect(await stack.sql('SELECT 1 FROM incident_escalations WHERE incident_id = $1', [quiet!.id])).toEqual([]);
+    } finally {
+      await stack.call('PATCH', `/api/v1/services/${serviceId}`, { body: { postMinSeverity: 'info' } });
+    }
   });
 
   it('with directMessages, each mentioned user (not a group) is also told directly, the title escaped', async () => {

@@ -59,7 +59,7 @@ describe('maintenance windows', () => {
     expect(page).toMatch(/<dt>Suppressed<\/dt><dd>opened during a maintenance window until <time datetime="[^"]+">[^<]+<\/time> \(by admin \(ADMIN_TOKEN\)\)/);
     // Not escalated either, even under a default policy that covers it.
     const escalator = { pool: stack.runtime.db.pool, slack: createSlackClient({ botToken: slack.token, apiUrl: slack.apiUrl })!, logger: stack.runtime.logger };
-    await escalateOnce({ ...escalator, defaultPolicy: { minSeverity: 'info', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }], repeatEveryMinutes: null } });
+    await escalateOnce({ ...escalator, defaultPolicy: { minSeverity: 'info', levels: [{ targets: ['U0AAAAAA1'], delayMinutes: 5 }], repeatEveryMinutes: null, directMessages: false } });
     expect(await stack.sql('SELECT 1 FROM incident_escalations WHERE incident_id = $1', [quiet.id])).toEqual([]);
 
     expect(await endDueMaintenanceWindows(stack.runtime.db.pool)).toEqual([]);
@@ -102,6 +102,9 @@ describe('maintenance windows', () => {
     expect(overlapping.body.error.message).toContain(`it overlaps maintenance window ${first.body.id}`);
     expect((await create({ appNames: ['mw-app'], startsAt: at(120), endsAt: at(150) })).status).toBe(201);
     expect((await stack.call('GET', '/api/v1/maintenance-windows')).body.items.length).toBeGreaterThanOrEqual(2);
+    // Requests at once for the same app: one window, the others refused as overlapping it.
+    const racing = await Promise.all(Array.from({ length: 6 }, () => create({ appNames: ['mw-race'], startsAt: at(200), endsAt: at(260) })));
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
   });
 
   it("a deploy's Slack message has a Silence button: a click silences its app for 30 minutes, and tells the person", async () => {

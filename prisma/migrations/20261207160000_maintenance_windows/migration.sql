@@ -19,3 +19,5 @@ CREATE INDEX "maintenance_windows_open" ON "maintenance_windows" ("ends_at") WHE
 
 ALTER TABLE "incidents" ADD COLUMN "suppressed" BOOLEAN NOT NULL DEFAULT false,
   ADD COLUMN "maintenance_window_id" UUID REFERENCES "maintenance_windows"("id") ON DELETE SET NULL;
+-- The incidents a window suppressed, for the pass that ends it.
+CREATE INDEX "incidents_suppressed_by" ON "incidents" ("maintenance_window_id") WHERE "suppressed";

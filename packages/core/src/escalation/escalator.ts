@@ -3,12 +3,17 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.js';
 import { repeatEvery } from '../repeat.js';
 import { escapeMrkdwn, truncateText } from '../slack/mrkdwn.js';
+import { classifySlackError } from '../slack/slack-client.js';
 import type { DefaultEscalation, EscalationLevel } from './escalation-policies.js';
 
-/** Incidents older than this when a worker first sees them start no escalation (it would page about the past). */
+/** Incidents whose last alert (or raising) is older than this when a worker first sees them start no escalation (it would page about the past). */
 const START_WINDOW_HOURS = 24;
 /** How long to wait for an incident's Slack thread before mentioning anyone in it. */
 const THREAD_WAIT_MS = 10_000;
+/** An incident still not posted this long after its escalation started never will be (a stop says so). */
+const THREAD_GIVE_UP_MINUTES = 10;
+/** When Slack refused every thread for a while (a 5xx, a rate limit), the level is tried again this much later. */
+const RETRY_S = 30;
 
 /** `<@U…>` for a user, `<!subteam^S…>` for a user group: ids only (validated), never text from a payload. */
 export const mention = (target: string): string => (target.startsWith('S') ? `<!subteam^${target}>` : `<@${target}>`);
@@ -84,16 +89,41 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
       }
       const { rows: threads } = await client.query<{ channel: string; ts: string }>('SELECT channel, ts FROM slack_messages WHERE incident_id = $1 AND ts IS NOT NULL ORDER BY created_at', [due.incident_id]);
       if (threads.length === 0) {
-        // Its message is not posted yet: the mention goes in its thread, so wait for it.
-        await client.query('UPDATE incident_escalations SET next_at = now() + make_interval(secs => $2) WHERE incident_id = $1', [due.incident_id, THREAD_WAIT_MS / 1000]);
+        // Its message is not posted yet: the mention goes in its thread, so wait for it (not forever).
+        await client.query(
+          `UPDATE incident_escalations SET next_at = now() + make_interval(secs => $2),
+                  stopped_at = CASE WHEN created_at < now() - make_interval(mins => $3) AND notified = 0 THEN now() END,
+                  stop_reason = CASE WHEN created_at < now() - make_interval(mins => $3) AND notified = 0 THEN 'never posted to Slack' END
+            WHERE incident_id = $1`,
+          [due.incident_id, THREAD_WAIT_MS / 1000, THREAD_GIVE_UP_MINUTES],
+        );
         await client.query('COMMIT');
         continue;
       }
       const level = due.levels[due.next_level]!;
       const who = level.targets.map(mention).join(' ');
       const text = `Escalated to level ${due.next_level + 1}: ${who}${due.notified >= due.levels.length ? ' (again: no one has acknowledged)' : ''}`;
-      for (const thread of threads) await deps.slack.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, link_names: false });
-      if (due.direct_messages === true) await directMessages(deps, level.targets, due);
+      // Each thread on its own: one Slack refuses (the bot left, the channel archived) holds up neither the others nor other incidents.
+      const failures: { error: string; permanent: boolean }[] = [];
+      for (const thread of threads) {
+        try {
+          await deps.slack.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, link_names: false });
+        } catch (error) {
+          const failure = classifySlackError(error);
+          failures.push({ error: failure.kind === 'rate_limited' ? 'rate_limited' : failure.error, permanent: failure.kind === 'permanent' });
+        }
+      }
+      if (failures.length > 0) deps.logger.warn({ incidentId: due.incident_id, level: due.next_level + 1, errors: failures.map((f) => f.error) }, 'an escalation mention was refused by Slack');
+      if (failures.length === threads.length) {
+        // Nobody was mentioned: try again shortly, or stop when Slack will never take it.
+        if (failures.every((f) => f.permanent)) {
+          await client.query('UPDATE incident_escalations SET stopped_at = now(), stop_reason = $2 WHERE incident_id = $1', [due.incident_id, `Slack refused every thread (${failures.map((f) => f.error).join(', ')})`]);
+        } else {
+          await client.query('UPDATE incident_escalations SET next_at = now() + make_interval(secs => $2) WHERE incident_id = $1', [due.incident_id, RETRY_S]);
+        }
+        await client.query('COMMIT');
+        continue;
+      }
       await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, 'escalated', $2, $3, 'pulsebridge')`, [
         due.incident_id,
         text,
@@ -108,6 +138,8 @@ export async function escalateOnce(deps: EscalatorDeps): Promise<number> {
       }
       await client.query('COMMIT');
       mentioned += 1;
+      // After the commit: the incident is not held while Slack takes the direct messages.
+      if (due.direct_messages === true) await directMessages(deps, level.targets, due);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -132,8 +164,9 @@ async function directMessages(deps: EscalatorDeps, targets: string[], due: DueRo
 
 /**
  * Starts level 1 for open, unacknowledged incidents at or above a linked service's policy's
- * severity; then, with a default policy, for those at or above its severity none of whose
- * services has a policy (incidents of apps no service claims included).
+ * severity and posted by it (an incident that stays in the UI pages nobody); then, with a default
+ * policy, for posted ones at or above its severity none of whose services has a policy
+ * (incidents of apps no service claims included).
  */
 async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation['policy']): Promise<void> {
   await pool.query(
@@ -143,7 +176,8 @@ async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation[
        JOIN incident_services l ON l.incident_id = i.id
        JOIN escalation_policies p ON p.service_id = l.service_id
        JOIN services s ON s.id = p.service_id
-      WHERE i.status = 'triggered' AND NOT i.suppressed AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= p.min_severity
+      WHERE i.status = 'triggered' AND NOT i.suppressed AND COALESCE(i.last_alert_at, i.created_at) > now() - make_interval(hours => $1)
+        AND i.severity <= p.min_severity AND i.severity <= s.post_min_severity
         AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
       ORDER BY i.id, s.name
      ON CONFLICT (incident_id) DO NOTHING`,
@@ -154,9 +188,12 @@ async function startEscalations(pool: pg.Pool, defaultPolicy: DefaultEscalation[
     `INSERT INTO incident_escalations (incident_id, service_id, next_at)
      SELECT i.id, NULL, now()
        FROM incidents i
-      WHERE i.status = 'triggered' AND NOT i.suppressed AND i.created_at > now() - make_interval(hours => $1) AND i.severity <= $2::"Severity"
+      WHERE i.status = 'triggered' AND NOT i.suppressed AND COALESCE(i.last_alert_at, i.created_at) > now() - make_interval(hours => $1) AND i.severity <= $2::"Severity"
         AND NOT EXISTS (SELECT 1 FROM incident_escalations e WHERE e.incident_id = i.id)
         AND NOT EXISTS (SELECT 1 FROM incident_services l JOIN escalation_policies p ON p.service_id = l.service_id WHERE l.incident_id = i.id)
+        -- Only an incident that is posted: none of its services, or one that posts its severity.
+        AND (NOT EXISTS (SELECT 1 FROM incident_services l WHERE l.incident_id = i.id)
+             OR EXISTS (SELECT 1 FROM incident_services l JOIN services s ON s.id = l.service_id WHERE l.incident_id = i.id AND i.severity <= s.post_min_severity))
      ON CONFLICT (incident_id) DO NOTHING`,
     [START_WINDOW_HOURS, defaultPolicy.minSeverity],
   );

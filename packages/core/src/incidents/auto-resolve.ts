@@ -26,7 +26,7 @@ export async function autoResolveDueIncidents(pool: pg.Pool, limit = 200): Promi
       );
       const row = rows[0];
       if (row === undefined) return undefined;
-      await client.query('UPDATE incident_keys SET last_resolved_at = GREATEST(COALESCE(last_resolved_at, now()), now()), updated_at = now() WHERE dedup_key = $1', [incident.dedup_key]);
+      // Not a recovery Heroku reported: the key's last_resolved_at stays, so an alert applied late opens a new incident.
       await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, actor) VALUES ($1, 'auto_resolved', $2, 'pulsebridge')`, [row.id, `Resolved: no new alert for ${row.minutes} min`]);
       return { id: row.id, updatedAt: row.updated_at };
     });

@@ -50,6 +50,15 @@ export async function createMaintenanceWindow(db: Db, input: MaintenanceWindowIn
   const known = await db.service.findMany({ where: { id: { in: serviceIds } }, select: { id: true } });
   const missing = serviceIds.filter((id) => !known.some((service) => service.id === id));
   if (missing.length > 0) throw new AppError('validation_failed', `no service has the id ${missing[0]}`);
+  // The overlap check and the insert under one lock: two requests at once cannot both pass it.
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended('maintenance-windows', 0))) AS l`;
+    return createChecked(tx, { appNames, serviceIds, startsAt, endsAt, onEnd: input.onEnd, createdBy });
+  });
+}
+
+async function createChecked(db: Db, window: { appNames: string[]; serviceIds: string[]; startsAt: Date; endsAt: Date; onEnd: 'resolve' | 'reraise'; createdBy: string }) {
+  const { appNames, serviceIds, startsAt, endsAt } = window;
   const overlapping = await db.maintenanceWindow.findFirst({
     where: {
       endedAt: null,
@@ -62,7 +71,7 @@ export async function createMaintenanceWindow(db: Db, input: MaintenanceWindowIn
   if (overlapping) {
     throw new AppError('conflict', `it overlaps maintenance window ${overlapping.id} (${overlapping.startsAt.toISOString()} to ${overlapping.endsAt.toISOString()}) over the same app or service; change or delete that one`);
   }
-  return db.maintenanceWindow.create({ data: { appNames, serviceIds, startsAt, endsAt, onEnd: input.onEnd, createdBy }, select: WINDOW_SELECT });
+  return db.maintenanceWindow.create({ data: window, select: WINDOW_SELECT });
 }
 
 /** Windows not yet ended, soonest end first, and the last day's ended ones. */
@@ -95,38 +104,42 @@ export async function endMaintenanceWindowNow(db: Db, id: string): Promise<void>
  */
 export async function endDueMaintenanceWindows(pool: pg.Pool): Promise<ChangedIncident[]> {
   const changed: ChangedIncident[] = [];
-  const { rows: windows } = await pool.query<{ id: string; on_end: 'resolve' | 'reraise' }>('SELECT id, on_end FROM maintenance_windows WHERE ended_at IS NULL AND ends_at <= now() ORDER BY ends_at LIMIT 50');
-  for (const window of windows) {
-    const { rows: incidents } = await pool.query<{ id: string; dedup_key: string }>("SELECT id, dedup_key FROM incidents WHERE maintenance_window_id = $1 AND suppressed AND status <> 'resolved'", [window.id]);
-    for (const incident of incidents) {
+  // First the windows are marked ended: an event applied from then on is suppressed by none of
+  // them. An event being applied meanwhile holds its window (FOR SHARE), so this waits for it.
+  await pool.query('UPDATE maintenance_windows SET ended_at = now() WHERE ended_at IS NULL AND ends_at <= now()');
+  // Then every still-open incident suppressed by an ended window (also one a crash left mid-way).
+  const { rows: incidents } = await pool.query<{ id: string; dedup_key: string; window_id: string; on_end: 'resolve' | 'reraise' }>(
+    `SELECT i.id, i.dedup_key, w.id AS window_id, w.on_end FROM incidents i JOIN maintenance_windows w ON w.id = i.maintenance_window_id
+      WHERE i.suppressed AND i.status <> 'resolved' AND w.ended_at IS NOT NULL ORDER BY w.ended_at LIMIT 500`,
+  );
+  for (const incident of incidents) {
       const done = await withIncidentKeyLock(pool, incident.dedup_key, async (client) => {
         const { rows } =
-          window.on_end === 'resolve'
+          incident.on_end === 'resolve'
             ? await client.query<{ id: string; updated_at: Date }>(
                 `UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = 'pulsebridge (maintenance window ended)', resolved_event_at = now(), updated_at = ${NEXT_UPDATED_AT}
                   WHERE id = $1 AND suppressed AND status <> 'resolved' RETURNING id, updated_at`,
                 [incident.id],
               )
             : await client.query<{ id: string; updated_at: Date }>(
-                `UPDATE incidents SET suppressed = false, updated_at = ${NEXT_UPDATED_AT} WHERE id = $1 AND suppressed AND status <> 'resolved' RETURNING id, updated_at`,
+                // Raised now: its escalation (and auto-resolve) count from here.
+                `UPDATE incidents SET suppressed = false, last_alert_at = clock_timestamp(), updated_at = ${NEXT_UPDATED_AT} WHERE id = $1 AND suppressed AND status <> 'resolved' RETURNING id, updated_at`,
                 [incident.id],
               );
         const row = rows[0];
         if (row === undefined) return undefined;
-        if (window.on_end === 'resolve') {
+        if (incident.on_end === 'resolve') {
           await client.query('UPDATE incident_keys SET last_resolved_at = GREATEST(COALESCE(last_resolved_at, now()), now()), updated_at = now() WHERE dedup_key = $1', [incident.dedup_key]);
         }
         await client.query(`INSERT INTO timeline_entries (incident_id, kind, message, data, actor) VALUES ($1, $2, $3, $4, 'pulsebridge')`, [
           row.id,
-          window.on_end === 'resolve' ? 'resolved' : 'raised',
-          window.on_end === 'resolve' ? 'Resolved: the maintenance window it opened in ended' : 'Raised again: the maintenance window it opened in ended, and it is still open',
-          JSON.stringify({ maintenanceWindowId: window.id }),
+          incident.on_end === 'resolve' ? 'resolved' : 'raised',
+          incident.on_end === 'resolve' ? 'Resolved: the maintenance window it opened in ended' : 'Raised again: the maintenance window it opened in ended, and it is still open',
+          JSON.stringify({ maintenanceWindowId: incident.window_id }),
         ]);
         return { id: row.id, updatedAt: row.updated_at };
       });
       if (done !== undefined) changed.push(done);
-    }
-    await pool.query('UPDATE maintenance_windows SET ended_at = now() WHERE id = $1 AND ended_at IS NULL', [window.id]);
   }
   return changed;
 }
