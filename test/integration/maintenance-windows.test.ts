@@ -101,6 +101,9 @@ describe('maintenance windows', () => {
     expect(overlapping.status).toBe(409);
     expect(overlapping.body.error.message).toContain(`it overlaps maintenance window ${first.body.id}`);
     expect((await create({ appNames: ['mw-app'], startsAt: at(120), endsAt: at(150) })).status).toBe(201);
+    // Ending one that has not started calls it off at once.
+    expect((await stack.call('DELETE', `/api/v1/maintenance-windows/${first.body.id}`)).status).toBe(204);
+    expect((await stack.call('GET', `/api/v1/maintenance-windows/${first.body.id}`)).body.endedAt).not.toBeNull();
     expect((await stack.call('GET', '/api/v1/maintenance-windows')).body.items.length).toBeGreaterThanOrEqual(2);
     // Requests at once for the same app: one window, the others refused as overlapping it.
     const racing = await Promise.all(Array.from({ length: 6 }, () => create({ appNames: ['mw-race'], startsAt: at(200), endsAt: at(260) })));

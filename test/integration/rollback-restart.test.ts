@@ -257,9 +257,10 @@ describe('from Slack', () => {
     const v1 = heroku.releases('slacky')[0]!;
     expect(again).toMatchObject({ text: { text: 'Roll back to v1 anyway' }, value: `${incident!.id} ${v1.id} 3`, confirm: { title: { text: 'Roll back to v1 anyway?' } } });
     // Clicked after the app moved on again: nothing is rolled back, and the person is asked again.
-    const fix = await release('slacky', 'Deploy fix0001');
+    const fix = await release('slacky', 'Deploy fix0001 <!channel>');
     expect((await click(again)).status).toBe(200);
-    await waitFor(() => slack.ephemerals().some((e) => e.text.includes('slacky has moved on since v3: its current release is v4 (Deploy fix0001)')), { what: 'the second question' });
+    // The release's description reaches the person escaped: never a mention.
+    await waitFor(() => slack.ephemerals().some((e) => e.text.includes('slacky has moved on since v3: its current release is v4 (Deploy fix0001 &lt;!channel&gt;)')), { what: 'the second question' });
     expect(await runsOf(incident!.id)).toHaveLength(before);
     const askedAgain = buttonsOf(slack.ephemerals().at(-1)!.blocks)[0]!;
     expect(askedAgain.value).toBe(`${incident!.id} ${v1.id} ${fix.version}`);

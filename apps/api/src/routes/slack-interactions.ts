@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import {
   AppError,
+  escapeMrkdwn,
+  truncateText,
   changeIncidentStatus,
   confirmation,
   DynoNameSchema,
@@ -84,11 +86,12 @@ export function registerSlackInteractions(
   },
 ) {
   /** Tells the person who clicked (only them) why nothing was done, or what to confirm. */
+  // The text is mrkdwn and holds Heroku's words (release descriptions, app names): escaped.
   const tell = async (payload: z.infer<typeof BlockActionsSchema>, text: string, blocks?: unknown[]) => {
     const channel = payload.channel?.id;
     const user = payload.user?.id;
     if (deps.slack === null || channel === undefined || user === undefined) return;
-    await deps.slack.chat.postEphemeral({ channel, user, text, ...(blocks !== undefined && { blocks }) }).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not tell a Slack user why their action was refused'));
+    await deps.slack.chat.postEphemeral({ channel, user, text: truncateText(escapeMrkdwn(text), 3_000), ...(blocks !== undefined && { blocks }) }).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not tell a Slack user why their action was refused'));
   };
 
   /** A pulse's Silence click: a maintenance window over its app from now, told to the person who clicked. */

@@ -19,7 +19,7 @@ import {
   MaintenanceWindowSchema,
   createMaintenanceWindow,
   endMaintenanceWindowNow,
-  listMaintenanceWindows,
+  openMaintenanceWindowsOf,
   findMaintenanceWindow,
   incidentAppName,
   EscalationPolicySchema,
@@ -426,14 +426,12 @@ export function registerUi(router: Router, deps: UiDeps) {
     const id = String(req.params.id);
     const service = await findService(prisma, id);
     if (!service) return render(req, res, 'error', { title: 'Not found', message: 'No service has this id.' }, 404);
-    const [incidents, pulses, escalation, windows] = await Promise.all([
+    const [incidents, pulses, escalation, maintenance] = await Promise.all([
       openIncidentsOfService(prisma, id, 200),
       listPulses(prisma, { serviceId: id, limit: 50 }),
       findEscalationPolicy(prisma, id),
-      listMaintenanceWindows(prisma),
+      openMaintenanceWindowsOf(prisma, service),
     ]);
-    // Windows over the service or one of its apps, not yet ended.
-    const maintenance = windows.filter((w) => w.endedAt === null && (w.serviceIds.includes(id) || w.appNames.some((app) => service.herokuAppNames.includes(app))));
     const levelsText = escalation === null ? '' : escalation.levels.map((level) => `${level.targets.join(' ')} after ${level.delayMinutes} min`).join('\n');
     await render(req, res, 'service', { service, incidents, pulses: pulses.items, escalation, levelsText, severities: SEVERITIES, maintenance });
   });

@@ -124,7 +124,7 @@ export function countDrainBody(bytes: Buffer, maxFrames = MAX_FRAMES): BodyCount
  * Where the process type of the dyno name between `start` and `end` ends: `web.1` is `web`,
  * `run.1234` is `run`; a name without a number after its last dot is itself.
  */
-export function processTypeEnd(bytes: Buffer, start: number, end: number): number {
+function processTypeEnd(bytes: Buffer, start: number, end: number): number {
   let dot = end - 1;
   while (dot > start && bytes[dot] !== 46 /* . */) dot -= 1;
   if (dot <= start || dot === end - 1) return end;

@@ -76,7 +76,7 @@ export interface AppActionDeps {
 }
 
 /** The client for an app the incident may act on: refused (conflict) when no integration with credentials monitors it. */
-async function clientFor(deps: AppActionDeps, appName: string): Promise<HerokuClient> {
+async function clientFor(deps: Pick<AppActionDeps, 'herokuFor'>, appName: string): Promise<HerokuClient> {
   try {
     return await deps.herokuFor(appName);
   } catch (error) {
@@ -122,7 +122,7 @@ export interface RollbackPlan {
  * an incident that names no app, an app no integration with credentials monitors, a release
  * Heroku will not roll back to, and the current release itself.
  */
-export async function planRollback(deps: AppActionDeps, incidentId: string, request: RollbackRequest): Promise<RollbackPlan> {
+export async function planRollback(deps: Pick<AppActionDeps, 'db' | 'herokuFor'>, incidentId: string, request: RollbackRequest): Promise<RollbackPlan> {
   const incident = await deps.db.incident.findUnique({ where: { id: incidentId }, select: { appName: true } });
   if (!incident) throw new AppError('not_found', 'no incident has this id');
   const appName = incident.appName;

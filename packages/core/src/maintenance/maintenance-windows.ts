@@ -84,17 +84,31 @@ export async function listMaintenanceWindows(db: Db) {
   });
 }
 
+/** The windows not yet ended over a service or one of its apps, soonest end first. */
+export async function openMaintenanceWindowsOf(db: Db, service: { id: string; herokuAppNames: string[] }) {
+  return db.maintenanceWindow.findMany({
+    where: { endedAt: null, OR: [{ serviceIds: { has: service.id } }, ...(service.herokuAppNames.length > 0 ? [{ appNames: { hasSome: service.herokuAppNames } }] : [])] },
+    orderBy: [{ endsAt: 'asc' }, { id: 'asc' }],
+    select: WINDOW_SELECT,
+  });
+}
+
 export async function findMaintenanceWindow(db: Db, id: string) {
   const window = await db.maintenanceWindow.findUnique({ where: { id }, select: WINDOW_SELECT });
   if (!window) throw new AppError('not_found', 'no maintenance window has this id');
   return window;
 }
 
-/** Ends a window now (its end is carried out by the next pass); one that already ended is left. */
+/**
+ * Ends a window now (its end is carried out by the next pass); one that has not started yet is
+ * called off at once (it suppressed nothing); one that already ended is left.
+ */
 export async function endMaintenanceWindowNow(db: Db, id: string): Promise<void> {
   const window = await findMaintenanceWindow(db, id);
-  if (window.endedAt !== null || window.endsAt.getTime() <= Date.now()) return;
-  await db.maintenanceWindow.update({ where: { id }, data: { endsAt: new Date(Math.max(Date.now(), window.startsAt.getTime() + 1)) } });
+  const now = Date.now();
+  if (window.endedAt !== null || window.endsAt.getTime() <= now) return;
+  if (window.startsAt.getTime() > now) await db.maintenanceWindow.update({ where: { id }, data: { endedAt: new Date(now) } });
+  else await db.maintenanceWindow.update({ where: { id }, data: { endsAt: new Date(Math.max(now, window.startsAt.getTime() + 1)) } });
 }
 
 /**

@@ -267,7 +267,7 @@ async function createActionRun(deps: WorkflowExecutorDeps, action: WorkflowActio
   }
   let plan;
   try {
-    plan = await planRollback({ db: deps.prisma, queues: { enqueueRun: async () => undefined }, herokuFor: deps.herokuFor }, incident.id, {});
+    plan = await planRollback({ db: deps.prisma, herokuFor: deps.herokuFor }, incident.id, {});
   } catch (error) {
     if (error instanceof AppError) throw new Error(`no rollback: ${error.message}`, { cause: error });
     throw error;
